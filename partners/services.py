@@ -1,0 +1,172 @@
+"""Writes on partners, memberships and invitations: validate, change, audit, enqueue after commit."""
+
+from datetime import date
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.emails import email_enqueue
+from portal.models import Program
+
+from .calculations import status_match_tier
+from .models import Invitation, Membership, Partner, Person, Tier, TierHistory
+
+
+def partner_status_match(*, partner: Partner, changed_by=None) -> TierHistory:
+    """Give a new partner its first tier from its legacy tiers, effective from the program start."""
+    tier = Tier.objects.get(code=status_match_tier(partner.legacy_dell_tier, partner.legacy_emc_tier))
+    history = TierHistory.objects.create(
+        partner=partner,
+        from_tier=None,
+        to_tier=tier,
+        effective_on=Program.current().start_date,
+        reason=TierHistory.Reason.STATUS_MATCH,
+        figures={"legacy_dell_tier": partner.legacy_dell_tier, "legacy_emc_tier": partner.legacy_emc_tier},
+        changed_by=changed_by,
+    )
+    Partner.objects.filter(pk=partner.pk).update(tier=tier, computed_tier=tier)
+    partner.tier = partner.computed_tier = tier
+    return history
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    code: str,
+    name: str,
+    country: str,
+    kind: str = Partner.Kind.RESELLER,
+    legacy_dell_tier: str = "",
+    legacy_emc_tier: str = "",
+    admin_email: str = "",
+    created_by=None,
+    base_url: str = "",
+) -> Partner:
+    """Create a partner with its status-matched tier, and invite its first admin when an email is given."""
+    partner = Partner(
+        code=code,
+        name=name,
+        country=country.upper(),
+        kind=kind,
+        legacy_dell_tier=legacy_dell_tier,
+        legacy_emc_tier=legacy_emc_tier,
+    )
+    partner.full_clean()
+    partner.save()
+    partner_status_match(partner=partner, changed_by=created_by)
+    if admin_email:
+        invitation_create(
+            partner=partner, email=admin_email, role=Membership.Role.ADMIN, invited_by=created_by, base_url=base_url
+        )
+    return partner
+
+
+def _invitation_url(invitation: Invitation, base_url: str) -> str:
+    return base_url.rstrip("/") + reverse("invitation_accept", args=[invitation.token])
+
+
+@transaction.atomic
+def invitation_create(*, partner: Partner, email: str, role: str, invited_by=None, base_url: str = "") -> Invitation:
+    """Invite ``email`` to join ``partner`` with ``role`` and email the link (once)."""
+    email = email.strip().lower()
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": _("Choose a role.")})
+    User = get_user_model()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None and hasattr(existing, "membership"):
+        if existing.membership.partner_id == partner.pk:
+            raise ValidationError({"email": _("This person is already a member of your team.")})
+        raise ValidationError({"email": _("This email address cannot be invited.")})
+    if existing is not None and existing.is_staff:
+        raise ValidationError({"email": _("This email address cannot be invited.")})
+    Invitation.objects.filter(partner=partner, email=email, accepted_at=None, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    invitation = Invitation.objects.create(partner=partner, email=email, role=role, invited_by=invited_by)
+    email_enqueue(
+        key=f"invitation:{invitation.pk}",
+        to=email,
+        language=existing.language if existing else getattr(invited_by, "language", None),
+        template="partners/email/invitation",
+        context={"invitation": invitation, "partner": partner, "url": _invitation_url(invitation, base_url)},
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str, language: str = "en"):
+    """Create the invited login (its email counts as verified: the link proved it), and its membership."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_usable:
+        raise ValidationError(_("This invitation has expired or was already used."))
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=invitation.email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email=invitation.email, password=password, first_name=first_name, last_name=last_name, language=language
+        )
+    elif hasattr(user, "membership") or user.is_staff:
+        raise ValidationError(_("This invitation cannot be used by this account."))
+    else:
+        user.first_name, user.last_name, user.language = first_name, last_name, language
+        user.set_password(password)
+        user.save()
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
+    Membership.objects.create(user=user, partner=invitation.partner, role=invitation.role)
+    Person.objects.update_or_create(
+        partner=invitation.partner,
+        email=user.email,
+        defaults={"name": f"{first_name} {last_name}".strip() or user.email, "user": user},
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return user
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, changed_by) -> Membership:
+    """Change a colleague's role; a partner always keeps at least one admin."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if role not in Membership.Role.values:
+        raise ValidationError(_("Choose a role."))
+    if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
+        _ensure_another_admin(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, removed_by) -> None:
+    """Remove a colleague's access (the login is deactivated; their person record and history stay)."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.user_id == removed_by.pk:
+        raise ValidationError(_("You cannot remove yourself."))
+    if membership.role == Membership.Role.ADMIN:
+        _ensure_another_admin(membership)
+    user = membership.user
+    membership.delete()
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _ensure_another_admin(membership: Membership) -> None:
+    others = Membership.objects.filter(partner=membership.partner, role=Membership.Role.ADMIN).exclude(pk=membership.pk)
+    if not others.exists():
+        raise ValidationError(_("A partner must keep at least one administrator."))
+
+
+def partner_tier_on(partner: Partner, day: date):
+    """Return the tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
+    change = (
+        TierHistory.objects.filter(partner=partner, effective_on__lte=day)
+        .select_related("to_tier")
+        .order_by("-effective_on", "-id")
+        .first()
+    )
+    return change.to_tier if change else Tier.objects.get(code=Tier.AUTHORIZED)

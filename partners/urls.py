@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("team/", views.TeamView.as_view(), name="team"),
+    path("team/<int:pk>/role/", views.MembershipRoleView.as_view(), name="membership_role"),
+    path("team/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="membership_remove"),
+    path("team/invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
+    path("invitation/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
+]

@@ -1,0 +1,152 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from portal.scoping import ROLE_ADMIN, PartnerViewMixin
+
+from . import selectors, services
+from .forms import InvitationAcceptForm, InvitationForm, RoleForm
+from .models import Invitation, Membership
+
+
+class DashboardView(PartnerViewMixin, TemplateView):
+    template_name = "partners/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["tier_history"] = selectors.partner_tier_history(partner=self.partner)[:5]
+        return context
+
+
+def home(request):
+    """Send partner users to their dashboard, staff to the admin, everyone else to the login."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    if request.user.is_staff and not hasattr(request.user, "membership"):
+        return redirect("admin:index")
+    return redirect("dashboard")
+
+
+class TeamView(PartnerViewMixin, View):
+    partner_roles = (ROLE_ADMIN,)
+    template_name = "partners/team.html"
+
+    def render_page(self, form, status=200):
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "form": form,
+                "members": selectors.team_members(partner=self.partner),
+                "invitations": selectors.team_open_invitations(partner=self.partner),
+                "role_choices": Membership.Role.choices,
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render_page(InvitationForm())
+
+    def post(self, request):
+        form = InvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                services.invitation_create(
+                    partner=self.partner,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    invited_by=request.user,
+                    base_url=request.build_absolute_uri("/"),
+                )
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+                return redirect("team")
+        return self.render_page(form, status=400)
+
+
+class MembershipRoleView(PartnerViewMixin, View):
+    partner_roles = (ROLE_ADMIN,)
+
+    def post(self, request, pk):
+        membership = get_object_or_404(self.scope(Membership.objects.all()), pk=pk)
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose a role."))
+            return redirect("team")
+        try:
+            services.membership_change_role(
+                membership=membership, role=form.cleaned_data["role"], changed_by=request.user
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Role updated."))
+        return redirect("team")
+
+
+class MembershipRemoveView(PartnerViewMixin, View):
+    partner_roles = (ROLE_ADMIN,)
+
+    def post(self, request, pk):
+        membership = get_object_or_404(self.scope(Membership.objects.all()), pk=pk)
+        try:
+            services.membership_remove(membership=membership, removed_by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Access removed."))
+        return redirect("team")
+
+
+class InvitationRevokeView(PartnerViewMixin, View):
+    partner_roles = (ROLE_ADMIN,)
+
+    def post(self, request, pk):
+        from django.utils import timezone
+
+        invitation = get_object_or_404(self.scope(Invitation.objects.filter(accepted_at=None)), pk=pk)
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        messages.success(request, _("Invitation withdrawn."))
+        return redirect("team")
+
+
+class InvitationAcceptView(View):
+    template_name = "partners/invitation_accept.html"
+
+    def get_invitation(self, token):
+        return get_object_or_404(Invitation.objects.select_related("partner"), token=token)
+
+    def get(self, request, token):
+        invitation = self.get_invitation(token)
+        form = InvitationAcceptForm(email=invitation.email)
+        return render(request, self.template_name, {"invitation": invitation, "form": form})
+
+    def post(self, request, token):
+        invitation = self.get_invitation(token)
+        form = InvitationAcceptForm(request.POST, email=invitation.email)
+        if form.is_valid():
+            try:
+                user = services.invitation_accept(
+                    invitation=invitation,
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    password=form.cleaned_data["password1"],
+                    language=get_language() or "en",
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, _("Welcome to the partner portal."))
+                return redirect("dashboard")
+        return render(request, self.template_name, {"invitation": invitation, "form": form}, status=400)

@@ -1,0 +1,109 @@
+"""Emails through the outbox: rendered in the recipient's language, keyed so each is sent once."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+
+def email_users(*, key: str, users, template: str, context: dict, attachment=None) -> int:
+    """Queue one email per user, each in that user's language; return how many were new."""
+    queued = 0
+    for user in users:
+        email = email_enqueue(
+            key=f"{key}:user:{user.pk}",
+            to=user.email,
+            language=user.language,
+            template=template,
+            context={**context, "recipient": user},
+            attachment=attachment,
+        )
+        queued += email is not None
+    return queued
+
+
+def email_enqueue(
+    *,
+    key: str,
+    to: str,
+    language: str | None,
+    template: str,
+    context: dict,
+    attachment: tuple[str, bytes, str] | None = None,
+) -> OutboxEmail | None:
+    """Queue ``templates/<template>_subject.txt`` / ``_body.txt`` to ``to`` in ``language``, once per key.
+
+    ``key`` names the message and its recipient (e.g. ``statement:42:user:7``). Return the new outbox
+    row, or ``None`` when that key was queued before: nothing is sent twice.
+    """
+    full_key = key
+    if OutboxEmail.objects.filter(key=full_key).exists():
+        return None
+    language = language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        context = {**context, "language": language}
+        subject = render_to_string(f"{template}_subject.txt", context).strip().replace("\n", " ")
+        body = render_to_string(f"{template}_body.txt", context)
+    name, content, content_type = attachment or ("", None, "")
+    email, created = OutboxEmail.objects.get_or_create(
+        key=full_key,
+        defaults={
+            "to": [to],
+            "subject": subject[:300],
+            "body": body,
+            "attachment_name": name,
+            "attachment": content,
+            "attachment_content_type": content_type,
+        },
+    )
+    if not created:
+        return None
+    from .tasks import outbox_send
+
+    transaction.on_commit(lambda: outbox_send.delay(email.pk))
+    return email
+
+
+def outbox_send_one(email_id: int) -> bool:
+    """Send one pending outbox email; return True when it went out now.
+
+    The row stays locked while the SMTP conversation runs, so two workers cannot both send it.
+    """
+    with transaction.atomic():
+        email = (
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(pk=email_id)
+            .exclude(status=OutboxEmail.Status.SENT)
+            .first()
+        )
+        if email is None:
+            return False
+        message = EmailMultiAlternatives(
+            subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + email.subject,
+            body=email.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=email.to,
+        )
+        if email.attachment_name and email.attachment is not None:
+            message.attach(email.attachment_name, bytes(email.attachment), email.attachment_content_type)
+        email.attempts += 1
+        try:
+            message.send()
+        except Exception as error:  # SMTP and network errors of every kind are recorded and retried
+            email.status = OutboxEmail.Status.FAILED
+            email.last_error = f"{type(error).__name__}: {error}"[:2000]
+            email.save(update_fields=["status", "attempts", "last_error"])
+            logger.warning("email %s failed: %s", email.pk, email.last_error)
+            raise
+        email.status = OutboxEmail.Status.SENT
+        email.sent_at = timezone.now()
+        email.last_error = ""
+        email.save(update_fields=["status", "attempts", "last_error", "sent_at"])
+        return True

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from partners.demo import DEMO_PASSWORD, demo_logins, seed_demo_partners
+
+
+class Command(BaseCommand):
+    help = "Add demo partners, users at each role and their activity (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            seed_demo_partners()
+            for step in demo_steps():
+                step()
+        if not options["quiet_logins"]:
+            self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ with:"))
+            for email, what in demo_logins():
+                self.stdout.write(f"  {email:<34} {what}")
+            self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
+
+
+def demo_steps():
+    """Later apps add their demo activity here, in dependency order."""
+    return []

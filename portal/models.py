@@ -1,0 +1,150 @@
+"""Shared kernel models: users, the program's calendar settings, claimed job runs and the email outbox."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A portal login: channel staff, or a partner user (through ``partners.Membership``)."""
+
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+
+class Program(models.Model):
+    """The program's calendar and global numbers (DESIGN §2–§6); one row, editable by staff."""
+
+    name = models.CharField(_("name"), max_length=100, default="Dell EMC Partner Program")
+    start_date = models.DateField(_("program start"), default=date(2017, 2, 1))
+    exclusivity_multiplier = models.DecimalField(
+        _("1.25X multiplier"),
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("1.250"),
+        validators=[MinValueValidator(Decimal("1"))],
+    )
+    tier_window_months = models.PositiveSmallIntegerField(_("qualifying revenue window (months)"), default=12)
+    new_business_lookback_months = models.PositiveSmallIntegerField(_("new-business look-back (months)"), default=36)
+    channel_lock_months = models.PositiveSmallIntegerField(_("channel lock (months)"), default=36)
+    titanium_black_months = models.PositiveSmallIntegerField(_("Titanium Black validity (months)"), default=12)
+    registration_max_close_months = models.PositiveSmallIntegerField(_("max close date (months ahead)"), default=12)
+    registration_extension_days = models.PositiveSmallIntegerField(_("extension (days)"), default=60)
+    registration_extension_window_days = models.PositiveSmallIntegerField(_("extension window (days)"), default=30)
+    registration_reminder_days = models.CharField(_("reminders (days before end)"), max_length=50, default="14,3")
+    registration_decision_target_hours = models.PositiveSmallIntegerField(_("staff decision target (h)"), default=48)
+    routing_offer_days = models.PositiveSmallIntegerField(_("routed order offer (days)"), default=5)
+    statement_delay_days = models.PositiveSmallIntegerField(_("statement issue delay (days)"), default=5)
+
+    class Meta:
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="program_singleton")]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> "Program":
+        program, _created = cls.objects.get_or_create(pk=1)
+        return program
+
+    @property
+    def reminder_days(self) -> list[int]:
+        return sorted({int(part) for part in self.registration_reminder_days.split(",") if part.strip()}, reverse=True)
+
+
+class JobRun(models.Model):
+    """One claimed run of a periodic job for one period (a date, a quarter): the exactly-once key."""
+
+    name = models.CharField(max_length=100)
+    period = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        constraints = [models.UniqueConstraint(fields=["name", "period"], name="jobrun_name_period_unique")]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} {self.period}"
+
+
+class OutboxEmail(models.Model):
+    """An email to send once: the unique key makes a second send of the same message impossible."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    key = models.CharField(max_length=200, unique=True)
+    to = models.JSONField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    attachment_name = models.CharField(max_length=200, blank=True)
+    attachment_content_type = models.CharField(max_length=100, blank=True)
+    attachment = models.BinaryField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outgoing email")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.subject} → {', '.join(self.to)}"

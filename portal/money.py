@@ -1,0 +1,28 @@
+"""Money: the one place that rounds. Amounts are ``Decimal``; a float never enters."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """Round ``amount`` to the cent, ties away from zero (PostgreSQL's ``round(numeric, 2)``)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"money must be a Decimal, not {type(amount).__name__}")
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def percent_of(amount: Decimal, rate_points: Decimal) -> Decimal:
+    """Return ``amount × rate_points / 100`` rounded to the cent (rates are percentage points)."""
+    return round_money(amount * rate_points / Decimal(100))
+
+
+def parse_money(text: str) -> Decimal:
+    """Parse a CSV amount: optional minus, digits, a dot and at most two decimals."""
+    import re
+
+    text = text.strip()
+    if not re.fullmatch(r"-?\d{1,13}(\.\d{1,2})?", text):
+        raise ValueError(f"“{text}” is not an amount (digits, a dot and at most 2 decimals)")
+    return Decimal(text)

@@ -1,0 +1,23 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+# The admin signs in through allauth, so staff logins get the same rate limits and MFA as everyone.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Partner Portal — channel staff"
+admin.site.site_title = "Partner Portal admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("language/", views.language_switch, name="language_switch"),
+    path("deals/", include("deals.urls")),
+    path("rebates/", include("rebates.urls")),
+    path("", include("partners.urls")),
+]
+
+handler403 = "portal.views.error_403"
+handler404 = "portal.views.error_404"
+handler500 = "portal.views.error_500"

@@ -1,0 +1,215 @@
+"""Shared fixtures, including the real services: PostgreSQL, Redis, a Celery worker, SMTP and a browser.
+
+Without them a test skips; with ``PORTAL_REQUIRE_SERVICES=1`` (CI) a missing service fails the test.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
+
+
+def need(condition: bool, what: str):
+    """Skip (locally) or fail (in CI) when a real service a test needs is missing."""
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required in CI (PORTAL_REQUIRE_SERVICES=1) but is not available")
+    pytest.skip(f"{what} not available")
+
+
+def on_postgresql() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def require_postgresql():
+    need(on_postgresql(), "PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture
+def as_of_today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def _email_backend_locmem(settings):
+    """Tests read emails from ``mail.outbox`` unless a test asks for the real SMTP server."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); the portal sends through it with the SMTP backend."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Collect(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield received
+    finally:
+        controller.stop()
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def celery_worker_process(django_db_serialized_rollback, transactional_db):
+    """A real ``celery worker`` process on Redis, using this test's PostgreSQL database."""
+    from django.db import connection
+
+    broker = settings.CELERY_BROKER_URL
+    need(bool(broker) and _redis_up(broker), "Redis broker (CELERY_BROKER_URL)")
+    need(on_postgresql(), "PostgreSQL (DATABASE_URL)")
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    database_url = f"postgres://{db['USER'] or ''}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+    log = ROOT / "var" / f"{queue}.log"
+    log.parent.mkdir(exist_ok=True)
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "-Q",
+                queue,
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.unlink(missing_ok=True)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page(live_server):
+    """A real headless Debian chromium driven by Playwright."""
+    need(os.path.exists(CHROMIUM), "Debian chromium (/usr/bin/chromium)")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(locale="en-US")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tasks run in-process in tests, except where ``celery_worker_process`` hands them to a real worker."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@pytest.fixture
+def partner_user(db):
+    """A partner admin user, signed-in capable, with a verified email."""
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory(role="admin").user
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (PORTAL_REQUIRE_SERVICES=1) a skipped test is a failure: every real service must be there."""
+    if not REQUIRE_SERVICES:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        if reporter:
+            reporter.write_line(
+                f"CI: {skipped} test(s) skipped; skips are failures when services are required", red=True
+            )
+        session.exitstatus = 1

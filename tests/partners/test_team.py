@@ -1,0 +1,120 @@
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from partners.models import Invitation, Membership, Person, TierHistory
+from partners.services import partner_create
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_partner_admin_invites_a_colleague_who_joins_with_the_chosen_role(client, django_capture_on_commit_callbacks):
+    admin = MembershipFactory(role="admin")
+    client.force_login(admin.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("team"), {"email": "New.Colleague@Example.com", "role": "finance"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["new.colleague@example.com"]
+    link = re.search(r"http://testserver(/invitation/\S+/)", mail.outbox[0].body).group(1)
+
+    client.logout()
+    page = client.get(link)
+    assert page.status_code == 200
+    response = client.post(
+        link,
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "password1": "analytical-engine-1843",
+            "password2": "analytical-engine-1843",
+        },
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__email="new.colleague@example.com")
+    assert (membership.partner, membership.role) == (admin.partner, "finance")
+    assert Person.objects.filter(partner=admin.partner, user=membership.user).exists()
+    assert client.post(link, {}).status_code == 400  # used once only
+
+
+def test_invitation_form_says_what_is_wrong(client):
+    admin = MembershipFactory(role="admin")
+    client.force_login(admin.user)
+    response = client.post(reverse("team"), {"email": "not-an-email", "role": "boss"})
+    assert response.status_code == 400
+    assert b"Enter a valid email address" in response.content
+    assert b"Select a valid choice" in response.content
+    assert not Invitation.objects.exists()
+
+
+def test_a_member_of_another_partner_cannot_be_invited(client):
+    admin = MembershipFactory(role="admin")
+    other = MembershipFactory(role="sales")
+    client.force_login(admin.user)
+    response = client.post(reverse("team"), {"email": other.user.email, "role": "sales"})
+    assert response.status_code == 400
+    assert b"cannot be invited" in response.content
+
+
+def test_accept_form_rejects_weak_or_mismatched_passwords(client):
+    invitation = Invitation.objects.create(partner=MembershipFactory().partner, email="x@example.com", role="sales")
+    url = reverse("invitation_accept", args=[invitation.token])
+    response = client.post(url, {"first_name": "X", "last_name": "Y", "password1": "12345678", "password2": "12345678"})
+    assert response.status_code == 400
+    assert b"too short" in response.content or b"too common" in response.content
+    response = client.post(
+        url, {"first_name": "X", "last_name": "Y", "password1": "long-enough-pass-1", "password2": "long-enough-pass-2"}
+    )
+    assert b"The two passwords differ" in response.content
+    assert not Membership.objects.filter(user__email="x@example.com").exists()
+
+
+def test_a_partner_keeps_at_least_one_admin(client):
+    admin = MembershipFactory(role="admin")
+    client.force_login(admin.user)
+    client.post(reverse("membership_role", args=[admin.pk]), {"role": "sales"})
+    admin.refresh_from_db()
+    assert admin.role == "admin"
+
+
+def test_removing_a_colleague_deactivates_the_login(client):
+    admin = MembershipFactory(role="admin")
+    colleague = MembershipFactory(role="sales", partner=admin.partner)
+    client.force_login(admin.user)
+    client.post(reverse("membership_remove", args=[colleague.pk]))
+    colleague.user.refresh_from_db()
+    assert not colleague.user.is_active
+    assert not Membership.objects.filter(pk=colleague.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("dell", "emc", "tier"),
+    [
+        ("premier_plus", "", "titanium"),
+        ("", "platinum", "titanium"),
+        ("premier", "silver", "platinum"),
+        ("", "gold", "platinum"),
+        ("preferred", "", "gold"),
+        ("registered", "silver", "gold"),
+        ("registered", "authorized", "authorized"),
+        ("", "", "authorized"),
+    ],
+)
+def test_a_new_partner_is_status_matched_from_its_legacy_tiers(dell, emc, tier, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        partner = partner_create(
+            code="NEW1",
+            name="New",
+            country="FR",
+            legacy_dell_tier=dell,
+            legacy_emc_tier=emc,
+            admin_email="boss@new.example.com",
+        )
+    change = TierHistory.objects.get(partner=partner)
+    assert (change.to_tier.code, change.reason, str(change.effective_on)) == (tier, "status_match", "2017-02-01")
+    assert partner.tier.code == tier
+    assert Invitation.objects.get(partner=partner).role == "admin"
+    assert mail.outbox[0].to == ["boss@new.example.com"]
