@@ -148,3 +148,36 @@ class OutboxEmail(models.Model):
 
     def __str__(self):
         return f"{self.subject} → {', '.join(self.to)}"
+
+
+class ImportRun(models.Model):
+    """One import of a CSV file (who, when, what file, what it did): all-or-nothing, recorded either way."""
+
+    class Kind(models.TextChoices):
+        PARTNERS = "partners", _("partners")
+        CERTIFICATIONS = "certifications", _("certifications")
+        ORDERS = "orders", _("orders")
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("applied")
+        REJECTED = "rejected", _("rejected")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    file_name = models.CharField(_("file"), max_length=255)
+    file_sha256 = models.CharField(_("SHA-256"), max_length=64)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.kind} {self.file_name} ({self.status})"

@@ -1,0 +1,141 @@
+"""Customer identity (DESIGN §4): normalised keys, exact matching in order, and near-match detection.
+
+Imports and deal registration both use this module, so one real company is one customer.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+LEGAL_SUFFIXES = frozenset(
+    {"sa", "sas", "sarl", "gmbh", "ag", "ltd", "limited", "inc", "llc", "plc", "bv", "nv", "spa", "srl"}
+)
+NEAR_MATCH_THRESHOLD = 90
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def normalize_name(name: str) -> str:
+    """Case-fold, drop accents and punctuation, and drop legal suffixes: "Établissements Dupont, S.A.R.L." →
+    "etablissements dupont"."""
+    text = _strip_accents(name).casefold()
+    text = text.replace(".", "")  # S.A.R.L. → sarl, before other punctuation becomes a space
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    tokens = text.split()
+    kept = [token for token in tokens if token not in LEGAL_SUFFIXES]
+    return " ".join(kept or tokens)
+
+
+def normalize_vat(vat: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]", "", vat or "").upper()
+
+
+def normalize_domain(domain: str) -> str:
+    text = (domain or "").strip().lower()
+    text = re.sub(r"^[a-z]+://", "", text).split("/")[0].rstrip(".")
+    return text[4:] if text.startswith("www.") else text
+
+
+def customer_keys(name: str, vat: str, domain: str) -> tuple[str, str, str]:
+    """Return ``(vat_key, domain_key, name_key)``."""
+    return normalize_vat(vat), normalize_domain(domain), normalize_name(name)
+
+
+@dataclass(frozen=True)
+class CustomerIdentity:
+    name: str
+    country: str
+    vat: str = ""
+    domain: str = ""
+
+    @property
+    def keys(self) -> tuple[str, str, str]:
+        return customer_keys(self.name, self.vat, self.domain)
+
+
+class CustomerIndex:
+    """An in-memory index of customers by key, for matching many rows with no query per row.
+
+    ``add`` registers a known customer (anything with ``pk``/``country``/``vat_key``/``domain_key``/``name_key``,
+    or a new one not yet saved); ``match`` applies DESIGN §4's order: VAT, then domain, then name in the country.
+    A weaker key never matches a customer whose stronger key contradicts the row (two different VAT ids are two
+    companies).
+    """
+
+    def __init__(self):
+        self.by_vat: dict[str, object] = {}
+        self.by_domain: dict[str, object] = {}
+        self.by_name: dict[tuple[str, str], object] = {}
+
+    def add(self, customer) -> None:
+        if customer.vat_key:
+            self.by_vat.setdefault(customer.vat_key, customer)
+        if customer.domain_key:
+            self.by_domain.setdefault(customer.domain_key, customer)
+        self.by_name.setdefault((customer.country, customer.name_key), customer)
+
+    def match(self, identity: CustomerIdentity):
+        vat_key, domain_key, name_key = identity.keys
+        if vat_key and vat_key in self.by_vat:
+            return self.by_vat[vat_key]
+        candidate = self.by_domain.get(domain_key) if domain_key else None
+        if candidate is not None and not _conflicts(candidate.vat_key, vat_key):
+            return candidate
+        candidate = self.by_name.get((identity.country, name_key))
+        if (
+            candidate is not None
+            and not _conflicts(candidate.vat_key, vat_key)
+            and not _conflicts(candidate.domain_key, domain_key)
+        ):
+            return candidate
+        return None
+
+
+def _conflicts(known: str, given: str) -> bool:
+    return bool(known and given and known != given)
+
+
+def customer_match(identity: CustomerIdentity):
+    """Find the existing customer for ``identity`` in the database (three indexed look-ups at most)."""
+    from .models import Customer
+
+    vat_key, domain_key, name_key = identity.keys
+    index = CustomerIndex()
+    candidates = Customer.objects.none()
+    if vat_key:
+        candidates = candidates | Customer.objects.filter(vat_key=vat_key)
+    if domain_key:
+        candidates = candidates | Customer.objects.filter(domain_key=domain_key)
+    candidates = candidates | Customer.objects.filter(country=identity.country, name_key=name_key)
+    for customer in candidates.order_by("pk"):
+        index.add(customer)
+    return index.match(identity)
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Similarity 0–100 of two normalised names."""
+    return fuzz.ratio(a, b)
+
+
+def customer_near_matches(identity: CustomerIdentity, *, exclude_pk=None, limit: int = 5):
+    """Customers of the same country whose normalised name is ≥ 90 similar (possible duplicates)."""
+    from .models import Customer
+
+    name_key = identity.keys[2]
+    candidates = (
+        Customer.objects.filter(country=identity.country)
+        .exclude(pk=exclude_pk)
+        .only("pk", "name", "country", "name_key", "vat", "domain")
+    )
+    scored = []
+    for customer in candidates.iterator(chunk_size=2000):
+        score = name_similarity(name_key, customer.name_key)
+        if score >= NEAR_MATCH_THRESHOLD:
+            scored.append((score, customer))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].pk))
+    return [customer for _score, customer in scored[:limit]]
