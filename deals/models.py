@@ -88,6 +88,10 @@ class OrderLine(models.Model):
         _("service delivery"), max_length=20, choices=ServiceDelivery.choices, blank=True
     )
     registration_number = models.CharField(_("registration number"), max_length=50, blank=True)
+    # Set when the line is linked to a won registration (by number in the import, or by the won matching).
+    registration = models.ForeignKey(
+        "deals.Registration", on_delete=models.PROTECT, null=True, blank=True, related_name="order_lines"
+    )
     credited_order = models.ForeignKey(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_lines"
     )
@@ -119,3 +123,93 @@ class OrderLine(models.Model):
 
     def __str__(self):
         return f"{self.order_id}/{self.line_number}"
+
+
+class Registration(models.Model):
+    """A deal registration: one end customer, product lines with estimates, a protection window (DESIGN §4)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+        EXPIRED = "expired", _("Expired")
+
+    class Extension(models.TextChoices):
+        NONE = "", _("none")
+        REQUESTED = "requested", _("requested")
+        GRANTED = "granted", _("granted")
+        REFUSED = "refused", _("refused")
+
+    number = models.CharField(_("registration number"), max_length=30, unique=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="registrations")
+    submitted_by = models.ForeignKey(
+        "portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="registrations"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="registrations")
+    opportunity_name = models.CharField(_("opportunity"), max_length=200)
+    expected_close_on = models.DateField(_("expected close date"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    approved_on = models.DateField(_("approved on"), null=True, blank=True)
+    protection_ends_on = models.DateField(_("protected until"), null=True, blank=True)
+    extension = models.CharField(_("extension"), max_length=10, choices=Extension.choices, blank=True)
+    extension_reason = models.TextField(_("extension reason"), blank=True)
+    conflict_with = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="conflicting_registrations"
+    )
+    decision_note = models.TextField(_("decision note"), blank=True)
+    won_on = models.DateField(_("won on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("deal registration")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "status"]), models.Index(fields=["partner", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "won", "lost", "expired"]) | Q(protection_ends_on__isnull=False),
+                name="registration_approved_has_protection",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class RegistrationLine(models.Model):
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="lines")
+    product_line = models.CharField(_("product line"), max_length=20, choices=ProductLine.choices)
+    estimated_amount = models.DecimalField(_("estimated amount"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("registered product line")
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "product_line"], name="registrationline_unique_product"),
+            models.CheckConstraint(condition=Q(estimated_amount__gt=0), name="registrationline_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.registration} {self.product_line}"
+
+
+class RegistrationEvent(models.Model):
+    """Every transition of a registration: who, from, to, note, when."""
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey("portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("registration event")
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.registration}: {self.from_status} → {self.to_status}"
