@@ -1,0 +1,134 @@
+"""The shape every CSV import shares (DESIGN §7): strict UTF-8, exact header, caps, every bad row reported.
+
+An importer reads the whole file, validates every row and either applies all of it or nothing. The report
+lists each bad row with its line number (the header is line 1) and the reason.
+"""
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+
+class ImportRejected(Exception):
+    """The file was rejected: nothing was imported. ``errors`` holds (line, message) pairs."""
+
+    def __init__(self, errors: list[tuple[int, str]]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} error(s)")
+
+    def report(self, limit: int = 200) -> str:
+        lines = [f"line {line}: {message}" if line else message for line, message in self.errors[:limit]]
+        if len(self.errors) > limit:
+            lines.append(f"… and {len(self.errors) - limit} more errors")
+        return "\n".join(lines)
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    unchanged: int = 0
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class CsvFile:
+    """A decoded, header-checked CSV file."""
+
+    name: str
+    sha256: str
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]]
+
+
+def read_csv(data: bytes, *, name: str, header: list[str]) -> CsvFile:
+    """Decode ``data`` and check it; raise ``ImportRejected`` for what makes the whole file unusable."""
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise ImportRejected([(0, f"the file is larger than the {settings.IMPORT_MAX_BYTES:,} byte limit")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportRejected([(line, "the file is not valid UTF-8 (save it as UTF-8 CSV)")]) from error
+    if not text.strip():
+        raise ImportRejected([(0, "the file is empty")])
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        found = next(reader)
+    except csv.Error as error:
+        raise ImportRejected([(1, f"unreadable header: {error}")]) from error
+    if [column.strip() for column in found] != header:
+        raise ImportRejected([(1, f"the header must be exactly: {','.join(header)} (found: {','.join(found)})")])
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[tuple[int, str]] = []
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not values or all(not value.strip() for value in values):
+                continue
+            if len(values) != len(header):
+                errors.append((line, f"expected {len(header)} columns, found {len(values)}"))
+                continue
+            rows.append((line, {column: value.strip() for column, value in zip(header, values, strict=True)}))
+            if len(rows) > settings.IMPORT_MAX_ROWS:
+                raise ImportRejected([(line, f"the file has more than {settings.IMPORT_MAX_ROWS:,} rows")])
+    except csv.Error as error:
+        errors.append((reader.line_num, f"malformed CSV: {error}"))
+    if errors:
+        raise ImportRejected(errors)
+    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=header, rows=rows)
+
+
+class RowErrors:
+    """Collects errors while validating rows."""
+
+    def __init__(self):
+        self.errors: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.errors.append((line, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            self.errors.sort(key=lambda pair: pair[0])
+            raise ImportRejected(self.errors)
+
+
+def chunks(items: list, size: int = 5000) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def import_file(*, kind: str, importer, data: bytes, name: str, user=None):
+    """Run ``importer(csv_file, run=..., user=...)`` all-or-nothing and record the run either way.
+
+    Return the applied ``ImportRun``; raise ``ImportRejected`` (after recording a rejected run) otherwise.
+    """
+    from django.db import transaction
+
+    from .models import ImportRun
+
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        with transaction.atomic():
+            run = ImportRun.objects.create(
+                kind=kind, file_name=name[:255], file_sha256=sha256, imported_by=user, status=ImportRun.Status.APPLIED
+            )
+            result = importer(data, name=name, run=run, user=user)
+            run.rows, run.created, run.unchanged = result.rows, result.created, result.unchanged
+            run.save(update_fields=["rows", "created", "unchanged"])
+            return run
+    except ImportRejected as rejected:
+        ImportRun.objects.create(
+            kind=kind,
+            file_name=name[:255],
+            file_sha256=sha256,
+            imported_by=user,
+            status=ImportRun.Status.REJECTED,
+            errors=[{"line": line, "message": message} for line, message in rejected.errors[:1000]],
+        )
+        raise

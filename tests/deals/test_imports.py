@@ -1,0 +1,180 @@
+"""orders.csv: every rule rejects the whole file with the line and reason; a clean file imports once."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from deals.imports import ORDER_HEADER, import_orders
+from deals.models import Customer, Order, OrderLine
+from portal.csvimport import ImportRejected, import_file
+from portal.models import ImportRun
+from tests.factories import PartnerFactory
+
+pytestmark = pytest.mark.django_db
+HEADER = ",".join(ORDER_HEADER)
+
+
+def line(number="SO1", booked="2017-03-01", channel="partner", partner="P1", customer="Dupont SA", country="FR",
+         vat="FR1", domain="", line_number="1", product="server", sku="SKU-1", description="server", quantity="1",
+         amount="1000.00", delivery="", registration="", credits=""):  # fmt: skip
+    return ",".join([number, booked, channel, partner, customer, country, vat, domain, line_number, product, sku,
+                     description, quantity, amount, delivery, registration, credits])  # fmt: skip
+
+
+def csv_bytes(*rows, header=HEADER):
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def run(data):
+    return import_file(kind="orders", importer=import_orders, data=data, name="orders.csv")
+
+
+@pytest.fixture
+def partner():
+    return PartnerFactory(code="P1")
+
+
+def rejected(data) -> list[tuple[int, str]]:
+    with pytest.raises(ImportRejected) as info:
+        run(data)
+    assert Order.objects.count() == 0 and OrderLine.objects.count() == 0 and Customer.objects.count() == 0
+    assert ImportRun.objects.filter(status="rejected").count() == 1
+    return info.value.errors
+
+
+def test_a_clean_file_books_orders_lines_and_customers(partner):
+    run(csv_bytes(line(), line(line_number="2", product="services", amount="50.10", delivery="resold"),
+                  line(number="SO2", channel="direct", partner="", customer="Dupont", vat="FR1")))  # fmt: skip
+    assert Order.objects.count() == 2
+    assert Customer.objects.count() == 1  # same VAT → same customer
+    services = OrderLine.objects.get(product_line="services")
+    assert services.net_amount == Decimal("50.10")
+    assert (services.partner, services.booked_on.isoformat(), services.channel) == (partner, "2017-03-01", "partner")
+    assert ImportRun.objects.get(status="applied").created == 3
+
+
+def test_importing_the_same_file_twice_changes_nothing(partner):
+    data = csv_bytes(line(), line(line_number="2", product="storage"))
+    run(data)
+    before = list(OrderLine.objects.values_list("pk", "net_amount", "order__number"))
+    second = run(data)
+    assert (second.created, second.unchanged) == (0, 2)
+    assert list(OrderLine.objects.values_list("pk", "net_amount", "order__number")) == before
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (dict(booked="2017-02-30"), "booked_on"),
+        (dict(booked="01/03/2017"), "booked_on"),
+        (dict(amount='"12,50"'), "net_amount"),
+        (dict(amount="12.345"), "net_amount"),
+        (dict(amount="0.00"), "must not be zero"),
+        (dict(amount="-5.00"), "negative only on a credit"),
+        (dict(product="laptops"), "product_line"),
+        (dict(partner="NOPE"), "unknown partner"),
+        (dict(channel="web"), "channel"),
+        (dict(channel="direct"), "must be blank on a direct order"),
+        (dict(partner=""), "required on a partner order"),
+        (dict(quantity="0"), "quantity"),
+        (dict(quantity="1.5"), "quantity"),
+        (dict(country="France"), "customer_country"),
+        (dict(delivery="resold"), "service_delivery"),
+        (dict(product="services"), "service_delivery"),
+        (dict(registration="DR-404"), "unknown registration"),
+        (dict(credits="SO404", amount="-10.00"), "unknown order"),
+    ],
+)
+def test_each_bad_value_rejects_the_file_with_line_and_reason(partner, row, reason):
+    errors = rejected(csv_bytes(line(number="SO0"), line(**row)))
+    assert [number for number, _message in errors] == [3]
+    assert reason in errors[0][1]
+
+
+def test_every_bad_row_is_reported_not_only_the_first(partner):
+    errors = rejected(csv_bytes(line(booked="x"), line(number="SO2", amount="1.001"), line(number="SO3", product="pc")))
+    assert [number for number, _message in errors] == [2, 3, 4]
+
+
+def test_wrong_header_rejects_the_file(partner):
+    errors = rejected(csv_bytes(line(), header=HEADER.replace("net_amount", "amount")))
+    assert errors[0][0] == 1 and "header must be exactly" in errors[0][1]
+
+
+def test_a_file_that_is_not_utf8_is_rejected(partner):
+    data = csv_bytes(line(customer="Société")).replace("é".encode(), "é".encode("latin-1"))
+    errors = rejected(data)
+    assert "not valid UTF-8" in errors[0][1]
+
+
+def test_a_utf8_bom_is_accepted(partner):
+    run(b"\xef\xbb\xbf" + csv_bytes(line()))
+    assert Order.objects.count() == 1
+
+
+def test_a_duplicate_line_in_the_file_is_rejected(partner):
+    errors = rejected(csv_bytes(line(), line()))
+    assert errors == [(3, "duplicate line: order SO1 line 1 is also on line 2")]
+
+
+def test_lines_of_one_order_must_repeat_the_same_order_fields(partner):
+    errors = rejected(csv_bytes(line(), line(line_number="2", booked="2017-03-02")))
+    assert errors[0][0] == 3 and "booked_on differ from line 2" in errors[0][1]
+
+
+def test_a_row_contradicting_an_imported_line_is_an_error_and_imports_nothing_else(partner):
+    run(csv_bytes(line()))
+    with pytest.raises(ImportRejected) as info:
+        run(csv_bytes(line(number="SO9"), line(amount="999.00")))
+    assert "already booked with other values" in info.value.errors[0][1]
+    assert not Order.objects.filter(number="SO9").exists()
+    assert OrderLine.objects.get().net_amount == Decimal("1000.00")
+
+
+def test_a_new_line_on_a_booked_order_is_refused(partner):
+    run(csv_bytes(line()))
+    with pytest.raises(ImportRejected) as info:
+        run(csv_bytes(line(line_number="2")))
+    assert "booked orders are never edited" in info.value.errors[0][1]
+
+
+def test_credits_name_an_order_of_the_same_partner_customer_and_product_line(partner):
+    PartnerFactory(code="P2")
+    run(csv_bytes(line()))
+    for bad, reason in [
+        (line(number="CR1", credits="SO1", amount="-10.00", product="storage"), "no storage line"),
+        (line(number="CR1", credits="SO1", amount="-10.00", partner="P2"), "same partner and customer"),
+        (line(number="CR1", credits="SO1", amount="-10.00", customer="Other", vat="FR2"), "same partner and customer"),
+        (line(number="CR1", credits="SO1", amount="10.00"), "must be negative"),
+    ]:
+        with pytest.raises(ImportRejected) as info:
+            run(csv_bytes(bad))
+        assert reason in info.value.errors[0][1]
+    run(csv_bytes(line(number="CR1", credits="SO1", amount="-10.00")))
+    credit = OrderLine.objects.get(order__number="CR1")
+    assert credit.credited_order.number == "SO1" and credit.net_amount == Decimal("-10.00")
+
+
+def test_a_credit_may_name_an_order_of_the_same_file(partner):
+    run(csv_bytes(line(), line(number="CR1", credits="SO1", amount="-10.00")))
+    assert OrderLine.objects.get(order__number="CR1").credited_order.number == "SO1"
+
+
+def test_spellings_of_one_company_become_one_customer(partner):
+    run(csv_bytes(
+        line(number="A", customer="Établissements Dupont 7007 SARL", vat=""),
+        line(number="B", customer="\"établissements dupont 7007, SARL\"", vat=""),
+        line(number="C", customer="ETABLISSEMENTS DUPONT 7007", vat=""),
+        line(number="D", customer="ETABLISSEMENTS DUPONT 7007", country="BE", vat=""),
+    ))  # fmt: skip
+    assert Customer.objects.count() == 2
+
+
+def test_the_command_exits_non_zero_with_the_report(tmp_path, partner):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(csv_bytes(line(booked="2017-13-01")))
+    with pytest.raises(CommandError) as info:
+        call_command("import_orders", str(path))
+    assert "line 2: booked_on" in str(info.value)
+    assert "nothing was imported" in str(info.value)

@@ -1,0 +1,111 @@
+import pytest
+from django.core import mail
+
+from partners.imports import CERTIFICATION_HEADER, PARTNER_HEADER, import_certifications, import_partners
+from partners.models import CertificationRecord, DellOnlyAttestation, Invitation, Partner, Person, TierHistory
+from portal.csvimport import ImportRejected, import_file
+
+pytestmark = pytest.mark.django_db
+
+
+def partners_csv(*rows):
+    return ("\n".join([",".join(PARTNER_HEADER), *rows]) + "\n").encode()
+
+
+def certs_csv(*rows):
+    return ("\n".join([",".join(CERTIFICATION_HEADER), *rows]) + "\n").encode()
+
+
+def run_partners(data):
+    return import_file(kind="partners", importer=import_partners, data=data, name="partners.csv")
+
+
+def run_certs(data):
+    return import_file(kind="certifications", importer=import_certifications, data=data, name="certifications.csv")
+
+
+GOOD = "P1,Reseller One SAS,FR,reseller,premier,silver,2017-03-15,admin@p1.example.com"
+
+
+def test_partners_are_created_with_status_match_attestation_and_invitation(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run_partners(partners_csv(GOOD, "P2,Two,US,service_provider,,,,"))
+    partner = Partner.objects.get(code="P1")
+    assert partner.tier.code == "platinum"
+    assert TierHistory.objects.get(partner=partner).reason == "status_match"
+    assert DellOnlyAttestation.objects.get(partner=partner).starts_on.isoformat() == "2017-03-15"
+    assert Invitation.objects.get(partner=partner).email == "admin@p1.example.com"
+    assert mail.outbox[0].to == ["admin@p1.example.com"]
+    assert Partner.objects.get(code="P2").tier.code == "authorized"
+
+
+def test_reimporting_partners_is_a_no_op_and_a_contradiction_is_an_error():
+    run_partners(partners_csv(GOOD))
+    again = run_partners(partners_csv(GOOD))
+    assert (again.created, again.unchanged) == (0, 1)
+    assert TierHistory.objects.count() == 1 and Invitation.objects.count() == 1
+    with pytest.raises(ImportRejected) as info:
+        run_partners(partners_csv(GOOD.replace("Reseller One SAS", "Renamed")))
+    assert "already exists with a different name" in info.value.errors[0][1]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("P 1,X,FR,reseller,,,,", "partner_code"),
+        ("P1,X,France,reseller,,,,", "country"),
+        ("P1,X,FR,distributor,,,,", "kind"),
+        ("P1,X,FR,reseller,gold,,,", "legacy_dell_tier"),
+        ("P1,X,FR,reseller,,premier,,", "legacy_emc_tier"),
+        ("P1,X,FR,reseller,,,15/03/2017,", "dell_only_attested_on"),
+        ("P1,X,FR,reseller,,,,not-an-email", "admin_email"),
+    ],
+)
+def test_bad_partner_rows_reject_the_file(row, reason):
+    with pytest.raises(ImportRejected) as info:
+        run_partners(partners_csv("P0,Fine,FR,reseller,,,,", row))
+    assert info.value.errors[0][0] == 3 and reason in info.value.errors[0][1]
+    assert not Partner.objects.exists()
+
+
+def test_certifications_create_people_and_records_with_default_validity():
+    run_partners(partners_csv(GOOD))
+    run_certs(certs_csv(
+        "P1,a@p1.example.com,Ann,TECH-SERVER,2016-10-13,",
+        "P1,a@p1.example.com,Ann,SALES-STORAGE,2016-05-14,2018-04-22",
+    ))  # fmt: skip
+    assert Person.objects.get().name == "Ann"
+    defaulted = CertificationRecord.objects.get(certification__code="TECH-SERVER")
+    assert defaulted.expires_on.isoformat() == "2018-10-13"  # earned_on + 24 months
+    again = run_certs(certs_csv("P1,a@p1.example.com,Ann,TECH-SERVER,2016-10-13,"))
+    assert (again.created, again.unchanged) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("P9,a@x.example.com,Ann,TECH-SERVER,2016-10-13,", "unknown partner"),
+        ("P1,a@x.example.com,Ann,TECH-TOASTER,2016-10-13,", "unknown certification"),
+        ("P1,a@x.example.com,Ann,TECH-SERVER,2016-13-13,", "earned_on"),
+        ("P1,a@x.example.com,Ann,TECH-SERVER,2016-10-13,2016-10-01", "after earned_on"),
+        ("P1,not-email,Ann,TECH-SERVER,2016-10-13,", "person_email"),
+        ("P1,a@x.example.com,,TECH-SERVER,2016-10-13,", "person_name"),
+    ],
+)
+def test_bad_certification_rows_reject_the_file(row, reason):
+    run_partners(partners_csv(GOOD))
+    with pytest.raises(ImportRejected) as info:
+        run_certs(certs_csv("P1,b@x.example.com,Bob,TECH-DP,2016-10-13,", row))
+    assert reason in info.value.errors[0][1]
+    assert not CertificationRecord.objects.exists() and not Person.objects.exists()
+
+
+def test_a_certification_contradicting_an_imported_one_is_an_error():
+    run_partners(partners_csv(GOOD))
+    run_certs(certs_csv("P1,a@p1.example.com,Ann,TECH-SERVER,2016-10-13,2017-10-13"))
+    with pytest.raises(ImportRejected) as info:
+        run_certs(certs_csv("P1,a@p1.example.com,Ann,TECH-SERVER,2016-10-13,2018-10-13"))
+    assert "already recorded with expires_on 2017-10-13" in info.value.errors[0][1]
+    with pytest.raises(ImportRejected):
+        run_certs(certs_csv("P1,a@p1.example.com,Annie,TECH-DP,2016-10-13,"))
+    assert CertificationRecord.objects.count() == 1
