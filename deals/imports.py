@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from partners.models import Partner
 from portal.catalog import ProductLine
-from portal.csvimport import ImportResult, RowErrors, chunks, read_csv
+from portal.csvimport import ImportResult, RowErrors, bulk_insert, chunks, read_csv
 from portal.fiscal import parse_iso_date
 from portal.money import parse_money
 
@@ -35,6 +35,11 @@ ORDER_HEADER = [
 ORDER_FIELDS = ["booked_on", "channel", "partner_code", "customer_name", "customer_country", "customer_vat",
                 "customer_domain"]  # fmt: skip
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
+CHANNELS = frozenset(Order.Channel.values)
+PRODUCT_LINES = frozenset(ProductLine.values)
+DELIVERIES = frozenset(OrderLine.ServiceDelivery.values)
+LINE_FIELDS = ["product_line", "sku", "description", "quantity", "net_amount", "service_delivery",
+               "registration_number", "credited_order__number"]  # fmt: skip
 POSITIVE_INT = re.compile(r"^[1-9]\d{0,8}$")
 
 
@@ -64,7 +69,7 @@ def _parse_rows(csv_file, errors: RowErrors, partners: dict[str, Partner]) -> li
         except ValueError:
             errors.add(line, f"booked_on: “{row['booked_on']}” is not a date (YYYY-MM-DD)")
         channel = row["channel"]
-        if channel not in Order.Channel.values:
+        if channel not in CHANNELS:
             errors.add(line, f"channel: “{channel}” must be partner or direct")
         elif channel == Order.Channel.PARTNER and not row["partner_code"]:
             errors.add(line, "partner_code: required on a partner order")
@@ -78,7 +83,7 @@ def _parse_rows(csv_file, errors: RowErrors, partners: dict[str, Partner]) -> li
             errors.add(line, f"customer_country: “{row['customer_country']}” is not an ISO 3166 alpha-2 code")
         if not POSITIVE_INT.match(row["line_number"]):
             errors.add(line, f"line_number: “{row['line_number']}” is not a positive whole number")
-        if row["product_line"] not in ProductLine.values:
+        if row["product_line"] not in PRODUCT_LINES:
             errors.add(line, f"product_line: “{row['product_line']}” must be one of {', '.join(ProductLine.values)}")
         if not row["sku"] or len(row["sku"]) > 80:
             errors.add(line, "sku: required, at most 80 characters")
@@ -100,7 +105,7 @@ def _parse_rows(csv_file, errors: RowErrors, partners: dict[str, Partner]) -> li
                 errors.add(line, "net_amount: a credit line (credits_order_number) must be negative")
         delivery = row["service_delivery"]
         if row["product_line"] == ProductLine.SERVICES:
-            if delivery not in OrderLine.ServiceDelivery.values:
+            if delivery not in DELIVERIES:
                 errors.add(line, "service_delivery: resold or partner_delivered on a services line")
         elif delivery:
             errors.add(line, "service_delivery: must be blank on a line that is not services")
@@ -200,15 +205,17 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
     for chunk in chunks(sorted(numbers | credited_numbers)):
         for order in Order.objects.filter(number__in=chunk).select_related("partner"):
             existing_orders[order.number] = order
-    existing_lines: dict[tuple[int, int], OrderLine] = {}
+    existing_lines: dict[tuple[int, int], tuple] = {}
     product_lines_of: dict[str, set[str]] = defaultdict(set)
     order_ids = [order.pk for order in existing_orders.values()]
     for chunk in chunks(order_ids):
-        for order_line in OrderLine.objects.filter(order_id__in=chunk).select_related("credited_order"):
-            existing_lines[(order_line.order_id, order_line.line_number)] = order_line
+        for order_id, line_number, *values in OrderLine.objects.filter(order_id__in=chunk).values_list(
+            "order_id", "line_number", *LINE_FIELDS
+        ):
+            existing_lines[(order_id, line_number)] = tuple(value or "" for value in values)
     number_of_id = {order.pk: number for number, order in existing_orders.items()}
-    for (order_id, _line_number), order_line in existing_lines.items():
-        product_lines_of[number_of_id[order_id]].add(order_line.product_line)
+    for (order_id, _line_number), values in existing_lines.items():
+        product_lines_of[number_of_id[order_id]].add(values[0])
     # Orders of this file: their partner, customer and product lines (a credit may name one of them).
     file_orders: dict[str, ParsedLine] = {}
     for item in parsed:
@@ -289,7 +296,7 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
                     "booked orders are never edited (send a credit instead)",
                 )
                 continue
-            if _line_differs(stored, item, registration):
+            if stored != _line_values(item):
                 errors.add(item.line, f"order {number} line {item.line_number} is already booked with other values")
                 continue
             unchanged += 1
@@ -340,7 +347,7 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
         if credited_number:
             order_line.credited_order_id = all_orders[credited_number].pk
         lines.append(order_line)
-    OrderLine.objects.bulk_create(lines, batch_size=5000)
+    bulk_insert(OrderLine, lines)
     return ImportResult(
         rows=len(csv_file.rows),
         created=len(lines),
@@ -349,18 +356,18 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
     )
 
 
-def _line_differs(stored: OrderLine, item: ParsedLine, registration) -> bool:
+def _line_values(item: ParsedLine) -> tuple:
+    """The line's fields in ``LINE_FIELDS`` order, as the database returns them."""
     row = item.row
-    credited_number = stored.credited_order.number if stored.credited_order_id else ""
     return (
-        stored.product_line != row["product_line"]
-        or stored.sku != row["sku"]
-        or stored.description != row["description"]
-        or stored.quantity != item.quantity
-        or stored.net_amount != item.net_amount
-        or stored.service_delivery != row["service_delivery"]
-        or stored.registration_number != row["registration_number"]
-        or credited_number != row["credits_order_number"]
+        row["product_line"],
+        row["sku"],
+        row["description"],
+        item.quantity,
+        item.net_amount,
+        row["service_delivery"],
+        row["registration_number"],
+        row["credits_order_number"],
     )
 
 

@@ -132,3 +132,22 @@ def import_file(*, kind: str, importer, data: bytes, name: str, user=None):
             errors=[{"line": line, "message": message} for line, message in rejected.errors[:1000]],
         )
         raise
+
+
+def bulk_insert(model, objects: list, *, batch_size: int = 5000) -> None:
+    """Insert many new rows: PostgreSQL's COPY (several times faster than INSERT), else ``bulk_create``.
+
+    The objects' primary keys are not set afterwards; use it for rows nothing else in the same step refers to.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not objects:
+        model.objects.bulk_create(objects, batch_size=batch_size)
+        return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608 - names from the model
+            for obj in objects:
+                copy.write_row([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
