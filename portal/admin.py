@@ -1,8 +1,14 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from .models import JobRun, OutboxEmail, Program, User
+from .csvimport import ImportRejected, import_file
+from .models import ImportRun, JobRun, OutboxEmail, Program, User
 
 
 @admin.register(User)
@@ -76,3 +82,76 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportRun.Kind.choices)
+    file = forms.FileField(label=_("CSV file (UTF-8)"))
+
+
+def importer_for(kind: str):
+    from deals.imports import import_orders
+    from partners.imports import import_certifications, import_partners
+
+    return {"partners": import_partners, "certifications": import_certifications, "orders": import_orders}[kind]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "kind", "file_name", "status", "rows", "created", "unchanged", "imported_by"]
+    list_filter = ["kind", "status"]
+    search_fields = ["file_name", "file_sha256"]
+    readonly_fields = ["kind", "file_name", "file_sha256", "imported_by", "started_at", "status", "rows", "created",
+                       "unchanged", "error_report"]  # fmt: skip
+    exclude = ["errors"]
+    change_list_template = "admin/portal/importrun/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("errors"))
+    def error_report(self, obj):
+        return "\n".join(f"line {error['line']}: {error['message']}" for error in obj.errors) or "—"
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="portal_importrun_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        if not request.user.has_perm("portal.view_importrun"):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        rejected = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > settings.IMPORT_MAX_BYTES:
+                form.add_error("file", _("The file is larger than the import limit."))
+            else:
+                kind = form.cleaned_data["kind"]
+                try:
+                    run = import_file(
+                        kind=kind, importer=importer_for(kind), data=upload.read(), name=upload.name, user=request.user
+                    )
+                except ImportRejected as error:
+                    rejected = error.errors
+                else:
+                    self.message_user(
+                        request,
+                        _("%(name)s imported: %(created)d created, %(unchanged)d unchanged.")
+                        % {"name": run.file_name, "created": run.created, "unchanged": run.unchanged},
+                        messages.SUCCESS,
+                    )
+                    return redirect("admin:portal_importrun_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import a CSV file"),
+            "form": form,
+            "rejected": rejected,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/portal/importrun/upload.html", context)
