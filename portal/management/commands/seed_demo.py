@@ -23,5 +23,7 @@ class Command(BaseCommand):
 
 
 def demo_steps():
-    """Later apps add their demo activity here, in dependency order."""
-    return []
+    """Each app's demo activity, in dependency order."""
+    from deals.demo import seed_demo_orders, seed_demo_people
+
+    return [seed_demo_people, seed_demo_orders]
