@@ -1,8 +1,27 @@
-"""Pure tier rules (DESIGN §3): no ORM here, figures in and decisions out."""
+"""Pure tier rules (DESIGN §3): no ORM here, figures in and decisions out.
+
+Tiers are handled by code (``"gold"``); ``titanium_black`` is an overlay on Titanium, so every comparison of
+ranks is made on the *base* tier (:func:`base_tier`). Money is ``Decimal``; the only rounding goes through
+``portal.money.round_money``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from portal.fiscal import fiscal_year_of, fiscal_year_start
+from portal.money import ZERO, round_money
+
+AUTHORIZED = "authorized"
+TITANIUM = "titanium"
+TITANIUM_BLACK = "titanium_black"
 
 DELL_LEGACY_TO_TIER = {"premier_plus": "titanium", "premier": "platinum", "preferred": "gold"}
 EMC_LEGACY_TO_TIER = {"platinum": "titanium", "gold": "platinum", "silver": "gold"}
 TIER_RANK = {"authorized": 1, "gold": 2, "platinum": 3, "titanium": 4}
+
+REASON_UPGRADE = "upgrade"
+REASON_ANNUAL_REVIEW = "annual_review"
 
 
 def status_match_tier(legacy_dell_tier: str, legacy_emc_tier: str) -> str:
@@ -12,3 +31,191 @@ def status_match_tier(legacy_dell_tier: str, legacy_emc_tier: str) -> str:
         EMC_LEGACY_TO_TIER.get(legacy_emc_tier or "", "authorized"),
     ]
     return max(candidates, key=TIER_RANK.__getitem__)
+
+
+def base_tier(tier: str) -> str:
+    """Return the tier that counts for requirements: Titanium Black is Titanium plus an award."""
+    return TITANIUM if tier == TITANIUM_BLACK else tier
+
+
+@dataclass(frozen=True)
+class TierFigures:
+    """What a partner's tier is computed from, on one date."""
+
+    qualifying_revenue: Decimal = ZERO
+    services_revenue: Decimal = ZERO
+    certified_people: int = 0
+    competencies: int = 0
+
+    def with_multiplier(self, multiplier: Decimal) -> "TierFigures":
+        """Return the figures with both revenue figures multiplied (1.25X), rounded to the cent."""
+        return TierFigures(
+            qualifying_revenue=round_money(self.qualifying_revenue * multiplier),
+            services_revenue=round_money(self.services_revenue * multiplier),
+            certified_people=self.certified_people,
+            competencies=self.competencies,
+        )
+
+    def as_json(self) -> dict:
+        return {
+            "qualifying_revenue": str(self.qualifying_revenue),
+            "services_revenue": str(self.services_revenue),
+            "certified_people": self.certified_people,
+            "competencies": self.competencies,
+        }
+
+
+def figures_for_evaluation(raw: TierFigures, *, attested: bool, multiplier: Decimal) -> TierFigures:
+    """Return the figures an evaluation compares: 1.25X applied when a Dell-only attestation is active.
+
+    The multiplied amounts are rounded to the cent, so the figures a partner sees are exactly those compared.
+    """
+    return raw.with_multiplier(multiplier) if attested else raw
+
+
+@dataclass(frozen=True)
+class RequirementPath:
+    """One path to a tier (a ``TierRequirement`` row, without the ORM)."""
+
+    tier: str
+    path: str
+    min_revenue: Decimal = ZERO
+    min_services_revenue: Decimal = ZERO
+    min_certified_people: int = 0
+    min_competencies: int = 0
+
+    @property
+    def rank(self) -> int:
+        return TIER_RANK[self.tier]
+
+
+@dataclass(frozen=True)
+class PathGap:
+    """How far figures are from one path: every ``*_missing`` is zero when the path is met."""
+
+    requirement: RequirementPath
+    revenue_missing: Decimal
+    services_missing: Decimal
+    people_missing: int
+    competencies_missing: int
+
+    @property
+    def met(self) -> bool:
+        return not (self.revenue_missing or self.services_missing or self.people_missing or self.competencies_missing)
+
+    def shortfalls(self) -> list[str]:
+        """Name what is missing, in plain English (the stored at-risk reason; pages render their own)."""
+        parts = []
+        if self.revenue_missing:
+            parts.append(f"{self.revenue_missing:,.2f} USD qualifying revenue")
+        if self.services_missing:
+            parts.append(f"{self.services_missing:,.2f} USD services revenue")
+        if self.people_missing:
+            parts.append(f"{self.people_missing} certified {'person' if self.people_missing == 1 else 'people'}")
+        if self.competencies_missing:
+            parts.append(f"{self.competencies_missing} competenc{'y' if self.competencies_missing == 1 else 'ies'}")
+        return parts
+
+
+def path_gap(figures: TierFigures, requirement: RequirementPath) -> PathGap:
+    """Return what ``figures`` miss for ``requirement`` (a threshold is met when the figure is at or above it)."""
+    return PathGap(
+        requirement=requirement,
+        revenue_missing=max(requirement.min_revenue - figures.qualifying_revenue, ZERO),
+        services_missing=max(requirement.min_services_revenue - figures.services_revenue, ZERO),
+        people_missing=max(requirement.min_certified_people - figures.certified_people, 0),
+        competencies_missing=max(requirement.min_competencies - figures.competencies, 0),
+    )
+
+
+@dataclass(frozen=True)
+class TierComputation:
+    tier: str
+    gaps: dict[str, list[PathGap]] = field(default_factory=dict)  # tier code → one gap per path
+
+    def gaps_for(self, tier: str) -> list[PathGap]:
+        return self.gaps.get(base_tier(tier), [])
+
+
+def compute_tier(figures: TierFigures, requirements: list[RequirementPath]) -> TierComputation:
+    """Return the highest tier whose paths include one fully met (else Authorized), with every path's gap.
+
+    A tier without any path cannot be reached by figures (only by status match or staff).
+    """
+    gaps: dict[str, list[PathGap]] = {}
+    for requirement in sorted(requirements, key=lambda r: (r.rank, r.path)):
+        gaps.setdefault(requirement.tier, []).append(path_gap(figures, requirement))
+    qualified = [tier for tier, tier_gaps in gaps.items() if any(gap.met for gap in tier_gaps)]
+    tier = max(qualified, key=TIER_RANK.__getitem__, default=AUTHORIZED)
+    return TierComputation(tier=tier, gaps=gaps)
+
+
+def next_tier(tier: str) -> str | None:
+    """Return the tier above ``tier``'s base tier, or ``None`` at Titanium (Titanium Black is awarded)."""
+    rank = TIER_RANK[base_tier(tier)] + 1
+    return next((code for code, value in TIER_RANK.items() if value == rank), None)
+
+
+def is_annual_review(*, on: date, program_start: date, previous_evaluation_this_year: bool) -> bool:
+    """Is an evaluation on ``on`` the annual review?
+
+    It is the first evaluation on or after the start of a program year, in every program year except the
+    program's first (status-matched partners keep their tier for that whole year).
+    """
+    if fiscal_year_of(on) <= fiscal_year_of(program_start):
+        return False
+    return not previous_evaluation_this_year
+
+
+def annual_review_date(on: date) -> date:
+    """Return the start of the program year after the one containing ``on`` (when a downgrade can happen)."""
+    return fiscal_year_start(fiscal_year_of(on) + 1)
+
+
+@dataclass(frozen=True)
+class TierDecision:
+    tier: str  # the effective tier after the evaluation (``titanium_black`` kept while its award stands)
+    reason: str | None  # ``upgrade`` | ``annual_review`` when the tier changes, else None
+    at_risk: bool
+    at_risk_reason: str
+    loses_titanium_black: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.reason is not None
+
+
+def at_risk_explanation(*, current: str, computed: TierComputation, review_on: date) -> str:
+    """Explain, in plain English, why a partner is at risk and what each path of its tier misses."""
+    keep = base_tier(current)
+    lines = [
+        f"The figures meet no path of {keep.title()}: the computed tier is {computed.tier.title()}, "
+        f"and the annual review on {review_on.isoformat()} will apply it."
+    ]
+    for gap in computed.gaps_for(keep):
+        lines.append(f"{gap.requirement.path} path: missing {', '.join(gap.shortfalls())}.")
+    return "\n".join(lines)
+
+
+def decide_tier(*, current: str, computed: TierComputation, on: date, annual_review: bool) -> TierDecision:
+    """Decide the evaluation on ``on`` of a partner whose effective tier on ``on`` is ``current`` (DESIGN §3).
+
+    Upgrades take effect at once. A lower computed tier downgrades only at the annual review (and ends
+    Titanium Black when it goes below Titanium); mid-year it flags the partner at risk, with the reason.
+    """
+    current_rank = TIER_RANK[base_tier(current)]
+    computed_rank = TIER_RANK[computed.tier]
+    if computed_rank > current_rank:
+        return TierDecision(tier=computed.tier, reason=REASON_UPGRADE, at_risk=False, at_risk_reason="")
+    if computed_rank == current_rank:
+        return TierDecision(tier=current, reason=None, at_risk=False, at_risk_reason="")
+    if annual_review:
+        return TierDecision(
+            tier=computed.tier,
+            reason=REASON_ANNUAL_REVIEW,
+            at_risk=False,
+            at_risk_reason="",
+            loses_titanium_black=current == TITANIUM_BLACK,
+        )
+    reason = at_risk_explanation(current=current, computed=computed, review_on=annual_review_date(on))
+    return TierDecision(tier=current, reason=None, at_risk=True, at_risk_reason=reason)

@@ -1,0 +1,710 @@
+"""The tier engine (DESIGN §3): set-based figures, the nightly evaluation, Titanium Black, overrides, export.
+
+Reads are a fixed number of queries whatever the number of partners (one ``SUM … GROUP BY`` over the order
+lines of the window, one count over the active certification records, one over the attestations); the rules
+themselves live in ``calculations.py``. Writes are bulk operations.
+
+``TierHistory`` is the complete record of the *effective* tier: the tier of partner P on date D is the
+``to_tier`` of P's latest row with ``effective_on <= D`` (ties: highest id), Authorized before any row. Every
+change made here — evaluation, Titanium Black award / expiry / revocation / annual-review loss, staff
+override — writes such a row, so that contract (which the rebates engine reads in SQL) always holds.
+"""
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.utils.translation import gettext as _
+
+from deals.models import OrderLine
+from portal.emails import email_users
+from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
+from portal.jobs import job_run_once
+from portal.models import JobRun, Program
+from portal.money import round_money
+
+from . import calculations as calc
+from .models import (
+    Certification,
+    CertificationRecord,
+    DellOnlyAttestation,
+    Membership,
+    Partner,
+    Tier,
+    TierHistory,
+    TierRequirement,
+    TitaniumBlackAward,
+    Zone,
+    ZoneCountry,
+)
+
+RECOMPUTE_JOB = "tiers.recompute"
+EXPIRE_JOB = "tiers.titanium_black_expire"
+EXPORT_HEADER = [
+    "partner_code",
+    "tier",
+    "computed_tier",
+    "at_risk",
+    "qualifying_revenue",
+    "services_revenue",
+    "certified_people",
+    "competencies",
+]
+COMPETENCY_TRACKS = [Certification.Track.TECHNICAL, Certification.Track.SERVICES_DELIVERY]
+
+# --------------------------------------------------------------------------------------------------------------
+# Tier on a date
+
+
+def _latest_change(day: date):
+    """The correlated subquery "latest tier-history row of the outer partner effective on or before ``day``"."""
+    return TierHistory.objects.filter(partner=OuterRef("pk"), effective_on__lte=day).order_by("-effective_on", "-id")
+
+
+def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
+    """Return the effective tier on ``day`` of each partner in ``partner_ids``, in two queries."""
+    tiers = {tier.pk: tier for tier in Tier.objects.all()}
+    authorized = next(tier for tier in tiers.values() if tier.code == Tier.AUTHORIZED)
+    rows = Partner.objects.filter(pk__in=list(partner_ids)).annotate(
+        day_tier_id=Subquery(_latest_change(day).values("to_tier_id")[:1])
+    )
+    return {pk: tiers.get(tier_id, authorized) for pk, tier_id in rows.values_list("pk", "day_tier_id")}
+
+
+def partner_tier_on(partner: Partner, day: date) -> Tier:
+    """Return the tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
+    change = _latest_change(day).filter(partner=partner).select_related("to_tier").first()
+    return change.to_tier if change else Tier.objects.get(code=Tier.AUTHORIZED)
+
+
+def partner_tier_since(partner: Partner, day: date) -> TierHistory | None:
+    """Return the change that set the partner's effective tier on ``day`` (``None``: Authorized, never changed)."""
+    return _latest_change(day).filter(partner=partner).select_related("from_tier", "to_tier").first()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Figures, for every partner at once
+
+
+def tier_window_start(as_of: date, program: Program) -> date:
+    """Return the exclusive start of the revenue window: ``start < booked_on <= as_of``."""
+    return add_months(as_of, -program.tier_window_months)
+
+
+def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict[int, calc.TierFigures]:
+    """Return each partner's figures on ``as_of`` before 1.25X, in two grouped queries.
+
+    Revenue: the net amounts of the order lines counting for a partner (its channel orders and the routed
+    orders it accepted: both carry ``OrderLine.partner``), credits included, booked in the window.
+    People: distinct persons with an active record; competencies: distinct product lines of the active
+    technical and services-delivery records.
+    """
+    lines = OrderLine.objects.filter(
+        partner__isnull=False, booked_on__gt=tier_window_start(as_of, program), booked_on__lte=as_of
+    )
+    records = CertificationRecord.objects.active_on(as_of)
+    if partner_ids is not None:
+        lines = lines.filter(partner_id__in=partner_ids)
+        records = records.filter(person__partner_id__in=partner_ids)
+    revenue = lines.values("partner_id").annotate(
+        revenue=Sum("net_amount"), services=Sum("net_amount", filter=Q(product_line="services"))
+    )
+    people = records.values(partner_id=F("person__partner_id")).annotate(
+        people=Count("person_id", distinct=True),
+        competencies=Count(
+            "certification__product_line", distinct=True, filter=Q(certification__track__in=COMPETENCY_TRACKS)
+        ),
+    )
+    figures: dict[int, dict] = defaultdict(dict)
+    for row in revenue:
+        figures[row["partner_id"]]["qualifying_revenue"] = round_money(Decimal(row["revenue"] or 0))
+        figures[row["partner_id"]]["services_revenue"] = round_money(Decimal(row["services"] or 0))
+    for row in people:
+        figures[row["partner_id"]]["certified_people"] = row["people"]
+        figures[row["partner_id"]]["competencies"] = row["competencies"]
+    return {partner_id: calc.TierFigures(**values) for partner_id, values in figures.items()}
+
+
+def _attested_partner_ids(as_of: date, partner_ids=None) -> set[int]:
+    attestations = DellOnlyAttestation.objects.active_on(as_of)
+    if partner_ids is not None:
+        attestations = attestations.filter(partner_id__in=partner_ids)
+    return set(attestations.values_list("partner_id", flat=True))
+
+
+def _requirement_paths() -> tuple[dict[str, int], int | None, dict[int, list[calc.RequirementPath]], dict[int, str]]:
+    """Return (country → zone id, default zone id, zone id → paths, zone id → zone code), in three queries."""
+    by_zone: dict[int, list[calc.RequirementPath]] = defaultdict(list)
+    for requirement in TierRequirement.objects.select_related("tier").filter(tier__is_overlay=False):
+        by_zone[requirement.zone_id].append(
+            calc.RequirementPath(
+                tier=requirement.tier.code,
+                path=requirement.path,
+                min_revenue=requirement.min_revenue,
+                min_services_revenue=requirement.min_services_revenue,
+                min_certified_people=requirement.min_certified_people,
+                min_competencies=requirement.min_competencies,
+            )
+        )
+    zones = list(Zone.objects.all())
+    default_zone_id = next((zone.pk for zone in zones if zone.is_default), None)
+    countries = dict(ZoneCountry.objects.values_list("country", "zone_id"))
+    return countries, default_zone_id, by_zone, {zone.pk: zone.code for zone in zones}
+
+
+@dataclass
+class TierEvaluation:
+    """One partner evaluated on one date (read only): what export, pages and the nightly job share."""
+
+    partner: Partner
+    as_of: date
+    tier: str  # effective tier on ``as_of`` (from the history), ``titanium_black`` included
+    tier_id: int | None
+    zone: str
+    raw: calc.TierFigures
+    figures: calc.TierFigures  # 1.25X applied when attested
+    attested: bool
+    multiplier: Decimal
+    computation: calc.TierComputation
+    requirements: list[calc.RequirementPath] = field(default_factory=list)
+
+    @property
+    def computed_tier(self) -> str:
+        return self.computation.tier
+
+    @property
+    def at_risk(self) -> bool:
+        """Mid-year view: the computed tier is below the effective tier."""
+        return calc.TIER_RANK[self.computed_tier] < calc.TIER_RANK[calc.base_tier(self.tier)]
+
+    def figures_json(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "zone": self.zone,
+            **self.figures.as_json(),
+            "raw_qualifying_revenue": str(self.raw.qualifying_revenue),
+            "raw_services_revenue": str(self.raw.services_revenue),
+            "multiplier": str(self.multiplier) if self.attested else None,
+            "computed_tier": self.computed_tier,
+        }
+
+
+def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True) -> list[TierEvaluation]:
+    """Evaluate partners on ``as_of`` without writing anything, in a fixed number of queries."""
+    program = Program.current()
+    tiers = {tier.pk: tier.code for tier in Tier.objects.all()}
+    partners = Partner.objects.annotate(day_tier_id=Subquery(_latest_change(as_of).values("to_tier_id")[:1]))
+    if active_only:
+        partners = partners.filter(active=True)
+    if partner_ids is not None:
+        partner_ids = list(partner_ids)
+        partners = partners.filter(pk__in=partner_ids)
+    partners = list(partners.order_by("code"))
+    raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
+    attested = _attested_partner_ids(as_of, partner_ids)
+    countries, default_zone_id, paths, zone_codes = _requirement_paths()
+    evaluations = []
+    for partner in partners:
+        zone_id = countries.get(partner.country, default_zone_id)
+        partner_raw = raw.get(partner.pk, calc.TierFigures())
+        is_attested = partner.pk in attested
+        figures = calc.figures_for_evaluation(
+            partner_raw, attested=is_attested, multiplier=program.exclusivity_multiplier
+        )
+        requirements = paths.get(zone_id, [])
+        evaluations.append(
+            TierEvaluation(
+                partner=partner,
+                as_of=as_of,
+                tier=tiers.get(partner.day_tier_id, Tier.AUTHORIZED),
+                tier_id=partner.day_tier_id,
+                zone=zone_codes.get(zone_id, ""),
+                raw=partner_raw,
+                figures=figures,
+                attested=is_attested,
+                multiplier=program.exclusivity_multiplier,
+                computation=calc.compute_tier(figures, requirements),
+                requirements=requirements,
+            )
+        )
+    return evaluations
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The evaluation: decide and write
+
+
+def _evaluated_earlier_this_year(as_of: date) -> bool:
+    """Did a nightly evaluation already run this program year before ``as_of``?"""
+    year_start = fiscal_year_start(fiscal_year_of(as_of))
+    return JobRun.objects.filter(
+        name=RECOMPUTE_JOB,
+        period__gte=year_start.isoformat(),
+        period__lt=as_of.isoformat(),
+        finished_at__isnull=False,
+    ).exists()
+
+
+@transaction.atomic
+def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
+    """Evaluate the active partners (or ``partner_ids``) on ``as_of``: write changes, flags and emails.
+
+    Idempotent: the tier each decision starts from is the effective tier on ``as_of``, which already
+    includes a change this evaluation wrote before, so a re-run decides "no change" and writes nothing.
+    """
+    titanium_black_expire(as_of=as_of)
+    program = Program.current()
+    tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
+    evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids)
+    year_start = fiscal_year_start(fiscal_year_of(as_of))
+    ran_this_year = _evaluated_earlier_this_year(as_of)
+
+    history: list[TierHistory] = []
+    updates: list[Partner] = []
+    lost_black: list[int] = []
+    at_risk_news: list[tuple[TierEvaluation, calc.TierDecision]] = []
+    at_risk_count = 0
+    for evaluation in evaluations:
+        partner = evaluation.partner
+        earlier = ran_this_year or (partner.evaluated_on is not None and year_start <= partner.evaluated_on < as_of)
+        decision = calc.decide_tier(
+            current=evaluation.tier,
+            computed=evaluation.computation,
+            on=as_of,
+            annual_review=calc.is_annual_review(
+                on=as_of, program_start=program.start_date, previous_evaluation_this_year=earlier
+            ),
+        )
+        new_tier = tiers_by_code[decision.tier]
+        computed_tier = tiers_by_code[evaluation.computed_tier]
+        if decision.changed:
+            history.append(
+                TierHistory(
+                    partner=partner,
+                    from_tier_id=evaluation.tier_id,
+                    to_tier=new_tier,
+                    effective_on=as_of,
+                    reason=decision.reason,
+                    figures=evaluation.figures_json(),
+                    changed_by=changed_by,
+                )
+            )
+        at_risk_count += decision.at_risk
+        if decision.loses_titanium_black:
+            lost_black.append(partner.pk)
+        if decision.at_risk and not (partner.at_risk and partner.computed_tier_id == computed_tier.pk):
+            at_risk_news.append((evaluation, decision))
+        if partner.evaluated_on is not None and partner.evaluated_on > as_of:
+            continue  # a replay of an earlier date: the pages keep the later evaluation's state
+        state = (new_tier.pk, computed_tier.pk, decision.at_risk, decision.at_risk_reason, as_of)
+        if state != (
+            partner.tier_id,
+            partner.computed_tier_id,
+            partner.at_risk,
+            partner.at_risk_reason,
+            partner.evaluated_on,
+        ):
+            partner.tier_id, partner.computed_tier_id, partner.at_risk, partner.at_risk_reason = state[:4]
+            partner.evaluated_on = as_of
+            updates.append(partner)
+
+    TierHistory.objects.bulk_create(history, batch_size=1000)
+    Partner.objects.bulk_update(
+        updates, ["tier", "computed_tier", "at_risk", "at_risk_reason", "evaluated_on"], batch_size=500
+    )
+    if lost_black:
+        TitaniumBlackAward.objects.filter(
+            partner_id__in=lost_black, ended_on__isnull=True, awarded_on__lte=as_of, ends_on__gt=as_of
+        ).update(ended_on=as_of, end_reason=TierHistory.Reason.ANNUAL_REVIEW)
+    _email_tier_changes(history)
+    _email_at_risk(at_risk_news, tiers_by_code)
+    return {
+        "as_of": as_of.isoformat(),
+        "evaluated": len(evaluations),
+        "changes": len(history),
+        "at_risk": at_risk_count,
+        "titanium_black_lost": len(lost_black),
+    }
+
+
+def tier_recompute_all(*, as_of: date, force: bool = False) -> dict | None:
+    """Run the nightly evaluation of every active partner on ``as_of``, once per date.
+
+    Return the summary, or ``None`` when that date was already evaluated (``force=True`` re-runs it; the
+    result is the same, and no duplicate history row is written).
+    """
+    return job_run_once(RECOMPUTE_JOB, as_of.isoformat(), lambda: tier_evaluate(as_of=as_of), force=force)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Titanium Black and overrides
+
+
+def _sync_partner_tier(partner_ids) -> None:
+    """Refresh the denormalised ``Partner.tier`` from the latest history row (one UPDATE)."""
+    latest = TierHistory.objects.filter(partner=OuterRef("pk")).order_by("-effective_on", "-id")
+    Partner.objects.filter(pk__in=list(partner_ids)).update(tier_id=Subquery(latest.values("to_tier_id")[:1]))
+
+
+def titanium_black_expire(*, as_of: date) -> int:
+    """End every award whose year is over on ``as_of``: back to Titanium, effective on the award's end date."""
+    due = list(
+        TitaniumBlackAward.objects.select_for_update()
+        .filter(ended_on__isnull=True, ends_on__lte=as_of)
+        .values_list("pk", "partner_id", "ends_on")
+    )
+    if not due:
+        return 0
+    tiers = {tier.code: tier for tier in Tier.objects.filter(code__in=[Tier.TITANIUM, Tier.TITANIUM_BLACK])}
+    TierHistory.objects.bulk_create(
+        TierHistory(
+            partner_id=partner_id,
+            from_tier=tiers[Tier.TITANIUM_BLACK],
+            to_tier=tiers[Tier.TITANIUM],
+            effective_on=ends_on,
+            reason=TierHistory.Reason.TITANIUM_BLACK_EXPIRY,
+            figures={"award_id": award_id},
+        )
+        for award_id, partner_id, ends_on in due
+    )
+    TitaniumBlackAward.objects.filter(pk__in=[award_id for award_id, _p, _e in due]).update(
+        ended_on=F("ends_on"), end_reason=TierHistory.Reason.TITANIUM_BLACK_EXPIRY
+    )
+    _sync_partner_tier({partner_id for _a, partner_id, _e in due})
+    return len(due)
+
+
+def titanium_black_expire_due(*, as_of: date, force: bool = False) -> dict | None:
+    """Expire the Titanium Black awards due on ``as_of``, once per date (the nightly job)."""
+    return job_run_once(
+        EXPIRE_JOB, as_of.isoformat(), lambda: {"expired": titanium_black_expire(as_of=as_of)}, force=force
+    )
+
+
+@transaction.atomic
+def titanium_black_award(
+    *, partner: Partner, sponsor: str, reason: str, awarded_on: date, awarded_by=None
+) -> TitaniumBlackAward:
+    """Award Titanium Black to a partner whose effective tier on ``awarded_on`` is Titanium, for one year."""
+    Partner.objects.select_for_update().filter(pk=partner.pk).first()
+    if not sponsor.strip() or not reason.strip():
+        raise ValidationError(_("A Titanium Black award needs a sponsor and a reason."))
+    titanium_black_expire(as_of=awarded_on)
+    current = partner_tier_on(partner, awarded_on)
+    if current.code == Tier.TITANIUM_BLACK:
+        raise ValidationError(_("%(code)s already holds Titanium Black on that date.") % {"code": partner.code})
+    if current.code != Tier.TITANIUM:
+        raise ValidationError(
+            _("Titanium Black is awarded to Titanium partners only; %(code)s is %(tier)s on %(day)s.")
+            % {"code": partner.code, "tier": current.name, "day": awarded_on.isoformat()}
+        )
+    program = Program.current()
+    award = TitaniumBlackAward.objects.create(
+        partner=partner,
+        awarded_on=awarded_on,
+        ends_on=add_months(awarded_on, program.titanium_black_months),
+        sponsor=sponsor.strip(),
+        reason=reason.strip(),
+        awarded_by=awarded_by,
+    )
+    change = TierHistory.objects.create(
+        partner=partner,
+        from_tier=current,
+        to_tier=Tier.objects.get(code=Tier.TITANIUM_BLACK),
+        effective_on=awarded_on,
+        reason=TierHistory.Reason.TITANIUM_BLACK_AWARD,
+        note=f"{award.sponsor}: {award.reason}",
+        figures={"award_id": award.pk, "ends_on": award.ends_on.isoformat()},
+        changed_by=awarded_by,
+    )
+    _sync_partner_tier([partner.pk])
+    _email_tier_changes([change])
+    return award
+
+
+@transaction.atomic
+def titanium_black_revoke(*, award: TitaniumBlackAward, revoked_on: date, reason: str, revoked_by=None) -> TierHistory:
+    """End an active Titanium Black award on ``revoked_on``: the partner is Titanium again from that day."""
+    award = TitaniumBlackAward.objects.select_for_update().select_related("partner").get(pk=award.pk)
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the revocation."))
+    if award.ended_on is not None:
+        raise ValidationError(_("This award already ended on %(day)s.") % {"day": award.ended_on.isoformat()})
+    if not award.awarded_on <= revoked_on < award.ends_on:
+        raise ValidationError(
+            _("The revocation date must be within the award (%(start)s to %(end)s, exclusive).")
+            % {"start": award.awarded_on.isoformat(), "end": award.ends_on.isoformat()}
+        )
+    award.ended_on, award.end_reason = revoked_on, TierHistory.Reason.TITANIUM_BLACK_REVOCATION
+    award.save(update_fields=["ended_on", "end_reason"])
+    change = TierHistory.objects.create(
+        partner=award.partner,
+        from_tier=Tier.objects.get(code=Tier.TITANIUM_BLACK),
+        to_tier=Tier.objects.get(code=Tier.TITANIUM),
+        effective_on=revoked_on,
+        reason=TierHistory.Reason.TITANIUM_BLACK_REVOCATION,
+        note=reason.strip(),
+        figures={"award_id": award.pk},
+        changed_by=revoked_by,
+    )
+    _sync_partner_tier([award.partner_id])
+    _email_tier_changes([change])
+    return change
+
+
+@transaction.atomic
+def tier_override(*, partner: Partner, tier: Tier | str, reason: str, effective_on: date, changed_by) -> TierHistory:
+    """Set a partner's tier by hand (staff), with a reason; an active Titanium Black award ends with it.
+
+    The override is a tier change like any other: later evaluations start from it (an upgrade still
+    applies at once, a lower computed tier flags the partner at risk until the annual review).
+    """
+    Partner.objects.select_for_update().filter(pk=partner.pk).first()
+    if isinstance(tier, str):
+        tier = Tier.objects.filter(code=tier).first()
+        if tier is None:
+            raise ValidationError(_("Unknown tier."))
+    if tier.is_overlay:
+        raise ValidationError(_("Titanium Black is given with an award (sponsor and reason), not an override."))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the override."))
+    current = partner_tier_on(partner, effective_on)
+    if current.pk == tier.pk:
+        raise ValidationError(
+            _("%(code)s is already %(tier)s on %(day)s.")
+            % {"code": partner.code, "tier": tier.name, "day": effective_on.isoformat()}
+        )
+    TitaniumBlackAward.objects.filter(
+        partner=partner, ended_on__isnull=True, awarded_on__lte=effective_on, ends_on__gt=effective_on
+    ).update(ended_on=effective_on, end_reason=TierHistory.Reason.MANUAL_OVERRIDE)
+    change = TierHistory.objects.create(
+        partner=partner,
+        from_tier=current,
+        to_tier=tier,
+        effective_on=effective_on,
+        reason=TierHistory.Reason.MANUAL_OVERRIDE,
+        note=reason.strip(),
+        changed_by=changed_by,
+    )
+    _sync_partner_tier([partner.pk])
+    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="")
+    _email_tier_changes([change])
+    return change
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Emails
+
+
+def _admins_by_partner(partner_ids) -> dict[int, list]:
+    admins: dict[int, list] = defaultdict(list)
+    memberships = Membership.objects.filter(
+        partner_id__in=list(partner_ids), role=Membership.Role.ADMIN, user__is_active=True
+    ).select_related("user")
+    for membership in memberships:
+        admins[membership.partner_id].append(membership.user)
+    return admins
+
+
+def _email_tier_changes(changes: list[TierHistory]) -> None:
+    """Tell the partner's admins about each change, once per change (keyed by partner, date and tiers)."""
+    if not changes:
+        return
+    admins = _admins_by_partner({change.partner_id for change in changes})
+    tiers = {tier.pk: tier for tier in Tier.objects.all()}
+    for change in changes:
+        users = admins.get(change.partner_id)
+        if not users:
+            continue
+        email_users(
+            key=f"tier-changed:{change.partner_id}:{change.effective_on.isoformat()}:{change.to_tier_id}",
+            users=users,
+            template="partners/email/tier_changed",
+            context={
+                "partner": change.partner,
+                "from_tier": tiers.get(change.from_tier_id),
+                "to_tier": tiers[change.to_tier_id],
+                "effective_on": change.effective_on,
+                "reason": change.reason,
+                "note": change.note,
+            },
+        )
+
+
+def _email_at_risk(news: list[tuple[TierEvaluation, calc.TierDecision]], tiers_by_code: dict[str, Tier]) -> None:
+    """Warn the partner's admins once per program year, tier and computed tier that a downgrade is coming."""
+    if not news:
+        return
+    admins = _admins_by_partner({evaluation.partner.pk for evaluation, _d in news})
+    for evaluation, decision in news:
+        users = admins.get(evaluation.partner.pk)
+        if not users:
+            continue
+        keep = calc.base_tier(evaluation.tier)
+        email_users(
+            key=(
+                f"tier-at-risk:{evaluation.partner.pk}:FY{fiscal_year_of(evaluation.as_of)}:"
+                f"{keep}:{evaluation.computed_tier}"
+            ),
+            users=users,
+            template="partners/email/at_risk",
+            context={
+                "partner": evaluation.partner,
+                "tier": tiers_by_code[keep],
+                "computed_tier": tiers_by_code[evaluation.computed_tier],
+                "review_on": calc.annual_review_date(evaluation.as_of),
+                "gaps": evaluation.computation.gaps_for(keep),
+                "reason": decision.at_risk_reason,
+            },
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Export (DESIGN §7)
+
+
+def _money(amount: Decimal) -> str:
+    return f"{round_money(amount):.2f}"
+
+
+def tier_export_rows(*, as_of: date, partner_ids=None) -> list[list[str]]:
+    """Return the rows of the tier export on ``as_of``, header first, one row per active partner by code.
+
+    ``tier`` is the effective tier on ``as_of`` (``titanium_black`` while an award stands); the figures and
+    ``computed_tier`` are those of an evaluation on ``as_of``, 1.25X applied; ``at_risk`` is ``true`` when the
+    computed tier is below the effective tier (``false`` otherwise).
+    """
+    rows = [list(EXPORT_HEADER)]
+    for evaluation in tier_evaluations(as_of=as_of, partner_ids=partner_ids):
+        rows.append(
+            [
+                evaluation.partner.code,
+                evaluation.tier,
+                evaluation.computed_tier,
+                "true" if evaluation.at_risk else "false",
+                _money(evaluation.figures.qualifying_revenue),
+                _money(evaluation.figures.services_revenue),
+                str(evaluation.figures.certified_people),
+                str(evaluation.figures.competencies),
+            ]
+        )
+    return rows
+
+
+def tier_export_csv(*, as_of: date, partner_ids=None) -> str:
+    """Return the tier export on ``as_of`` as CSV text (DESIGN §7)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(tier_export_rows(as_of=as_of, partner_ids=partner_ids))
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The "My tier" explanation (partner page and admin)
+
+
+@dataclass
+class PathStatus:
+    gap: calc.PathGap
+    rows: list[dict]
+
+
+@dataclass
+class TierOverview:
+    evaluation: TierEvaluation
+    tier: Tier
+    since: TierHistory | None
+    computed_tier: Tier
+    next_tier: Tier | None
+    next_paths: list[PathStatus]
+    at_risk: bool
+    at_risk_paths: list[PathStatus]
+    review_on: date
+    award: TitaniumBlackAward | None
+    history: list[TierHistory]
+
+
+def _percent(value, target) -> int:
+    if not target:
+        return 100
+    return max(0, min(100, int(Decimal(value) * 100 / Decimal(target))))
+
+
+def _path_status(gap: calc.PathGap, figures: calc.TierFigures) -> PathStatus:
+    requirement = gap.requirement
+    rows = [
+        {
+            "key": "qualifying_revenue",
+            "label": _("Qualifying revenue"),
+            "money": True,
+            "have": figures.qualifying_revenue,
+            "need": requirement.min_revenue,
+            "missing": gap.revenue_missing,
+        },
+        {
+            "key": "services_revenue",
+            "label": _("Services revenue"),
+            "money": True,
+            "have": figures.services_revenue,
+            "need": requirement.min_services_revenue,
+            "missing": gap.services_missing,
+        },
+        {
+            "key": "certified_people",
+            "label": _("Certified people"),
+            "money": False,
+            "have": figures.certified_people,
+            "need": requirement.min_certified_people,
+            "missing": gap.people_missing,
+        },
+        {
+            "key": "competencies",
+            "label": _("Competencies"),
+            "money": False,
+            "have": figures.competencies,
+            "need": requirement.min_competencies,
+            "missing": gap.competencies_missing,
+        },
+    ]
+    for row in rows:
+        row["met"] = not row["missing"]
+        row["percent"] = _percent(row["have"], row["need"])
+    return PathStatus(gap=gap, rows=rows)
+
+
+def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
+    """Explain a partner's tier on ``as_of``: figures, next tier's paths, risk, award, history (bounded queries)."""
+    (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
+    tiers = {tier.code: tier for tier in Tier.objects.all()}
+    next_code = calc.next_tier(evaluation.tier)
+    computation = evaluation.computation
+    history = list(
+        TierHistory.objects.filter(partner=partner)
+        .select_related("from_tier", "to_tier", "changed_by")
+        .order_by("-effective_on", "-id")
+    )
+    since = next((change for change in history if change.effective_on <= as_of), None)
+    award = (
+        TitaniumBlackAward.objects.filter(partner=partner, awarded_on__lte=as_of, ends_on__gt=as_of)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=as_of))
+        .first()
+    )
+    return TierOverview(
+        evaluation=evaluation,
+        tier=tiers[evaluation.tier],
+        since=since,
+        computed_tier=tiers[evaluation.computed_tier],
+        next_tier=tiers[next_code] if next_code else None,
+        next_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(next_code or "")],
+        at_risk=evaluation.at_risk,
+        at_risk_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(evaluation.tier)],
+        review_on=calc.annual_review_date(as_of),
+        award=award,
+        history=history,
+    )
