@@ -1,0 +1,142 @@
+"""The order list and order lines as django-tables2 tables, and the CSV export of the order list."""
+
+import csv
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from portal.catalog import ProductLine
+
+from .models import Order, OrderLine
+
+NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
+# A spreadsheet reads a cell starting with one of these as a formula (CSV / formula injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def money(value) -> str:
+    return number_format(value, decimal_pos=2, force_grouping=True) if value is not None else "—"
+
+
+def product_line_labels(joined: str | None) -> list[str]:
+    """Labels of the comma-separated product line values of ``DistinctProductLines``, in catalog order."""
+    values = set((joined or "").split(","))
+    return [str(line.label) for line in ProductLine if line.value in values]
+
+
+class OrderTable(tables.Table):
+    number = tables.Column(verbose_name=_("Order"), linkify=("deals:order_detail", {"number": tables.A("number")}))
+    booked_on = tables.DateColumn(verbose_name=_("Booked on"), short=True)
+    customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
+    channel = tables.Column(verbose_name=_("Channel"))
+    product_lines = tables.Column(verbose_name=_("Product lines"), orderable=False)
+    line_count = tables.Column(verbose_name=_("Lines"), attrs=NUMBER_ATTRS)
+    total = tables.Column(verbose_name=_("Total"), attrs=NUMBER_ATTRS)
+
+    class Meta:
+        model = Order
+        fields = ["number", "booked_on", "customer", "channel", "product_lines", "line_count", "total"]
+        order_by = ("-booked_on", "number")
+        empty_text = _("No orders match these filters.")
+
+    def render_product_lines(self, value):
+        return ", ".join(product_line_labels(value))
+
+    def render_total(self, value):
+        return money(value)
+
+
+class OrderLineTable(tables.Table):
+    line_number = tables.Column(verbose_name=_("Line"), attrs=NUMBER_ATTRS)
+    product_line = tables.Column(verbose_name=_("Product line"))
+    sku = tables.Column(verbose_name=_("SKU"))
+    description = tables.Column(verbose_name=_("Description"))
+    quantity = tables.Column(verbose_name=_("Quantity"), attrs=NUMBER_ATTRS)
+    net_amount = tables.Column(verbose_name=_("Net amount"), attrs=NUMBER_ATTRS)
+    service_delivery = tables.Column(verbose_name=_("Service delivery"))
+    registration = tables.Column(verbose_name=_("Registration"), empty_values=())
+    credited_order = tables.Column(verbose_name=_("Credits order"))
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "line_number",
+            "product_line",
+            "sku",
+            "description",
+            "quantity",
+            "net_amount",
+            "service_delivery",
+            "registration",
+            "credited_order",
+        ]
+        orderable = False
+
+    def render_net_amount(self, value):
+        return money(value)
+
+    def render_registration(self, record):
+        # The linked registration once the deal is won; before that, the number given in the import.
+        return record.registration.number if record.registration_id else record.registration_number or "—"
+
+    def render_credited_order(self, value):
+        url = reverse("deals:order_detail", kwargs={"number": value.number})
+        return format_html('<a href="{}">{}</a>', url, value.number)
+
+
+# --- CSV export -----------------------------------------------------------------------------------------------
+
+ORDER_EXPORT_HEADER = [
+    "order_number",
+    "booked_on",
+    "channel",
+    "customer_name",
+    "customer_country",
+    "product_lines",
+    "lines",
+    "total",
+]
+
+
+def csv_text(value) -> str:
+    """A text cell a spreadsheet will not run: a leading apostrophe before ``= + - @``, tab or carriage return."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_amount(value: Decimal | None) -> str:
+    """An amount stays a plain number (``-10.00`` is a credit, not a formula)."""
+    return "" if value is None else f"{value:.2f}"
+
+
+def order_export_rows(orders: Iterable[Order]) -> Iterator[list[str]]:
+    """The header, then one row per order of ``order_list_for_partner``: text cells neutralised, numbers as is."""
+    yield ORDER_EXPORT_HEADER
+    for order in orders:
+        values = set((order.product_lines or "").split(","))
+        yield [
+            csv_text(order.number),
+            order.booked_on.isoformat(),
+            csv_text(order.channel),
+            csv_text(order.customer.name),
+            csv_text(order.customer.country),
+            csv_text(" ".join(line.value for line in ProductLine if line.value in values)),
+            str(order.line_count),
+            csv_amount(order.total),
+        ]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
