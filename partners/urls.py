@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_people
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,5 +9,6 @@ urlpatterns = [
     path("team/<int:pk>/role/", views.MembershipRoleView.as_view(), name="membership_role"),
     path("team/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="membership_remove"),
     path("team/invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
+    path("people/", views_people.PeopleView.as_view(), name="people"),
     path("invitation/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
 ]
