@@ -24,6 +24,12 @@ class Command(BaseCommand):
 
 def demo_steps():
     """Each app's demo activity, in dependency order."""
-    from deals.demo import seed_demo_orders, seed_demo_people
+    from django.utils import timezone
 
-    return [seed_demo_people, seed_demo_orders]
+    from deals.demo import seed_demo_orders, seed_demo_people
+    from partners.tiers import tier_recompute_all
+
+    def seed_demo_tiers():
+        tier_recompute_all(as_of=timezone.localdate())
+
+    return [seed_demo_people, seed_demo_orders, seed_demo_tiers]
