@@ -62,9 +62,17 @@ COMPETENCY_TRACKS = [Certification.Track.TECHNICAL, Certification.Track.SERVICES
 # Tier on a date
 
 
+def _changes_until(day: date, partner=None):
+    """The partner's tier-history rows effective on or before ``day``, latest first (ties: highest id).
+
+    Without ``partner`` this is the correlated subquery "of the outer partner".
+    """
+    partner = OuterRef("pk") if partner is None else partner
+    return TierHistory.objects.filter(partner=partner, effective_on__lte=day).order_by("-effective_on", "-id")
+
+
 def _latest_change(day: date):
-    """The correlated subquery "latest tier-history row of the outer partner effective on or before ``day``"."""
-    return TierHistory.objects.filter(partner=OuterRef("pk"), effective_on__lte=day).order_by("-effective_on", "-id")
+    return _changes_until(day)
 
 
 def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
@@ -79,13 +87,8 @@ def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
 
 def partner_tier_on(partner: Partner, day: date) -> Tier:
     """Return the tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
-    change = _latest_change(day).filter(partner=partner).select_related("to_tier").first()
+    change = _changes_until(day, partner).select_related("to_tier").first()
     return change.to_tier if change else Tier.objects.get(code=Tier.AUTHORIZED)
-
-
-def partner_tier_since(partner: Partner, day: date) -> TierHistory | None:
-    """Return the change that set the partner's effective tier on ``day`` (``None``: Authorized, never changed)."""
-    return _latest_change(day).filter(partner=partner).select_related("from_tier", "to_tier").first()
 
 
 # --------------------------------------------------------------------------------------------------------------

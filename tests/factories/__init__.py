@@ -1,3 +1,4 @@
+from .orders import CustomerFactory, OrderFactory, OrderLineFactory
 from .partners import (
     CertificationRecordFactory,
     InvitationFactory,
@@ -9,8 +10,11 @@ from .partners import (
 
 __all__ = [
     "CertificationRecordFactory",
+    "CustomerFactory",
     "InvitationFactory",
     "MembershipFactory",
+    "OrderFactory",
+    "OrderLineFactory",
     "PartnerFactory",
     "PersonFactory",
     "UserFactory",
