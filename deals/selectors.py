@@ -1,11 +1,18 @@
-"""Reads for the partner's order pages and export. Callers pass a queryset already scoped to one partner
-(``PartnerViewMixin.scope``), so scoping stays in one place."""
+"""Reads for the partner's order pages and export, and for the staff admin.
 
+Partner reads take a queryset already scoped to one partner (``PartnerViewMixin.scope``), so scoping stays in
+one place.
+"""
+
+from bisect import bisect_right
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Aggregate, CharField, Count, QuerySet, Sum
+from rapidfuzz import fuzz, process
 
-from .models import Order, OrderLine
+from .matching import NEAR_MATCH_THRESHOLD
+from .models import Customer, Order, OrderLine
 
 
 class DistinctProductLines(Aggregate):
@@ -59,3 +66,27 @@ def order_detail_for_partner(*, orders: QuerySet[Order], number: str) -> Order |
     )
     order.total = sum((line.net_amount for line in order.order_lines), start=Decimal("0.00"))
     return order
+
+
+def customer_ids_with_near_duplicates(*, customers: QuerySet[Customer]) -> set[int]:
+    """Ids of ``customers`` that have at least one possible duplicate (DESIGN §4) among them, in their country.
+
+    Same scorer and threshold as ``customer_near_matches``. Names are compared only with names of a length that
+    can still reach the threshold (``fuzz.ratio`` ≥ 90 needs the longer at most 11/9 of the shorter), so the cost
+    is well under n² per country; staff use it as an admin filter, not a page of the portal.
+    """
+    by_country: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for pk, country, name_key in customers.order_by().values_list("pk", "country", "name_key").iterator(2000):
+        by_country[country].append((name_key, pk))
+    found: set[int] = set()
+    for names in by_country.values():
+        names.sort(key=lambda item: (len(item[0]), item[1]))
+        lengths = [len(name) for name, _pk in names]
+        for index, (name, pk) in enumerate(names):
+            end = bisect_right(lengths, len(name) * 11 // 9, lo=index + 1)
+            window = [other for other, _other_pk in names[index + 1 : end]]
+            for _match, _score, offset in process.extract(
+                name, window, scorer=fuzz.ratio, score_cutoff=NEAR_MATCH_THRESHOLD, limit=None
+            ):
+                found.update((pk, names[index + 1 + offset][1]))
+    return found

@@ -233,3 +233,61 @@ def test_detail_queries_are_bounded(client, partner, django_assert_max_num_queri
     with django_assert_max_num_queries(6):
         response = client.get(detail("SO-1"))
     assert response.status_code == 200
+
+
+# --- Staff admin ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff(client):
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+def test_booked_orders_are_read_only_in_the_admin(client, staff):
+    order = book(PartnerFactory(), "SO-1", ("server", "1000.00"), ("storage", "20.00"))
+    changelist = client.get(reverse("admin:deals_order_changelist"), {"channel__exact": "partner"})
+    assert changelist.status_code == 200
+    assert "1,020.00" in changelist.content.decode()
+    change_url = reverse("admin:deals_order_change", args=[order.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"] and not page.context["has_delete_permission"]
+    assert client.post(change_url, {"number": "EDITED"}).status_code == 403
+    assert client.get(reverse("admin:deals_order_add")).status_code == 403
+    assert client.get(reverse("admin:deals_order_delete", args=[order.pk])).status_code == 403
+    order.refresh_from_db()
+    assert order.number == "SO-1"
+    assert (
+        client.get(reverse("admin:deals_orderline_changelist"), {"product_line__exact": "storage"}).status_code == 200
+    )
+    line = order.lines.first()
+    assert client.post(reverse("admin:deals_orderline_change", args=[line.pk]), {"sku": "X"}).status_code == 403
+
+
+def test_the_customer_admin_shows_possible_duplicates(client, staff):
+    dupont = CustomerFactory(name="Etablissements Dupont et Fils", country="FR")
+    near = CustomerFactory(name="Établissements Dupond et Fils SARL", country="FR")
+    CustomerFactory(name="Etablissements Dupont et Fils", country="DE")  # another country is another company
+    unrelated = CustomerFactory(name="Martin Informatique", country="FR")
+    page = client.get(reverse("admin:deals_customer_change", args=[dupont.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert reverse("admin:deals_customer_change", args=[near.pk]) in content
+    assert reverse("admin:deals_customer_change", args=[unrelated.pk]) not in content
+    flagged = client.get(reverse("admin:deals_customer_changelist"), {"duplicates": "yes"})
+    assert {customer.pk for customer in flagged.context["cl"].result_list} == {dupont.pk, near.pk}
+    found = client.get(reverse("admin:deals_customer_changelist"), {"q": "martin"})
+    assert [customer.pk for customer in found.context["cl"].result_list] == [unrelated.pk]
+
+
+def test_a_customer_edit_that_clashes_on_vat_is_a_form_error(client, staff):
+    CustomerFactory(vat="FR 123")
+    other = CustomerFactory(vat="FR999")
+    response = client.post(
+        reverse("admin:deals_customer_change", args=[other.pk]),
+        {"name": other.name, "country": "FR", "vat": "fr123", "domain": ""},
+    )
+    assert response.status_code == 200
+    assert "Another customer already has this VAT / company id." in response.content.decode()

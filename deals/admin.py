@@ -1,0 +1,182 @@
+"""Staff admin for customers and booked orders. Booked orders are never edited (DESIGN §5): staff view them,
+and correct them with credit lines in a new import."""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Sum
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from .matching import CustomerIdentity, customer_keys, customer_near_matches
+from .models import Customer, Order, OrderLine
+from .selectors import customer_ids_with_near_duplicates
+
+
+class PossibleDuplicatesFilter(admin.SimpleListFilter):
+    title = _("possible duplicates")
+    parameter_name = "duplicates"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Has possible duplicates"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(pk__in=customer_ids_with_near_duplicates(customers=Customer.objects.all()))
+
+
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ["name", "country", "vat", "domain"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # The keys are computed on save; check the unique VAT key here so a clash is a form error, not a crash.
+        vat_key = customer_keys(cleaned.get("name", ""), cleaned.get("vat", ""), cleaned.get("domain", ""))[0]
+        if vat_key and Customer.objects.filter(vat_key=vat_key).exclude(pk=self.instance.pk).exists():
+            self.add_error("vat", _("Another customer already has this VAT / company id."))
+        return cleaned
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
+    list_display = ["name", "country", "vat", "domain", "created_at"]
+    list_filter = ["country", PossibleDuplicatesFilter]
+    search_fields = ["name", "vat", "domain", "vat_key", "domain_key"]
+    fields = ["name", "country", "vat", "domain", "vat_key", "domain_key", "name_key", "created_at"]
+    readonly_fields = ["vat_key", "domain_key", "name_key", "created_at", "possible_duplicates"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields + ["possible_duplicates"] if obj is not None else self.fields
+
+    @admin.display(description=_("possible duplicates"))
+    def possible_duplicates(self, obj):
+        identity = CustomerIdentity(name=obj.name, country=obj.country, vat=obj.vat, domain=obj.domain)
+        matches = customer_near_matches(identity, exclude_pk=obj.pk)
+        if not matches:
+            return _("None: no customer of this country has a similar name.")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> — {} {}</li>',
+                (
+                    (
+                        reverse("admin:deals_customer_change", args=[match.pk]),
+                        match,
+                        match.vat or "—",
+                        match.domain or "",
+                    )
+                    for match in matches
+                ),
+            ),
+        )
+
+
+class ReadOnlyAdminMixin:
+    """Viewing only: booked orders and their lines are immutable."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderLine
+    fk_name = "order"
+    extra = 0
+    fields = [
+        "line_number",
+        "product_line",
+        "sku",
+        "description",
+        "quantity",
+        "net_amount",
+        "service_delivery",
+        "registration_number",
+        "registration",
+        "credited_order",
+    ]
+    readonly_fields = fields
+    ordering = ["line_number"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("registration", "credited_order")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "booked_on", "channel", "partner", "customer", "line_count", "total"]
+    list_filter = ["channel", ("partner", admin.RelatedOnlyFieldListFilter)]
+    date_hierarchy = "booked_on"
+    search_fields = ["number", "customer__name", "partner__code", "partner__name"]
+    list_select_related = ["partner", "customer"]
+    fields = ["number", "booked_on", "channel", "partner", "customer", "import_run", "created_at", "credits"]
+    readonly_fields = fields
+    inlines = [OrderLineInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(total=Sum("lines__net_amount"), line_count=Count("lines"))
+
+    @admin.display(description=_("lines"), ordering="line_count")
+    def line_count(self, obj):
+        return obj.line_count
+
+    @admin.display(description=_("total"), ordering="total")
+    def total(self, obj):
+        return number_format(obj.total, decimal_pos=2, force_grouping=True) if obj.total is not None else "—"
+
+    @admin.display(description=_("credits on this order"))
+    def credits(self, obj):
+        lines = obj.credit_lines.select_related("order").order_by("booked_on", "order__number", "line_number")
+        if not lines:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> / {} — {} {}</li>',
+                (
+                    (
+                        reverse("admin:deals_order_change", args=[line.order_id]),
+                        line.order.number,
+                        line.line_number,
+                        line.get_product_line_display(),
+                        number_format(line.net_amount, decimal_pos=2, force_grouping=True),
+                    )
+                    for line in lines
+                ),
+            ),
+        )
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "order",
+        "line_number",
+        "booked_on",
+        "channel",
+        "partner",
+        "customer",
+        "product_line",
+        "sku",
+        "quantity",
+        "net_amount",
+        "service_delivery",
+        "credited_order",
+    ]
+    list_filter = ["product_line", "channel", "service_delivery"]
+    date_hierarchy = "booked_on"
+    search_fields = ["order__number", "sku", "customer__name", "partner__code", "registration_number"]
+    list_select_related = ["order", "partner", "customer", "credited_order"]
+    readonly_fields = [field.name for field in OrderLine._meta.fields]
