@@ -1,9 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import services, tiers
 from .models import (
     Certification,
     CertificationRecord,
@@ -26,8 +31,37 @@ class ZoneCountryInline(admin.TabularInline):
     extra = 1
 
 
+class TierRequirementForm(forms.ModelForm):
+    """A path is thresholds on the four figures: none negative, at least one above zero (the model's own
+    ``clean`` refuses Titanium Black, which has no requirements)."""
+
+    class Meta:
+        model = TierRequirement
+        fields = [
+            "zone",
+            "tier",
+            "path",
+            "min_revenue",
+            "min_services_revenue",
+            "min_certified_people",
+            "min_competencies",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ["min_revenue", "min_services_revenue"]:
+            value = cleaned.get(name)
+            if value is not None and value < 0:
+                self.add_error(name, _("A threshold cannot be negative."))
+        values = [cleaned.get(name) for name in self.Meta.fields[3:]]
+        if all(value is not None for value in values) and not any(values):
+            raise ValidationError(_("A path with every threshold at zero would give the tier to every partner."))
+        return cleaned
+
+
 class TierRequirementInline(admin.TabularInline):
     model = TierRequirement
+    form = TierRequirementForm
     extra = 0
 
 
@@ -44,6 +78,7 @@ class TierAdmin(admin.ModelAdmin):
 
 @admin.register(TierRequirement)
 class TierRequirementAdmin(admin.ModelAdmin):
+    form = TierRequirementForm
     list_display = [
         "zone",
         "tier",
@@ -93,7 +128,14 @@ class PartnerAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     readonly_fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "evaluated_on", "created_at"]
     inlines = [MembershipInline, InvitationInline, AttestationInline]
-    actions = ["invite_admin"]
+    actions = [
+        "invite_admin",
+        "evaluate_tiers_today",
+        "download_tier_export",
+        "award_titanium_black",
+        "revoke_titanium_black",
+        "override_tier",
+    ]
 
     def get_fields(self, request, obj=None):
         fields = ["code", "name", "country", "kind", "active", "legacy_dell_tier", "legacy_emc_tier"]
@@ -165,6 +207,193 @@ class PartnerAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
 
+    # --- tiers (DESIGN §3): the explanation page, Titanium Black, overrides, the export -----------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("tier-export/", view(self.tier_export_view), name="partners_partner_tier_export"),
+            path("<path:object_id>/tier/", view(self.tier_view), name="partners_partner_tier"),
+            path(
+                "<path:object_id>/tier/<str:operation>/",
+                view(self.tier_operation_view),
+                name="partners_partner_tier_operation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _partner_or_404(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Partner, pk=object_id)
+
+    def tier_view(self, request, object_id):
+        """The partner's "My tier" explanation, for staff."""
+        partner = self._partner_or_404(request, object_id)
+        as_of = timezone.localdate()
+        if request.GET.get("as_of"):
+            form = TierExportForm(request.GET)
+            if form.is_valid():
+                as_of = form.cleaned_data["as_of"]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": partner,
+            "title": _("Tier of %(partner)s") % {"partner": partner},
+            "overview": tiers.tier_overview(partner=partner, as_of=as_of),
+            "staff_view": True,
+            "base_template": "admin/partners/partner/tier_base.html",
+        }
+        return TemplateResponse(request, "partners/my_tier.html", context)
+
+    def tier_operation_view(self, request, object_id, operation):
+        """Award or revoke Titanium Black, or override the tier, through the tier services."""
+        if operation not in TIER_OPERATIONS or not self.has_change_permission(request):
+            raise PermissionDenied
+        partner = self._partner_or_404(request, object_id)
+        form_class, title = TIER_OPERATIONS[operation]
+        form = form_class(request.POST or None, partner=partner)
+        if request.method == "POST" and form.is_valid():
+            try:
+                form.apply(user=request.user)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, _("Done: %(title)s for %(code)s.") % {"title": title, "code": partner.code})
+                return HttpResponseRedirect(reverse("admin:partners_partner_tier", args=[partner.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": partner,
+            "title": f"{title} — {partner}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/partners/partner/tier_operation.html", context)
+
+    def tier_export_view(self, request):
+        """Download the tier export of DESIGN §7 on a date (default today)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TierExportForm(request.GET or None)
+        if request.GET and form.is_valid():
+            return _tier_export_response(form.cleaned_data["as_of"])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Download the tier export"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/partners/partner/tier_operation.html", context)
+
+    @admin.action(description=_("Evaluate the selected partners' tiers today"))
+    def evaluate_tiers_today(self, request, queryset):
+        result = tiers.tier_evaluate(
+            as_of=timezone.localdate(), partner_ids=list(queryset.values_list("pk", flat=True)), changed_by=request.user
+        )
+        self.message_user(
+            request,
+            _("%(evaluated)s partners evaluated: %(changes)s tier changes, %(at_risk)s at risk.") % result,
+        )
+
+    @admin.action(description=_("Download the tier export (today) of the selected partners"))
+    def download_tier_export(self, request, queryset):
+        return _tier_export_response(timezone.localdate(), partner_ids=list(queryset.values_list("pk", flat=True)))
+
+    def _one_partner_operation(self, request, queryset, operation):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one partner."), messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:partners_partner_tier_operation", args=[queryset.get().pk, operation])
+        )
+
+    @admin.action(description=_("Award Titanium Black to the selected partner"))
+    def award_titanium_black(self, request, queryset):
+        return self._one_partner_operation(request, queryset, "award")
+
+    @admin.action(description=_("Revoke the selected partner's Titanium Black"))
+    def revoke_titanium_black(self, request, queryset):
+        return self._one_partner_operation(request, queryset, "revoke")
+
+    @admin.action(description=_("Override the selected partner's tier"))
+    def override_tier(self, request, queryset):
+        return self._one_partner_operation(request, queryset, "override")
+
+
+def _tier_export_response(as_of, partner_ids=None) -> HttpResponse:
+    response = HttpResponse(
+        tiers.tier_export_csv(as_of=as_of, partner_ids=partner_ids), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="tiers-{as_of.isoformat()}.csv"'
+    return response
+
+
+class TierExportForm(forms.Form):
+    as_of = forms.DateField(label=_("as of"), initial=timezone.localdate, help_text=_("YYYY-MM-DD"))
+
+
+class TierOperationForm(forms.Form):
+    def __init__(self, *args, partner: Partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+
+
+class TitaniumBlackAwardForm(TierOperationForm):
+    sponsor = forms.CharField(label=_("sponsor"), max_length=200)
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
+    awarded_on = forms.DateField(label=_("awarded on"), initial=timezone.localdate)
+
+    def apply(self, *, user):
+        return tiers.titanium_black_award(
+            partner=self.partner,
+            sponsor=self.cleaned_data["sponsor"],
+            reason=self.cleaned_data["reason"],
+            awarded_on=self.cleaned_data["awarded_on"],
+            awarded_by=user,
+        )
+
+
+class TitaniumBlackRevokeForm(TierOperationForm):
+    revoked_on = forms.DateField(label=_("revoked on"), initial=timezone.localdate)
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean(self):
+        cleaned = super().clean()
+        self.award = self.partner.titanium_black_awards.filter(ended_on__isnull=True).order_by("-awarded_on").first()
+        if self.award is None:
+            raise ValidationError(_("This partner holds no active Titanium Black award."))
+        return cleaned
+
+    def apply(self, *, user):
+        return tiers.titanium_black_revoke(
+            award=self.award,
+            revoked_on=self.cleaned_data["revoked_on"],
+            reason=self.cleaned_data["reason"],
+            revoked_by=user,
+        )
+
+
+class TierOverrideForm(TierOperationForm):
+    tier = forms.ModelChoiceField(label=_("new tier"), queryset=Tier.objects.filter(is_overlay=False))
+    effective_on = forms.DateField(label=_("effective on"), initial=timezone.localdate)
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def apply(self, *, user):
+        return tiers.tier_override(
+            partner=self.partner,
+            tier=self.cleaned_data["tier"],
+            reason=self.cleaned_data["reason"],
+            effective_on=self.cleaned_data["effective_on"],
+            changed_by=user,
+        )
+
+
+TIER_OPERATIONS = {
+    "award": (TitaniumBlackAwardForm, _("Award Titanium Black")),
+    "revoke": (TitaniumBlackRevokeForm, _("Revoke Titanium Black")),
+    "override": (TierOverrideForm, _("Override the tier")),
+}
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -228,8 +457,20 @@ class TierHistoryAdmin(admin.ModelAdmin):
 
 @admin.register(TitaniumBlackAward)
 class TitaniumBlackAwardAdmin(admin.ModelAdmin):
+    """Read only: awards are given and revoked from the partner (actions), through the tier services."""
+
     list_display = ["partner", "awarded_on", "ends_on", "sponsor", "ended_on", "end_reason"]
     search_fields = ["partner__code", "sponsor"]
+    readonly_fields = [f.name for f in TitaniumBlackAward._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(DellOnlyAttestation)

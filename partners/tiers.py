@@ -14,7 +14,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -622,6 +622,7 @@ class PathStatus:
 class TierOverview:
     evaluation: TierEvaluation
     tier: Tier
+    base_tier: Tier  # Titanium for Titanium Black: what the figures must keep
     since: TierHistory | None
     computed_tier: Tier
     next_tier: Tier | None
@@ -631,6 +632,21 @@ class TierOverview:
     review_on: date
     award: TitaniumBlackAward | None
     history: list[TierHistory]
+
+    @property
+    def sections(self) -> list[dict]:
+        """The path tables to show: the current tier's when at risk, then the next tier's."""
+        sections = []
+        if self.at_risk:
+            sections.append({"kind": "at_risk", "tier": self.base_tier, "paths": self.at_risk_paths})
+        if self.next_tier:
+            sections.append({"kind": "next", "tier": self.next_tier, "paths": self.next_paths})
+        return sections
+
+    @property
+    def award_last_day(self) -> date | None:
+        """The last day of the active award (``ends_on`` is exclusive)."""
+        return self.award.ends_on - timedelta(days=1) if self.award else None
 
 
 def _percent(value, target) -> int:
@@ -701,6 +717,7 @@ def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
     return TierOverview(
         evaluation=evaluation,
         tier=tiers[evaluation.tier],
+        base_tier=tiers[calc.base_tier(evaluation.tier)],
         since=since,
         computed_tier=tiers[evaluation.computed_tier],
         next_tier=tiers[next_code] if next_code else None,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("team/<int:pk>/role/", views.MembershipRoleView.as_view(), name="membership_role"),
     path("team/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="membership_remove"),
     path("team/invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
+    path("tier/", views.MyTierView.as_view(), name="my_tier"),
     path("people/", views_people.PeopleView.as_view(), name="people"),
     path("invitation/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
 ]

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
@@ -12,6 +13,7 @@ from portal.scoping import ROLE_ADMIN, PartnerViewMixin
 from . import selectors, services
 from .forms import InvitationAcceptForm, InvitationForm, RoleForm
 from .models import Invitation, Membership
+from .tiers import tier_overview
 
 
 class DashboardView(PartnerViewMixin, TemplateView):
@@ -150,3 +152,14 @@ class InvitationAcceptView(View):
                 messages.success(request, _("Welcome to the partner portal."))
                 return redirect("dashboard")
         return render(request, self.template_name, {"invitation": invitation, "form": form}, status=400)
+
+
+class MyTierView(PartnerViewMixin, TemplateView):
+    """The partner's tier today: figures with and without 1.25X, the next tier's paths, risk, award, history."""
+
+    template_name = "partners/my_tier.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["overview"] = tier_overview(partner=self.partner, as_of=timezone.localdate())
+        return context
