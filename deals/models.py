@@ -1,8 +1,10 @@
 """Customers, orders and order lines (DESIGN §4–§5). Booked orders are never edited; corrections are credits."""
 
+from decimal import Decimal
+
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Partner, country_code_validator
@@ -125,6 +127,27 @@ class OrderLine(models.Model):
         return f"{self.order_id}/{self.line_number}"
 
 
+class RegistrationQuerySet(models.QuerySet):
+    def protected_on(self, day):
+        """Approved registrations whose protection covers ``day``."""
+        return self.filter(status=Registration.Status.APPROVED, approved_on__lte=day, protection_ends_on__gte=day)
+
+    def holding_on(self, day):
+        """Registrations that hold the opportunity on ``day``: submitted (awaiting a decision) or protected."""
+        return self.filter(
+            Q(status=Registration.Status.SUBMITTED)
+            | Q(status=Registration.Status.APPROVED, approved_on__lte=day, protection_ends_on__gte=day)
+        )
+
+    def covering(self, product_lines):
+        """Registrations with at least one line in ``product_lines`` (EXISTS: no duplicated rows)."""
+        return self.filter(
+            models.Exists(
+                RegistrationLine.objects.filter(registration=models.OuterRef("pk"), product_line__in=product_lines)
+            )
+        )
+
+
 class Registration(models.Model):
     """A deal registration: one end customer, product lines with estimates, a protection window (DESIGN §4)."""
 
@@ -153,32 +176,91 @@ class Registration(models.Model):
     opportunity_name = models.CharField(_("opportunity"), max_length=200)
     expected_close_on = models.DateField(_("expected close date"))
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    # The hidden token of the form that created it: a double submit finds this row instead of making another.
+    submission_token = models.UUIDField(_("submission token"), null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     approved_on = models.DateField(_("approved on"), null=True, blank=True)
     protection_ends_on = models.DateField(_("protected until"), null=True, blank=True)
     extension = models.CharField(_("extension"), max_length=10, choices=Extension.choices, blank=True)
     extension_reason = models.TextField(_("extension reason"), blank=True)
+    extension_requested_on = models.DateField(_("extension requested on"), null=True, blank=True)
     conflict_with = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="conflicting_registrations"
     )
     decision_note = models.TextField(_("decision note"), blank=True)
     won_on = models.DateField(_("won on"), null=True, blank=True)
+    won_order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="won_registrations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("deal registration")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer", "status"]), models.Index(fields=["partner", "status"])]
+        indexes = [
+            models.Index(fields=["customer", "status"]),
+            models.Index(fields=["partner", "status"]),
+            models.Index(fields=["status", "protection_ends_on"]),
+            models.Index(fields=["status", "submitted_at"]),
+        ]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(status__in=["approved", "won", "lost", "expired"]) | Q(protection_ends_on__isnull=False),
+                condition=~Q(status__in=["approved", "won", "lost", "expired"])
+                | Q(protection_ends_on__isnull=False, approved_on__isnull=False),
                 name="registration_approved_has_protection",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["draft", "submitted", "approved", "rejected", "withdrawn", "won", "lost", "expired"]
+                ),
+                name="registration_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(protection_ends_on__isnull=True) | Q(protection_ends_on__gte=F("approved_on")),
+                name="registration_protection_after_approval",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(submitted_at__isnull=False), name="registration_submitted_has_time"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="won") & Q(won_on__isnull=False) & Q(won_order__isnull=False))
+                | (~Q(status="won") & Q(won_on__isnull=True) & Q(won_order__isnull=True)),
+                name="registration_won_has_order",
+            ),
+            # One extension, asked with a reason, only of a registration that was approved.
+            models.CheckConstraint(
+                condition=Q(extension="")
+                | (~Q(extension_reason="") & Q(extension_requested_on__isnull=False) & Q(approved_on__isnull=False)),
+                name="registration_extension_has_reason",
+            ),
+            models.CheckConstraint(condition=~Q(conflict_with=F("pk")), name="registration_no_self_conflict"),
+            models.UniqueConstraint(
+                fields=["partner", "submission_token"],
+                condition=Q(submission_token__isnull=False),
+                name="registration_unique_submission_token",
             ),
         ]
 
     def __str__(self):
         return self.number
+
+    @property
+    def total(self):
+        """The estimated total (uses prefetched lines or the ``estimated_total`` annotation when present)."""
+        annotated = getattr(self, "estimated_total", None)
+        if annotated is not None:
+            return annotated
+        return sum((line.estimated_amount for line in self.lines.all()), start=Decimal("0.00"))
+
+    def is_protected_on(self, day) -> bool:
+        return (
+            self.status == self.Status.APPROVED
+            and self.approved_on is not None
+            and self.approved_on <= day <= self.protection_ends_on
+        )
 
 
 class RegistrationLine(models.Model):
@@ -188,6 +270,8 @@ class RegistrationLine(models.Model):
 
     class Meta:
         verbose_name = _("registered product line")
+        ordering = ["registration_id", "product_line"]
+        indexes = [models.Index(fields=["product_line", "registration"])]
         constraints = [
             models.UniqueConstraint(fields=["registration", "product_line"], name="registrationline_unique_product"),
             models.CheckConstraint(condition=Q(estimated_amount__gt=0), name="registrationline_amount_positive"),
@@ -198,7 +282,7 @@ class RegistrationLine(models.Model):
 
 
 class RegistrationEvent(models.Model):
-    """Every transition of a registration: who, from, to, note, when."""
+    """Every transition of a registration: who, from, to, note, when. Written once, never edited."""
 
     registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey("portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -210,6 +294,224 @@ class RegistrationEvent(models.Model):
     class Meta:
         verbose_name = _("registration event")
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    to_status__in=["draft", "submitted", "approved", "rejected", "withdrawn", "won", "lost", "expired"]
+                ),
+                name="registrationevent_status_valid",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.registration}: {self.from_status} → {self.to_status}"
+
+    @property
+    def to_status_label(self) -> str:
+        return Registration.Status(self.to_status).label
+
+
+# Channel locks and routing of direct orders (DESIGN §5) -----------------------------------------------------------
+
+
+class ChannelLock(models.Model):
+    """The customer's channel lock as of the last nightly run: its incumbent partner and expiry.
+
+    The truth is the orders: ``deals.locks.channel_lock_on`` derives the lock of any past day from them. This row
+    is the latest state, for staff and pages; ``ChannelLockEvent`` is its history.
+    """
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="channel_lock")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="channel_locks")
+    locked_on = models.DateField(_("locked on"))
+    last_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    last_booked_on = models.DateField(_("last qualifying order booked on"))
+    # Exclusive: the customer is locked on days ``last_booked_on <= D < expires_on``.
+    expires_on = models.DateField(_("expires on"))
+    released_on = models.DateField(_("released on"), null=True, blank=True)
+    applied_on = models.DateField(_("applied as of"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("channel lock")
+        ordering = ["customer__name"]
+        indexes = [models.Index(fields=["released_on", "expires_on"]), models.Index(fields=["partner", "released_on"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_on__gt=F("last_booked_on")), name="channellock_expiry_after"),
+            models.CheckConstraint(
+                condition=Q(last_booked_on__gte=F("locked_on")), name="channellock_last_order_after_lock"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer} → {self.partner.code}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_on is None
+
+
+class ChannelLockEvent(models.Model):
+    """One change of a customer's lock: locked, extended, transferred (new incumbent) or released."""
+
+    class Kind(models.TextChoices):
+        LOCKED = "locked", _("locked")
+        EXTENDED = "extended", _("extended")
+        TRANSFERRED = "transferred", _("transferred to a new incumbent")
+        RELEASED = "released", _("released")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="channel_lock_events")
+    kind = models.CharField(_("event"), max_length=12, choices=Kind.choices)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    # The order that caused it (blank for a release).
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    effective_on = models.DateField(_("effective on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    recorded_on = models.DateField(_("recorded as of"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel lock event")
+        ordering = ["customer_id", "effective_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["locked", "extended", "transferred", "released"]),
+                name="channellockevent_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="released", order__isnull=True) | (~Q(kind="released") & Q(order__isnull=False)),
+                name="channellockevent_order_unless_release",
+            ),
+            # A re-run writes nothing twice: one event per (customer, order) and one release per expiry.
+            models.UniqueConstraint(
+                fields=["customer", "order"], condition=Q(order__isnull=False), name="channellockevent_unique_order"
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "effective_on"],
+                condition=Q(kind="released"),
+                name="channellockevent_unique_release",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer}: {self.kind} {self.effective_on}"
+
+
+class RoutingCase(models.Model):
+    """The routing decision for one direct order, taken on its booked date, and its outcome."""
+
+    class Reason(models.TextChoices):
+        LOCKED = "locked", _("customer channel-locked")
+        REGISTRATION = "registration", _("protected deal registration")
+        UNDER_CEILING = "under_ceiling", _("under the hard-deck ceiling")
+        NOT_ROUTED = "not_routed", _("not routed")
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("offered")
+        ACCEPTED = "accepted", _("accepted")
+        DIRECT = "direct", _("stays direct")
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="routing_case")
+    reason = models.CharField(_("reason"), max_length=15, choices=Reason.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    # What the decision saw on the booked date, kept for the staff trail.
+    order_total = models.DecimalField(_("order total"), max_digits=16, decimal_places=2)
+    ceiling = models.DecimalField(_("hard-deck ceiling"), max_digits=14, decimal_places=2)
+    incumbent = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    registration = models.ForeignKey(
+        "deals.Registration", on_delete=models.PROTECT, null=True, blank=True, related_name="routing_cases"
+    )
+    accepted_partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="accepted_routing_cases"
+    )
+    outcome = models.TextField(_("outcome"), blank=True)
+    decided_on = models.DateField(_("routed as of"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("routing case")
+        ordering = ["-order__booked_on", "-id"]
+        indexes = [models.Index(fields=["status", "reason"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=["locked", "registration", "under_ceiling", "not_routed"]),
+                name="routingcase_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["offered", "accepted", "direct"]), name="routingcase_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="accepted") & Q(accepted_partner__isnull=False))
+                | (~Q(status="accepted") & Q(accepted_partner__isnull=True)),
+                name="routingcase_accepted_has_partner",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.order} ({self.reason}, {self.status})"
+
+
+class RoutingOfferQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=RoutingOffer.Status.OFFERED)
+
+
+class RoutingOffer(models.Model):
+    """One offer of a routed order to one partner, with its answer. At most one open offer per case."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("awaiting an answer")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+        EXPIRED = "expired", _("expired (no answer)")
+        WITHDRAWN = "withdrawn", _("withdrawn by staff")
+
+    class Source(models.TextChoices):
+        REGISTRATION = "registration", _("registration holder")
+        INCUMBENT = "incumbent", _("incumbent")
+        FAIR_SHARE = "fair_share", _("fair share")
+        STAFF = "staff", _("staff reassignment")
+
+    case = models.ForeignKey(RoutingCase, on_delete=models.CASCADE, related_name="offers")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="routing_offers")
+    source = models.CharField(_("chosen as"), max_length=15, choices=Source.choices)
+    offered_on = models.DateField(_("offered on"))
+    respond_by = models.DateField(_("answer by"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OFFERED)
+    decline_reason = models.TextField(_("decline reason"), blank=True)
+    note = models.TextField(_("note"), blank=True)
+    decided_by = models.ForeignKey(
+        "portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RoutingOfferQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("routing offer")
+        ordering = ["case_id", "id"]
+        indexes = [
+            models.Index(fields=["partner", "status"]),
+            models.Index(fields=["offered_on", "partner"]),
+            models.Index(fields=["status", "respond_by"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(status="offered"), name="routingoffer_one_open"),
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="accepted"), name="routingoffer_one_accepted"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["offered", "accepted", "declined", "expired", "withdrawn"]),
+                name="routingoffer_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(respond_by__gte=F("offered_on")), name="routingoffer_deadline"),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decline_reason=""), name="routingoffer_decline_has_reason"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case.order} → {self.partner.code} ({self.status})"

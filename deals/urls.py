@@ -1,9 +1,29 @@
 from django.urls import path
 
-from . import views
+from . import registration_views, views
 
 app_name = "deals"
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="order_list"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
+    path("registrations/", registration_views.RegistrationListView.as_view(), name="registration_list"),
+    path("registrations/new/", registration_views.RegistrationCreateView.as_view(), name="registration_create"),
+    path(
+        "registrations/<str:number>/",
+        registration_views.RegistrationDetailView.as_view(),
+        name="registration_detail",
+    ),
+    path(
+        "registrations/<str:number>/withdraw/",
+        registration_views.RegistrationWithdrawView.as_view(),
+        name="registration_withdraw",
+    ),
+    path(
+        "registrations/<str:number>/lost/", registration_views.RegistrationLostView.as_view(), name="registration_lost"
+    ),
+    path(
+        "registrations/<str:number>/extension/",
+        registration_views.RegistrationExtensionView.as_view(),
+        name="registration_extension",
+    ),
 ]

@@ -1,0 +1,103 @@
+"""The register-a-deal form and the partner's action forms: input shape only; the rules live in the services."""
+
+import uuid
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from portal.catalog import ProductLine
+
+from .matching import CustomerIdentity
+
+NEW_CUSTOMER = "new"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def amount_field_name(product_line: str) -> str:
+    return f"amount_{product_line}"
+
+
+class RegistrationForm(forms.Form):
+    """Customer, opportunity, close date, and one optional amount per product line (fixed rows: fast to fill)."""
+
+    token = forms.UUIDField(widget=forms.HiddenInput)
+    customer_name = forms.CharField(label=_("Customer name"), max_length=255)
+    customer_country = forms.CharField(
+        label=_("Country"),
+        max_length=2,
+        help_text=_("Two-letter code, e.g. FR"),
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO 3166 country code, e.g. FR."))],
+    )
+    customer_vat = forms.CharField(label=_("VAT / company id"), max_length=50, required=False)
+    customer_domain = forms.CharField(label=_("Web domain"), max_length=255, required=False)
+    # Validated by the view against the near matches of the identity given (they are known only then).
+    customer_choice = forms.CharField(label=_("Which customer is it?"), required=False, widget=forms.RadioSelect)
+    opportunity_name = forms.CharField(label=_("Opportunity"), max_length=200)
+    expected_close_on = forms.DateField(label=_("Expected close date"), widget=DateInput)
+
+    def __init__(self, *args, near_matches=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for product_line in ProductLine:
+            self.fields[amount_field_name(product_line.value)] = forms.DecimalField(
+                label=product_line.label, required=False, max_digits=14, decimal_places=2, localize=False
+            )
+        self.near_matches = list(near_matches or [])
+        self.set_near_matches(self.near_matches)
+
+    def set_near_matches(self, customers):
+        self.near_matches = list(customers)
+        self.fields["customer_choice"].widget.choices = [
+            (str(customer.pk), f"{customer.name} ({customer.country})") for customer in self.near_matches
+        ] + [(NEW_CUSTOMER, _("None of these: a different company"))]
+
+    def clean_customer_country(self):
+        return self.cleaned_data["customer_country"].strip().upper()
+
+    def clean_customer_choice(self):
+        return self.cleaned_data.get("customer_choice") or ""
+
+    @property
+    def amount_fields(self):
+        return [self[amount_field_name(product_line.value)] for product_line in ProductLine]
+
+    def identity(self) -> CustomerIdentity:
+        data = self.cleaned_data
+        return CustomerIdentity(
+            name=data["customer_name"].strip(),
+            country=data["customer_country"],
+            vat=data.get("customer_vat", "").strip(),
+            domain=data.get("customer_domain", "").strip(),
+        )
+
+    def lines(self) -> dict:
+        """The product lines given an amount (a zero or negative amount is kept for the service to refuse)."""
+        lines = {}
+        for product_line in ProductLine:
+            amount = self.cleaned_data.get(amount_field_name(product_line.value))
+            if amount is not None:
+                lines[product_line.value] = amount
+        return lines
+
+    @staticmethod
+    def new_token() -> uuid.UUID:
+        return uuid.uuid4()
+
+
+class ConfirmForm(forms.Form):
+    """A confirmation with no input (the POST is the confirmation)."""
+
+
+class ExtensionRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why does the deal need more time?"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )
+
+
+class LostForm(forms.Form):
+    note = forms.CharField(
+        label=_("What happened? (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )

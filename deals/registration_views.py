@@ -1,0 +1,252 @@
+"""The partner's deal registration pages (sales and admin roles): register, list and export, detail, actions."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from portal.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
+
+from .models import Customer, Registration
+from .registration_filters import RegistrationFilter
+from .registration_forms import NEW_CUSTOMER, ConfirmForm, ExtensionRequestForm, LostForm, RegistrationForm
+from .registration_selectors import registration_detail_for_partner, registration_list_for_partner
+from .registration_tables import RegistrationTable, registration_export_rows
+from .registrations import (
+    extension_can_request,
+    extension_window,
+    registration_mark_lost,
+    registration_near_matches,
+    registration_request_extension,
+    registration_submit,
+    registration_withdraw,
+)
+from .tables import csv_lines
+
+DEAL_ROLES = (ROLE_ADMIN, ROLE_SALES)
+
+
+class RegistrationScopeMixin(PartnerViewMixin):
+    partner_roles = DEAL_ROLES
+
+    def registrations(self):
+        return self.scope(Registration.objects.all(), "partner")
+
+    def get_registration(self) -> Registration:
+        registration = registration_detail_for_partner(registrations=self.registrations(), number=self.kwargs["number"])
+        if registration is None:  # another partner's number looks exactly like a number that does not exist
+            raise Http404(_("No such registration."))
+        return registration
+
+
+class RegistrationListView(RegistrationScopeMixin, SingleTableMixin, FilterView):
+    template_name = "deals/registration_list.html"
+    table_class = RegistrationTable
+    filterset_class = RegistrationFilter
+    table_pagination = {"per_page": 25}
+
+    def get_queryset(self):
+        return registration_list_for_partner(registrations=self.registrations())
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("export") == "csv":
+            return self.export_csv()
+        return super().get(request, *args, **kwargs)
+
+    def export_csv(self):
+        filterset = self.get_filterset(self.get_filterset_class())
+        registrations = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+        rows = registration_export_rows(registrations.iterator(chunk_size=2000))
+        # A BOM so that Excel (French locale included) opens the UTF-8 file with its accents.
+        body = (("\ufeff" if index == 0 else "") + line for index, line in enumerate(csv_lines(rows)))
+        response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+        filename = f"registrations-{self.partner.code}-{timezone.localdate().isoformat()}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        for key in ("page", "sort", "export"):
+            query.pop(key, None)
+        query["export"] = "csv"
+        context["export_query"] = query.urlencode()
+        return context
+
+
+class RegistrationCreateView(RegistrationScopeMixin, FormView):
+    template_name = "deals/registration_form.html"
+    form_class = RegistrationForm
+
+    def get_initial(self):
+        return {"token": RegistrationForm.new_token(), "customer_country": self.partner.country}
+
+    def form_valid(self, form):
+        identity = form.identity()
+        choice = form.cleaned_data["customer_choice"]
+        customer_id = None
+        near = registration_near_matches(identity)
+        if near and not choice:
+            # Ask once: a similar customer exists; the partner picks it or says it is another company.
+            form.set_near_matches(near)
+            form.near_match_warning = True
+            return self.render_to_response(self.get_context_data(form=form))
+        if choice and choice != NEW_CUSTOMER:
+            allowed = {str(customer.pk) for customer in near}
+            if choice not in allowed:
+                form.add_error("customer_choice", _("Choose one of the customers listed."))
+                form.set_near_matches(near)
+                return self.form_invalid(form)
+            customer_id = Customer.objects.only("pk").get(pk=choice).pk
+        try:
+            result = registration_submit(
+                partner=self.partner,
+                user=self.request.user,
+                identity=identity,
+                opportunity_name=form.cleaned_data["opportunity_name"].strip(),
+                expected_close_on=form.cleaned_data["expected_close_on"],
+                lines=form.lines(),
+                token=form.cleaned_data["token"],
+                customer_id=customer_id,
+            )
+        except ValidationError as error:
+            for field, field_errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, field_errors)
+            form.set_near_matches(near)
+            return self.form_invalid(form)
+        registration = result.registration
+        if result.created:
+            if result.conflicted:
+                messages.warning(
+                    self.request,
+                    _(
+                        "This opportunity is already registered. Your registration %(number)s is recorded and "
+                        "channel staff will review it."
+                    )
+                    % {"number": registration.number},  # fmt: skip
+                )
+            elif registration.status == Registration.Status.APPROVED:
+                messages.success(
+                    self.request,
+                    _("Registration %(number)s is approved: protected until %(day)s.")
+                    % {"number": registration.number, "day": registration.protection_ends_on.isoformat()},
+                )
+            else:
+                messages.success(
+                    self.request,
+                    _("Registration %(number)s is submitted; channel staff will decide within 48 hours.")
+                    % {"number": registration.number},
+                )
+        return redirect("deals:registration_detail", number=registration.number)
+
+
+class RegistrationDetailView(RegistrationScopeMixin, TemplateView):
+    template_name = "deals/registration_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        registration = self.get_registration()
+        today = timezone.localdate()
+        context.update(
+            registration=registration,
+            can_withdraw=registration.status == Registration.Status.SUBMITTED,
+            can_mark_lost=registration.status == Registration.Status.APPROVED,
+            can_extend=extension_can_request(registration, today=today),
+            extension_window=extension_window(registration),
+            already_registered=registration.conflict_with_id is not None
+            and registration.status == Registration.Status.SUBMITTED,
+        )
+        return context
+
+
+class RegistrationActionView(RegistrationScopeMixin, FormView):
+    """A confirmation page (GET) and the action itself (POST) on one registration."""
+
+    template_name = "deals/registration_confirm.html"
+    form_class = ConfirmForm
+    title = ""
+    question = ""
+    button = ""
+    button_class = "btn"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            registration=self.registration,
+            title=self.title,
+            question=self.question,
+            button=self.button,
+            button_class=self.button_class,
+        )
+        return context
+
+    def get(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            self.act(form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+            return self.form_invalid(form)
+        messages.success(self.request, self.done())
+        return redirect("deals:registration_detail", number=self.registration.number)
+
+
+class RegistrationWithdrawView(RegistrationActionView):
+    button_class = "btn btn-danger"
+
+    def get_context_data(self, **kwargs):
+        self.title = _("Withdraw registration %s") % self.registration.number
+        self.question = _("Withdraw this registration? Channel staff will no longer review it.")
+        self.button = _("Withdraw")
+        return super().get_context_data(**kwargs)
+
+    def act(self, data):
+        registration_withdraw(registration=self.registration, actor=self.request.user)
+
+    def done(self):
+        return _("Registration %s is withdrawn.") % self.registration.number
+
+
+class RegistrationLostView(RegistrationActionView):
+    form_class = LostForm
+    button_class = "btn btn-danger"
+
+    def get_context_data(self, **kwargs):
+        self.title = _("Mark registration %s lost") % self.registration.number
+        self.question = _("Mark this deal lost? Its protection ends now.")
+        self.button = _("Mark lost")
+        return super().get_context_data(**kwargs)
+
+    def act(self, data):
+        registration_mark_lost(registration=self.registration, actor=self.request.user, note=data.get("note", ""))
+
+    def done(self):
+        return _("Registration %s is marked lost.") % self.registration.number
+
+
+class RegistrationExtensionView(RegistrationActionView):
+    form_class = ExtensionRequestForm
+
+    def get_context_data(self, **kwargs):
+        self.title = _("Request an extension of %s") % self.registration.number
+        self.question = _("You can request one extension in the last days of protection. Channel staff decide.")
+        self.button = _("Request the extension")
+        return super().get_context_data(**kwargs)
+
+    def act(self, data):
+        registration_request_extension(registration=self.registration, actor=self.request.user, reason=data["reason"])
+
+    def done(self):
+        return _("Your extension request for %s is sent to channel staff.") % self.registration.number

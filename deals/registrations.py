@@ -1,0 +1,671 @@
+"""Deal registration writes (DESIGN §4): submit, decide, arbitrate, withdraw, lose, extend, expire, win.
+
+Every function is keyword-only and atomic, writes one ``RegistrationEvent`` per transition, and queues its
+emails in the outbox inside the same transaction (``email_users``: a rolled-back change sends nothing, and
+the send itself happens after commit).
+
+Fairness between partners rests on one rule: everything that decides "who was first" for a customer runs
+while holding that customer's lock (``_lock_customer``), so two submissions for one customer are serialised.
+"""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from partners.models import Membership, Partner, Tier, Zone
+from portal.catalog import ProductLine
+from portal.emails import email_users
+from portal.fiscal import add_months
+from portal.jobs import job_run_once
+from portal.models import Program
+
+from .matching import CustomerIdentity, customer_match, customer_near_matches
+from .models import Customer, OrderLine, Registration, RegistrationEvent, RegistrationLine
+
+Status = Registration.Status
+Extension = Registration.Extension
+NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: numbers are read over the phone
+EXPIRE_JOB = "registrations_expire"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    registration: Registration
+    created: bool  # False when the form's token found the registration of an earlier (double) submit
+
+    @property
+    def conflicted(self) -> bool:
+        return self.registration.conflict_with_id is not None
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _new_number() -> str:
+    """A registration number nobody can guess or count: ``DR-`` and 8 random characters."""
+    while True:
+        number = "DR-" + "".join(secrets.choice(NUMBER_ALPHABET) for _index in range(8))
+        if not Registration.objects.filter(number=number).exists():
+            return number
+
+
+def _event(registration: Registration, *, actor, from_status: str, to_status: str, note: str = "") -> None:
+    RegistrationEvent.objects.create(
+        registration=registration, actor=actor, from_status=from_status, to_status=to_status, note=note
+    )
+
+
+def _lock_key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _lock_identity(identity: CustomerIdentity) -> None:
+    """Serialise submissions naming the same company, even before its customer row exists.
+
+    On PostgreSQL: a transaction-level advisory lock per non-empty matching key, taken in a fixed order (no
+    deadlock). SQLite serialises writing transactions by itself.
+    """
+    if connection.vendor != "postgresql":
+        return
+    vat_key, domain_key, name_key = identity.keys
+    keys = sorted({f"vat:{vat_key}" if vat_key else "", f"domain:{domain_key}" if domain_key else "",
+                   f"name:{identity.country}:{name_key}"} - {""})  # fmt: skip
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(f"customer:{key}")])
+
+
+def _lock_customer(customer_id: int) -> Customer:
+    """Lock the customer row: every first-in-time decision for this customer happens under this lock."""
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _registration_url(registration: Registration) -> str:
+    return reverse("deals:registration_detail", kwargs={"number": registration.number})
+
+
+def _partner_recipients(registration: Registration):
+    """The submitting user and the partner's admins (active logins only), each once."""
+    users = {}
+    if registration.submitted_by_id and registration.submitted_by.is_active:
+        users[registration.submitted_by_id] = registration.submitted_by
+    for membership in Membership.objects.filter(
+        partner_id=registration.partner_id, role=Membership.Role.ADMIN, user__is_active=True
+    ).select_related("user"):
+        users.setdefault(membership.user_id, membership.user)
+    return [users[pk] for pk in sorted(users)]
+
+
+def _notify(registration: Registration, *, kind: str, key_suffix: str = "", **context) -> int:
+    """Queue the ``deals/email/<kind>`` email to the partner's people (once per registration, kind and suffix)."""
+    key = f"registration:{registration.pk}:{kind}" + (f":{key_suffix}" if key_suffix else "")
+    return email_users(
+        key=key,
+        users=_partner_recipients(registration),
+        template=f"deals/email/{kind}",
+        context={"registration": registration, "path": _registration_url(registration), **context},
+    )
+
+
+def tier_of(partner: Partner) -> Tier:
+    """The partner's effective tier (Authorized before any tier is set)."""
+    return partner.tier or Tier.objects.get(code=Tier.AUTHORIZED)
+
+
+def _holders(*, customer_id: int, product_lines, day: date):
+    """Registrations holding the opportunity for this customer and one of ``product_lines`` on ``day``."""
+    return Registration.objects.filter(customer_id=customer_id).holding_on(day).covering(product_lines)
+
+
+# --- submission -----------------------------------------------------------------------------------------------
+
+
+def registration_validate(
+    *, partner: Partner, country: str, expected_close_on: date, lines: dict[str, Decimal], today: date | None = None
+) -> dict[str, list[str]]:
+    """Check the rules that need no lock; return errors by field (``__all__`` for the whole form)."""
+    today = today or _today()
+    program = Program.current()
+    errors: dict[str, list[str]] = {}
+    latest = add_months(today, program.registration_max_close_months)
+    if expected_close_on <= today:
+        errors.setdefault("expected_close_on", []).append(_("The expected close date must be in the future."))
+    elif expected_close_on > latest:
+        errors.setdefault("expected_close_on", []).append(
+            _("The expected close date must be at most %(months)s months ahead (on or before %(date)s).")
+            % {"months": program.registration_max_close_months, "date": latest.isoformat()}
+        )
+    if not lines:
+        errors.setdefault("__all__", []).append(_("Register at least one product line with an estimated amount."))
+    for product_line, amount in lines.items():
+        if product_line not in ProductLine.values:
+            errors.setdefault("__all__", []).append(_("Unknown product line “%s”.") % product_line)
+        elif amount is None or amount <= 0:
+            errors.setdefault(f"amount_{product_line}", []).append(_("The estimated amount must be more than zero."))
+    if lines and not errors.get("__all__"):
+        minimum = Zone.objects.for_country(country).min_deal_size
+        total = sum(lines.values(), start=Decimal("0"))
+        if total < minimum:
+            errors.setdefault("__all__", []).append(
+                _("The estimated total (%(total)s) is under the minimum deal size of %(minimum)s for this country.")
+                % {"total": f"{total:,.2f}", "minimum": f"{minimum:,.2f}"}
+            )
+    return errors
+
+
+@transaction.atomic
+def registration_submit(
+    *,
+    partner: Partner,
+    user,
+    identity: CustomerIdentity,
+    opportunity_name: str,
+    expected_close_on: date,
+    lines: dict[str, Decimal],
+    token: uuid.UUID | None = None,
+    customer_id: int | None = None,
+    today: date | None = None,
+) -> SubmitResult:
+    """Register a deal for ``partner``: match or create the customer, refuse a duplicate of the partner's own
+    active registration, flag a conflict with another partner's earlier one, and auto-approve within the tier limit.
+
+    ``customer_id`` picks an existing customer the partner chose among the near matches. ``token`` is the
+    form's hidden idempotency key: submitting it again returns the first registration. Raise
+    ``ValidationError`` (by field) when a rule refuses the registration.
+    """
+    today = today or _today()
+    if token is not None:
+        existing = Registration.objects.filter(partner=partner, submission_token=token).first()
+        if existing is not None:
+            return SubmitResult(existing, created=False)
+    errors = registration_validate(
+        partner=partner, country=identity.country, expected_close_on=expected_close_on, lines=lines, today=today
+    )
+    if errors:
+        raise ValidationError(errors)
+
+    _lock_identity(identity)
+    if customer_id is not None:
+        customer = _lock_customer(customer_id)
+    else:
+        customer = customer_match(identity)
+        if customer is None:
+            customer = Customer.objects.create(
+                name=identity.name, country=identity.country, vat=identity.vat, domain=identity.domain
+            )
+        customer = _lock_customer(customer.pk)
+    if token is not None:  # a concurrent double submit got the lock first
+        existing = Registration.objects.filter(partner=partner, submission_token=token).first()
+        if existing is not None:
+            return SubmitResult(existing, created=False)
+
+    product_lines = sorted(lines)
+    holders = _holders(customer_id=customer.pk, product_lines=product_lines, day=today)
+    own = holders.filter(partner=partner).order_by("submitted_at", "pk").first()
+    if own is not None:
+        raise ValidationError(
+            {
+                "__all__": [
+                    format_html(
+                        _(
+                            "You already registered this customer for one of these product lines: {}. "
+                            "Update that registration instead of creating another."
+                        ),  # fmt: skip
+                        format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
+                    )
+                ]
+            },
+            code="duplicate",
+        )
+    first = holders.exclude(partner=partner).order_by("submitted_at", "pk").first()
+
+    now = timezone.now()
+    registration = Registration.objects.create(
+        number=_new_number(),
+        partner=partner,
+        submitted_by=user,
+        customer=customer,
+        opportunity_name=opportunity_name,
+        expected_close_on=expected_close_on,
+        status=Status.SUBMITTED,
+        submission_token=token,
+        submitted_at=now,
+        conflict_with=first,
+    )
+    RegistrationLine.objects.bulk_create(
+        RegistrationLine(registration=registration, product_line=product_line, estimated_amount=lines[product_line])
+        for product_line in product_lines
+    )
+    _event(
+        registration,
+        actor=user,
+        from_status=Status.DRAFT,
+        to_status=Status.SUBMITTED,
+        note="Conflict: another partner registered this opportunity first; awaiting arbitration." if first else "",
+    )
+    if first is None:
+        tier = tier_of(partner)
+        limit = tier.auto_approval_limit
+        total = sum(lines.values(), start=Decimal("0"))
+        if limit is not None and total <= limit:
+            _approve(registration, actor=None, today=today, note=f"Auto-approved: {total} ≤ {tier.name} limit {limit}.")
+    return SubmitResult(registration, created=True)
+
+
+def registration_near_matches(identity: CustomerIdentity) -> list[Customer]:
+    """Existing customers that look like ``identity`` without matching it exactly (for the form's warning)."""
+    exact = customer_match(identity)
+    if exact is not None:
+        return []
+    return customer_near_matches(identity)
+
+
+# --- staff decisions ------------------------------------------------------------------------------------------
+
+
+def _locked(registration: Registration) -> Registration:
+    """Re-read ``registration`` under its customer's lock and its own row lock (decisions never race)."""
+    _lock_customer(registration.customer_id)
+    return Registration.objects.select_for_update().select_related("partner__tier").get(pk=registration.pk)
+
+
+def _refuse(message: str):
+    raise ValidationError(message, code="transition")
+
+
+def _approve(registration: Registration, *, actor, today: date, note: str = "", notify: bool = True) -> None:
+    tier = tier_of(registration.partner)
+    registration.status = Status.APPROVED
+    registration.decided_at = timezone.now()
+    registration.approved_on = today
+    registration.protection_ends_on = today + timedelta(days=tier.protection_days)
+    registration.decision_note = note
+    registration.save(update_fields=["status", "decided_at", "approved_on", "protection_ends_on", "decision_note"])
+    _event(registration, actor=actor, from_status=Status.SUBMITTED, to_status=Status.APPROVED, note=note)
+    if notify:
+        _notify(registration, kind="registration_approved")
+
+
+def _active_conflict(registration: Registration, today: date) -> Registration | None:
+    """Another partner's registration that still holds this opportunity (the reason to arbitrate)."""
+    lines = list(registration.lines.values_list("product_line", flat=True))
+    return (
+        _holders(customer_id=registration.customer_id, product_lines=lines, day=today)
+        .exclude(partner_id=registration.partner_id)
+        .exclude(pk=registration.pk)
+        .order_by("submitted_at", "pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def registration_approve(*, registration: Registration, actor, note: str = "", today: date | None = None):
+    """Approve a submitted registration; one that competes with another partner's goes through arbitration."""
+    today = today or _today()
+    registration = _locked(registration)
+    if registration.status != Status.SUBMITTED:
+        _refuse(
+            _("Only a submitted registration can be approved (this one is %s).") % registration.get_status_display()
+        )
+    if _active_conflict(registration, today) is not None:
+        _refuse(_("%s competes with another partner's registration: decide it by arbitration.") % registration.number)
+    _approve(registration, actor=actor, today=today, note=note)
+    return registration
+
+
+@transaction.atomic
+def registration_reject(*, registration: Registration, actor, reason: str):
+    """Reject a submitted registration, with the reason the partner will read."""
+    reason = (reason or "").strip()
+    if not reason:
+        _refuse(_("A rejection needs a reason."))
+    registration = _locked(registration)
+    if registration.status != Status.SUBMITTED:
+        _refuse(
+            _("Only a submitted registration can be rejected (this one is %s).") % registration.get_status_display()
+        )
+    registration.status = Status.REJECTED
+    registration.decided_at = timezone.now()
+    registration.decision_note = reason
+    registration.save(update_fields=["status", "decided_at", "decision_note"])
+    _event(registration, actor=actor, from_status=Status.SUBMITTED, to_status=Status.REJECTED, note=reason)
+    _notify(registration, kind="registration_rejected", reason=reason)
+    return registration
+
+
+def registration_competitors(registration: Registration, *, today: date | None = None):
+    """The registrations competing with ``registration``: same customer, overlapping product line, holding the
+    opportunity (submitted or protected), other partners — staff only."""
+    today = today or _today()
+    lines = list(registration.lines.values_list("product_line", flat=True))
+    return (
+        _holders(customer_id=registration.customer_id, product_lines=lines, day=today)
+        .exclude(pk=registration.pk)
+        .exclude(partner_id=registration.partner_id)
+        .select_related("partner", "customer")
+        .order_by("submitted_at", "pk")
+    )
+
+
+@transaction.atomic
+def registration_arbitrate(*, winner: Registration, actor, note: str = "", today: date | None = None):
+    """Decide a conflict: approve ``winner`` (if not approved yet) and reject every competing registration.
+
+    A competitor that was already approved loses its protection (approved → rejected): arbitration is the
+    staff decision that overrides first-in-time.
+    """
+    today = today or _today()
+    winner = _locked(winner)
+    if winner.status not in (Status.SUBMITTED, Status.APPROVED) or (
+        winner.status == Status.APPROVED and not winner.is_protected_on(today)
+    ):
+        _refuse(_("%s is not awaiting a decision or protected: it cannot win an arbitration.") % winner.number)
+    losers = list(registration_competitors(winner, today=today).select_for_update(of=("self",)))
+    note = (note or "").strip()
+    reason = _("Another registration was chosen for this opportunity.") + (f" {note}" if note else "")
+    now = timezone.now()
+    for loser in losers:
+        from_status = loser.status
+        loser.status = Status.REJECTED
+        loser.decided_at = now
+        loser.decision_note = reason
+        loser.save(update_fields=["status", "decided_at", "decision_note"])
+        _event(loser, actor=actor, from_status=from_status, to_status=Status.REJECTED, note=f"Arbitration: {reason}")
+        _notify(loser, kind="registration_arbitrated", won=False, reason=reason)
+    if winner.status == Status.SUBMITTED:
+        winner.conflict_with = None
+        winner.save(update_fields=["conflict_with"])
+        _approve(winner, actor=actor, today=today, note=f"Arbitration: {note}" if note else "Arbitration", notify=False)
+        _notify(winner, kind="registration_arbitrated", won=True, reason=note)
+    else:
+        _event(winner, actor=actor, from_status=winner.status, to_status=winner.status, note="Arbitration: kept")
+        _notify(winner, kind="registration_arbitrated", won=True, reason=note)
+    return winner, losers
+
+
+# --- partner actions ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def registration_withdraw(*, registration: Registration, actor, note: str = ""):
+    """Withdraw a submitted registration (before staff decide)."""
+    registration = _locked(registration)
+    if registration.status != Status.SUBMITTED:
+        _refuse(_("Only a submitted registration can be withdrawn."))
+    registration.status = Status.WITHDRAWN
+    registration.save(update_fields=["status"])
+    _event(registration, actor=actor, from_status=Status.SUBMITTED, to_status=Status.WITHDRAWN, note=note)
+    return registration
+
+
+@transaction.atomic
+def registration_mark_lost(*, registration: Registration, actor, note: str = ""):
+    """Record that the partner lost an approved deal; its protection ends."""
+    registration = _locked(registration)
+    if registration.status != Status.APPROVED:
+        _refuse(_("Only an approved registration can be marked lost."))
+    registration.status = Status.LOST
+    registration.save(update_fields=["status"])
+    _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.LOST, note=note)
+    return registration
+
+
+def extension_window(registration: Registration) -> tuple[date, date] | None:
+    """The days on which the one extension may be requested (the last N days of protection), or None."""
+    if registration.protection_ends_on is None:
+        return None
+    days = Program.current().registration_extension_window_days
+    return registration.protection_ends_on - timedelta(days=days), registration.protection_ends_on
+
+
+def extension_can_request(registration: Registration, *, today: date | None = None) -> bool:
+    today = today or _today()
+    window = extension_window(registration)
+    return (
+        registration.status == Status.APPROVED
+        and registration.extension == Extension.NONE
+        and window is not None
+        and window[0] <= today <= window[1]
+    )
+
+
+@transaction.atomic
+def registration_request_extension(*, registration: Registration, actor, reason: str, today: date | None = None):
+    """Ask, once and with a reason, for the protection to be extended; only in its last days."""
+    today = today or _today()
+    reason = (reason or "").strip()
+    if not reason:
+        _refuse(_("Say why the protection should be extended."))
+    registration = _locked(registration)
+    if registration.status != Status.APPROVED:
+        _refuse(_("Only an approved registration can be extended."))
+    if registration.extension != Extension.NONE:
+        _refuse(_("An extension was already requested for this registration; only one is possible."))
+    if not extension_can_request(registration, today=today):
+        start, end = extension_window(registration)
+        _refuse(
+            _("An extension can be requested only from %(start)s to %(end)s (the last %(days)s days of protection).")
+            % {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days}
+        )
+    registration.extension = Extension.REQUESTED
+    registration.extension_reason = reason
+    registration.extension_requested_on = today
+    registration.save(update_fields=["extension", "extension_reason", "extension_requested_on"])
+    _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.APPROVED,
+           note=f"Extension requested: {reason}")  # fmt: skip
+    return registration
+
+
+@transaction.atomic
+def registration_decide_extension(
+    *, registration: Registration, actor, grant: bool, note: str = "", today: date | None = None
+):
+    """Grant (+ the program's extension days to the protection end) or refuse a requested extension."""
+    today = today or _today()
+    registration = _locked(registration)
+    if registration.extension != Extension.REQUESTED or registration.status != Status.APPROVED:
+        _refuse(_("%s has no extension request awaiting a decision.") % registration.number)
+    days = Program.current().registration_extension_days
+    registration.decided_at = timezone.now()
+    if grant:
+        registration.extension = Extension.GRANTED
+        registration.protection_ends_on = registration.protection_ends_on + timedelta(days=days)
+        text = f"Extension granted: protected until {registration.protection_ends_on.isoformat()}"
+    else:
+        registration.extension = Extension.REFUSED
+        text = "Extension refused"
+    text += f". {note}" if note else ""
+    registration.save(update_fields=["extension", "protection_ends_on", "decided_at"])
+    _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.APPROVED, note=text)
+    _notify(registration, kind="registration_extension", key_suffix=registration.extension, granted=grant, note=note)
+    # The expiry job waits for a pending decision; a refusal after the end expires the registration now.
+    if not grant and registration.protection_ends_on < today:
+        registration.status = Status.EXPIRED
+        registration.save(update_fields=["status"])
+        _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.EXPIRED)
+    return registration
+
+
+# --- won (orders) ---------------------------------------------------------------------------------------------
+
+
+def _qualifying_lines():
+    """Order lines (of the outer registration) that prove a win: the registering partner, the customer, booked
+    within protection, in a registered product line, positive, and not linked to another registration."""
+    return OrderLine.objects.filter(
+        partner_id=OuterRef("partner_id"),
+        customer_id=OuterRef("customer_id"),
+        booked_on__gte=OuterRef("approved_on"),
+        booked_on__lte=OuterRef("protection_ends_on"),
+        net_amount__gt=0,
+    ).filter(
+        Q(registration__isnull=True) | Q(registration_id=OuterRef("pk")),
+        Exists(
+            RegistrationLine.objects.filter(
+                registration_id=OuterRef(OuterRef("pk")), product_line=OuterRef("product_line")
+            )
+        ),
+    )
+
+
+@transaction.atomic
+def registrations_mark_won(*, order_ids=None) -> int:
+    """Mark won every approved (or since expired) registration whose first qualifying order is now booked, and
+    link that order's lines in the registered product lines to it. Set-based; safe to run again.
+
+    ``order_ids`` limits the check to registrations those orders could win (the import passes its new
+    orders); ``None`` checks every candidate (the nightly re-check for late imports).
+    """
+    candidates = Registration.objects.filter(
+        status__in=[Status.APPROVED, Status.EXPIRED], won_order__isnull=True, approved_on__isnull=False
+    )
+    if order_ids is not None:
+        order_ids = list(order_ids)
+        if not order_ids:
+            return 0
+        candidates = candidates.filter(
+            Exists(
+                OrderLine.objects.filter(
+                    order_id__in=order_ids, partner_id=OuterRef("partner_id"), customer_id=OuterRef("customer_id")
+                )
+            )
+        )
+    first_line = _qualifying_lines().order_by("booked_on", "order_id")
+    winners = list(
+        candidates.annotate(
+            first_order_id=Subquery(first_line.values("order_id")[:1]),
+            first_booked_on=Subquery(first_line.values("booked_on")[:1]),
+        )
+        .filter(first_order_id__isnull=False)
+        .select_for_update(of=("self",))
+        .only("pk", "status")
+    )
+    if not winners:
+        return 0
+    for registration in winners:
+        registration.previous_status = registration.status
+        registration.status = Status.WON
+        registration.won_order_id = registration.first_order_id
+        registration.won_on = registration.first_booked_on
+    Registration.objects.bulk_update(winners, ["status", "won_order", "won_on"], batch_size=500)
+    RegistrationEvent.objects.bulk_create(
+        RegistrationEvent(
+            registration_id=registration.pk,
+            from_status=registration.previous_status,
+            to_status=Status.WON,
+            note=f"Won with order booked on {registration.won_on.isoformat()}",
+        )
+        for registration in winners
+    )
+    # Link the winning order's lines of the registered product lines (one UPDATE).
+    won = Registration.objects.filter(
+        won_order_id=OuterRef("order_id"),
+        partner_id=OuterRef("partner_id"),
+        lines__product_line=OuterRef("product_line"),
+        pk__in=[registration.pk for registration in winners],
+    )
+    OrderLine.objects.filter(
+        order_id__in={registration.won_order_id for registration in winners}, registration__isnull=True
+    ).filter(Exists(won)).update(registration_id=Subquery(won.values("pk")[:1]))
+    return len(winners)
+
+
+# --- expiry and reminders (nightly) ---------------------------------------------------------------------------
+
+
+def registrations_expire(*, as_of: date) -> dict:
+    """Expire approved registrations whose protection ended before ``as_of`` (one UPDATE), send the reminders
+    due on ``as_of`` (once each: outbox keys), and re-check wins for orders imported late."""
+    with transaction.atomic():
+        won = registrations_mark_won()
+        # A pending extension request keeps the registration until staff decide (see the decision).
+        due = Registration.objects.filter(status=Status.APPROVED, protection_ends_on__lt=as_of).exclude(
+            extension=Extension.REQUESTED
+        )
+        ids = list(due.select_for_update().values_list("pk", flat=True))
+        Registration.objects.filter(pk__in=ids, status=Status.APPROVED).update(status=Status.EXPIRED)
+        RegistrationEvent.objects.bulk_create(
+            RegistrationEvent(
+                registration_id=pk,
+                from_status=Status.APPROVED,
+                to_status=Status.EXPIRED,
+                note=f"Protection ended (run of {as_of.isoformat()})",
+            )
+            for pk in ids
+        )
+        reminders = registrations_remind(as_of=as_of)
+    return {"expired": len(ids), "won": won, "reminders": reminders}
+
+
+def registrations_remind(*, as_of: date) -> int:
+    """Queue the reminder of each threshold (e.g. 14 and 3 days) to approved registrations ending soon.
+
+    A registration with ``n`` days left gets the reminder of the smallest threshold ≥ ``n``, keyed by
+    registration, threshold and end date: never twice, and a missed night still sends it.
+    """
+    thresholds = sorted(Program.current().reminder_days)
+    if not thresholds:
+        return 0
+    queued = 0
+    soon = (
+        Registration.objects.filter(
+            status=Status.APPROVED, protection_ends_on__gte=as_of, protection_ends_on__lte=as_of + timedelta(
+                days=thresholds[-1])
+        )
+        .select_related("partner", "customer", "submitted_by")
+        .order_by("pk")
+    )  # fmt: skip
+    for registration in soon:
+        days_left = (registration.protection_ends_on - as_of).days
+        threshold = next(days for days in thresholds if days_left <= days)
+        queued += _notify(
+            registration,
+            kind="registration_reminder",
+            key_suffix=f"{threshold}:{registration.protection_ends_on.isoformat()}",
+            days_left=days_left,
+            threshold=threshold,
+        )
+    return queued
+
+
+def registrations_expire_once(*, as_of: date, force: bool = False) -> dict | None:
+    """The nightly job for ``as_of``, claimed once (``None`` when it already ran)."""
+    return job_run_once(EXPIRE_JOB, as_of.isoformat(), lambda: registrations_expire(as_of=as_of), force=force)
+
+
+__all__ = [
+    "SubmitResult",
+    "extension_can_request",
+    "extension_window",
+    "registration_approve",
+    "registration_arbitrate",
+    "registration_competitors",
+    "registration_decide_extension",
+    "registration_mark_lost",
+    "registration_near_matches",
+    "registration_reject",
+    "registration_request_extension",
+    "registration_submit",
+    "registration_validate",
+    "registration_withdraw",
+    "registrations_expire",
+    "registrations_expire_once",
+    "registrations_mark_won",
+    "registrations_remind",
+    "tier_of",
+]

@@ -1,0 +1,306 @@
+"""The partner's deal registration pages: register (near match, errors, double submit), list, filters, CSV export,
+detail, actions — and partner B can neither see, guess nor infer partner A's registrations."""
+
+import csv
+import io
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from deals.models import Customer, Registration
+from tests.factories import MembershipFactory, PartnerFactory
+from tests.factories.deals_pages import CustomerFactory
+from tests.factories.registrations import RegistrationFactory
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("deals:registration_list")
+CREATE = reverse("deals:registration_create")
+S = Registration.Status
+
+
+def detail(number, action=""):
+    name = f"deals:registration_{action}" if action else "deals:registration_detail"
+    return reverse(name, kwargs={"number": number})
+
+
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def member(client):
+    membership = MembershipFactory(role="sales", partner=PartnerFactory(name="Alpha Reseller SAS", code="ALPHA"))
+    client.force_login(membership.user)
+    return membership
+
+
+@pytest.fixture
+def partner(member):
+    return member.partner
+
+
+def form_data(**overrides):
+    data = {
+        "token": str(uuid.uuid4()),
+        "customer_name": "Dupont Industries SA",
+        "customer_country": "FR",
+        "customer_vat": "FR11222333444",
+        "customer_domain": "dupont.example",
+        "opportunity_name": "Datacenter refresh",
+        "expected_close_on": (today() + timedelta(days=60)).isoformat(),
+        "amount_server": "12000.00",
+        "amount_storage": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def rows(response):
+    return [row.record for row in response.context["table"].page.object_list]
+
+
+def export(client, query=""):
+    response = client.get(f"{LIST}?export=csv{query}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+
+
+# --- access --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("sales", 200), ("finance", 403)])
+def test_deal_pages_are_for_admin_and_sales_roles(client, role, status):
+    membership = MembershipFactory(role=role)
+    registration = RegistrationFactory(partner=membership.partner)
+    client.force_login(membership.user)
+    assert client.get(LIST).status_code == status
+    assert client.get(CREATE).status_code == status
+    assert client.get(detail(registration.number)).status_code == status
+
+
+def test_the_nav_shows_deals(client, member):
+    assert f'href="{LIST}"'.encode() in client.get(LIST).content
+
+
+# --- register a deal -----------------------------------------------------------------------------------------
+
+
+def test_register_a_deal_and_land_on_its_page(client, partner):
+    response = client.post(CREATE, form_data())
+    registration = Registration.objects.get()
+    assert response.status_code == 302 and response.url == detail(registration.number)
+    assert (registration.partner, registration.status, registration.total) == (partner, S.SUBMITTED, Decimal("12000"))
+    page = client.get(response.url)
+    assert b"Datacenter refresh" in page.content and b"submitted" in page.content.lower()
+
+
+def test_the_form_starts_with_a_fresh_token_and_the_partner_country(client, partner):
+    form = client.get(CREATE).context["form"]
+    assert uuid.UUID(str(form.initial["token"])) and form.initial["customer_country"] == "FR"
+
+
+def test_a_double_submit_of_the_form_creates_one_registration(client, partner):
+    data = form_data()
+    first = client.post(CREATE, data)
+    second = client.post(CREATE, data)
+    assert Registration.objects.count() == 1
+    assert first.url == second.url
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "text"),
+    [
+        ({"expected_close_on": "2000-01-01"}, "expected_close_on", "future"),
+        ({"amount_server": ""}, None, "at least one product line"),
+        ({"amount_server": "0"}, "amount_server", "more than zero"),
+        ({"customer_country": "France"}, "customer_country", ""),
+    ],
+)
+def test_clear_errors_on_the_form(client, partner, overrides, field, text):
+    response = client.post(CREATE, form_data(**overrides))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert (field or "__all__") in errors
+    assert text in " ".join(errors[field or "__all__"])
+    assert not Registration.objects.exists()
+
+
+def test_a_duplicate_of_the_partners_own_registration_is_refused_with_a_link(client, partner):
+    client.post(CREATE, form_data())
+    existing = Registration.objects.get()
+    response = client.post(CREATE, form_data(opportunity_name="Again"))
+    assert response.status_code == 200
+    assert f'<a href="{detail(existing.number)}">{existing.number}</a>'.encode() in response.content
+    assert Registration.objects.count() == 1
+
+
+def test_a_near_match_is_shown_and_the_partner_picks_the_existing_customer(client, partner):
+    existing = CustomerFactory(name="Établissements Dupontel", country="FR", vat="", domain="")
+    data = form_data(customer_name="Etablissements Dupontell", customer_vat="", customer_domain="")
+    warned = client.post(CREATE, data)
+    assert warned.status_code == 200 and b"Similar customers already exist" in warned.content
+    assert "Dupontel" in warned.content.decode()
+    assert not Registration.objects.exists()
+    client.post(CREATE, {**data, "customer_choice": str(existing.pk)})
+    assert Registration.objects.get().customer == existing
+
+
+def test_a_near_match_can_be_declined_to_create_a_new_customer(client, partner):
+    CustomerFactory(name="Établissements Dupontel", country="FR", vat="", domain="")
+    data = form_data(customer_name="Etablissements Dupontell", customer_vat="", customer_domain="")
+    client.post(CREATE, {**data, "customer_choice": "new"})
+    assert Registration.objects.get().customer.name == "Etablissements Dupontell"
+    assert Customer.objects.count() == 2
+
+
+def test_a_customer_that_is_not_a_near_match_cannot_be_forced_through_the_choice(client, partner):
+    unrelated = CustomerFactory(name="Totally Different", country="FR")
+    CustomerFactory(name="Établissements Dupontel", country="FR", vat="", domain="")
+    data = form_data(customer_name="Etablissements Dupontell", customer_vat="", customer_domain="")
+    response = client.post(CREATE, {**data, "customer_choice": str(unrelated.pk)})
+    assert response.status_code == 200 and not Registration.objects.exists()
+
+
+# --- partner B cannot see, guess or infer A's registrations ---------------------------------------------------
+
+
+@pytest.fixture
+def other_registration():
+    """Partner Bravo's registration for the customer of form_data(), submitted first."""
+    bravo = PartnerFactory(name="Bravo Systems GmbH", code="BRAVO")
+    customer = CustomerFactory(name="Dupont Industries SA", vat="FR11222333444", country="FR")
+    return RegistrationFactory(partner=bravo, customer=customer, opportunity_name="Bravo secret deal")
+
+
+def test_a_conflict_says_only_already_registered(client, partner, other_registration):
+    response = client.post(CREATE, form_data(), follow=True)
+    mine = Registration.objects.get(partner=partner)
+    assert mine.conflict_with == other_registration and mine.status == S.SUBMITTED
+    text = response.content.decode()
+    assert "already registered" in text
+    for secret in ("BRAVO", "Bravo", other_registration.number, "secret deal"):
+        assert secret not in text
+    for event in mine.events.all():
+        assert "BRAVO" not in event.note and other_registration.number not in event.note
+
+
+def test_another_partners_registration_is_a_404_everywhere(client, partner, other_registration):
+    number = other_registration.number
+    assert client.get(detail(number)).status_code == 404
+    for url in [detail(number, "withdraw"), detail(number, "lost"), detail(number, "extension")]:
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"reason": "x"}).status_code == 404
+    assert client.get(detail("DR-NOSUCH00")).status_code == 404
+    other_registration.refresh_from_db()
+    assert other_registration.status == S.SUBMITTED
+
+
+def test_the_list_and_export_hold_only_the_partners_own_registrations(client, partner, other_registration):
+    mine = RegistrationFactory(partner=partner)
+    assert rows(client.get(LIST)) == [mine]
+    assert rows(client.get(f"{LIST}?number={other_registration.number}")) == []
+    assert [row["registration_number"] for row in export(client)] == [mine.number]
+
+
+# --- list, filters, export -----------------------------------------------------------------------------------
+
+
+def test_filters_status_product_line_and_expiring_soon(client, partner):
+    submitted = RegistrationFactory(partner=partner, lines={"storage": "10"})
+    soon = RegistrationFactory(
+        partner=partner,
+        status=S.APPROVED,
+        approved_on=today() - timedelta(days=80),
+        protection_ends_on=today() + timedelta(days=10),
+    )
+    later = RegistrationFactory(
+        partner=partner, status=S.APPROVED, approved_on=today(), protection_ends_on=today() + timedelta(days=90)
+    )
+    assert set(rows(client.get(f"{LIST}?status=approved"))) == {soon, later}
+    assert rows(client.get(f"{LIST}?product_line=storage")) == [submitted]
+    assert rows(client.get(f"{LIST}?expiring_soon=true")) == [soon]
+
+
+def test_the_export_neutralises_formulas_and_keeps_amounts(client, partner):
+    RegistrationFactory(
+        partner=partner, opportunity_name='=HYPERLINK("http://x")', lines={"server": "1234.50", "hci": "1"}
+    )
+    [row] = export(client)
+    assert row["opportunity"].startswith("'=")
+    assert row["estimated_total"] == "1235.50"
+    assert row["product_lines"] == "server hci"
+
+
+def test_the_list_runs_a_bounded_number_of_queries(client, partner, django_assert_max_num_queries):
+    for _index in range(3):
+        RegistrationFactory(partner=partner, lines={"server": "1", "storage": "2"})
+    client.get(LIST)
+    with django_assert_max_num_queries(12) as few:
+        client.get(LIST)
+    for _index in range(25):
+        RegistrationFactory(partner=partner, lines={"server": "1", "storage": "2"})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(LIST)
+    assert len(rows(response)) == 25
+
+
+# --- detail and actions --------------------------------------------------------------------------------------
+
+
+def test_the_detail_shows_lines_and_the_timeline(client, partner, member):
+    client.post(CREATE, form_data(amount_storage="500"))
+    registration = Registration.objects.get()
+    response = client.get(detail(registration.number))
+    content = response.content.decode()
+    assert "12,000.00" in content and "500.00" in content
+    assert 'class="timeline"' in content and "Submitted" in content
+
+
+def test_withdraw_asks_for_confirmation_then_withdraws(client, partner):
+    registration = RegistrationFactory(partner=partner)
+    confirm = client.get(detail(registration.number, "withdraw"))
+    assert confirm.status_code == 200 and b"Withdraw this registration?" in confirm.content
+    registration.refresh_from_db()
+    assert registration.status == S.SUBMITTED
+    response = client.post(detail(registration.number, "withdraw"))
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.status == S.WITHDRAWN
+
+
+def test_a_refused_action_shows_the_reason(client, partner):
+    registration = RegistrationFactory(partner=partner, status=S.APPROVED)
+    response = client.post(detail(registration.number, "withdraw"))
+    assert response.status_code == 200 and b"Only a submitted registration" in response.content
+
+
+def test_mark_lost(client, partner):
+    registration = RegistrationFactory(partner=partner, status=S.APPROVED)
+    client.post(detail(registration.number, "lost"), {"note": "price"})
+    registration.refresh_from_db()
+    assert registration.status == S.LOST
+
+
+def test_request_the_extension_in_the_window(client, partner):
+    registration = RegistrationFactory(
+        partner=partner,
+        status=S.APPROVED,
+        approved_on=today() - timedelta(days=80),
+        protection_ends_on=today() + timedelta(days=10),
+    )
+    assert b"Request an extension" in client.get(detail(registration.number)).content
+    assert client.post(detail(registration.number, "extension"), {"reason": ""}).status_code == 200
+    client.post(detail(registration.number, "extension"), {"reason": "Customer board meets next month"})
+    registration.refresh_from_db()
+    assert registration.extension == "requested"
+
+
+def test_the_extension_link_is_hidden_outside_the_window(client, partner):
+    registration = RegistrationFactory(
+        partner=partner, status=S.APPROVED, approved_on=today(), protection_ends_on=today() + timedelta(days=31)
+    )
+    assert b"Request an extension" not in client.get(detail(registration.number)).content
