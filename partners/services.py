@@ -1,7 +1,5 @@
 """Writes on partners, memberships and invitations: validate, change, audit, enqueue after commit."""
 
-from datetime import date
-
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -160,13 +158,3 @@ def _ensure_another_admin(membership: Membership) -> None:
     if not others.exists():
         raise ValidationError(_("A partner must keep at least one administrator."))
 
-
-def partner_tier_on(partner: Partner, day: date):
-    """Return the tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
-    change = (
-        TierHistory.objects.filter(partner=partner, effective_on__lte=day)
-        .select_related("to_tier")
-        .order_by("-effective_on", "-id")
-        .first()
-    )
-    return change.to_tier if change else Tier.objects.get(code=Tier.AUTHORIZED)
