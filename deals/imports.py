@@ -12,6 +12,7 @@ from portal.money import parse_money
 
 from .matching import CustomerIdentity, CustomerIndex
 from .models import Customer, Order, OrderLine, Registration
+from .registrations import registrations_mark_won
 
 ORDER_HEADER = [
     "order_number",
@@ -348,6 +349,7 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
             order_line.credited_order_id = all_orders[credited_number].pk
         lines.append(order_line)
     bulk_insert(OrderLine, lines)
+    registrations_mark_won(order_ids=[order.pk for order in new_orders.values()])
     return ImportResult(
         rows=len(csv_file.rows),
         created=len(lines),

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Membership, Partner, Tier, Zone
 from portal.catalog import ProductLine
+from portal.csvimport import chunks
 from portal.emails import email_users
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
@@ -535,16 +536,20 @@ def registrations_mark_won(*, order_ids=None) -> int:
         status__in=[Status.APPROVED, Status.EXPIRED], won_order__isnull=True, approved_on__isnull=False
     )
     if order_ids is not None:
-        order_ids = list(order_ids)
-        if not order_ids:
-            return 0
-        candidates = candidates.filter(
-            Exists(
-                OrderLine.objects.filter(
-                    order_id__in=order_ids, partner_id=OuterRef("partner_id"), customer_id=OuterRef("customer_id")
-                )
+        candidate_ids = set()
+        for chunk in chunks(sorted(set(order_ids))):
+            candidate_ids.update(
+                candidates.filter(
+                    Exists(
+                        OrderLine.objects.filter(
+                            order_id__in=chunk, partner_id=OuterRef("partner_id"), customer_id=OuterRef("customer_id")
+                        )
+                    )
+                ).values_list("pk", flat=True)
             )
-        )
+        if not candidate_ids:
+            return 0
+        candidates = candidates.filter(pk__in=sorted(candidate_ids))
     first_line = _qualifying_lines().order_by("booked_on", "order_id")
     winners = list(
         candidates.annotate(

@@ -1,0 +1,18 @@
+"""Periodic deal jobs (scheduled in ``portal/celery.py``): thin wrappers taking an optional ISO date."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from portal.fiscal import parse_iso_date
+
+from . import registrations
+
+
+def _as_of(as_of: str | None):
+    return parse_iso_date(as_of) if as_of else timezone.localdate()
+
+
+@shared_task(name="deals.tasks.registrations_expire_nightly")
+def registrations_expire_nightly(as_of: str | None = None, force: bool = False):
+    """Expire ended registrations, send the protection reminders and re-check wins on ``as_of``, once per date."""
+    return registrations.registrations_expire_once(as_of=_as_of(as_of), force=force)
