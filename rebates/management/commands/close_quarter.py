@@ -1,0 +1,33 @@
+"""``close_quarter FY2018-Q1 [--as-of YYYY-MM-DD]``: issue the quarter's rebate statements, once."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from portal.fiscal import Quarter, parse_iso_date
+from rebates.services import QuarterCloseError, quarter_close
+
+
+class Command(BaseCommand):
+    help = "Close a quarter: issue one rebate statement per partner with rebate lines (once per quarter)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("quarter", help="the quarter, e.g. FY2018-Q1")
+        parser.add_argument("--as-of", help="the close date, YYYY-MM-DD (default: today)")
+
+    def handle(self, *args, **options):
+        try:
+            quarter = Quarter.parse(options["quarter"])
+            as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        try:
+            result = quarter_close(quarter=quarter, as_of=as_of)
+        except QuarterCloseError as error:
+            raise CommandError(str(error)) from error
+        verb = "closed" if result["created"] else "was already closed"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{quarter} {verb} (as of {result['closed_on']}): {result['statements']} statements, "
+                f"{result['rebate_lines']} rebate lines, total {result['total']}."
+            )
+        )

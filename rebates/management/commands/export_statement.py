@@ -1,0 +1,46 @@
+"""``export_statement (NUMBER… | --quarter FY2018-Q1) [--format csv|pdf] [--output PATH]``."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.fiscal import Quarter
+from rebates.documents import statements_csv, statements_pdf
+from rebates.models import Statement
+
+
+class Command(BaseCommand):
+    help = "Export rebate statements as CSV (DESIGN §7, to standard output by default) or PDF."
+
+    def add_arguments(self, parser):
+        parser.add_argument("numbers", nargs="*", help="statement numbers, e.g. RS-FY2018-Q1-P00001")
+        parser.add_argument("--quarter", help="every statement of a quarter, e.g. FY2018-Q1")
+        parser.add_argument("--format", choices=["csv", "pdf"], default="csv")
+        parser.add_argument("--output", help="write to this file instead of standard output")
+
+    def handle(self, *args, **options):
+        numbers, quarter = options["numbers"], options["quarter"]
+        if bool(numbers) == bool(quarter):
+            raise CommandError("Give statement numbers or --quarter (one of the two).")
+        if quarter:
+            try:
+                quarter = Quarter.parse(quarter)
+            except ValueError as error:
+                raise CommandError(str(error)) from error
+            statements = Statement.objects.for_quarter(quarter)
+        else:
+            statements = Statement.objects.filter(number__in=numbers)
+            unknown = sorted(set(numbers) - set(statements.values_list("number", flat=True)))
+            if unknown:
+                raise CommandError(f"Unknown statement(s): {', '.join(unknown)}")
+        if options["format"] == "pdf":
+            if not options["output"]:
+                raise CommandError("A PDF needs --output PATH.")
+            content = statements_pdf(statements.order_by("number"))
+            with open(options["output"], "wb") as file:
+                file.write(content)
+            return
+        text = statements_csv(statements)
+        if options["output"]:
+            with open(options["output"], "w", encoding="utf-8", newline="") as file:
+                file.write(text)
+        else:
+            self.stdout.write(text, ending="")

@@ -1,0 +1,164 @@
+"""Reads for statement pages, documents, exports and the staff views; partner reads take scoped querysets."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+
+from portal.catalog import ProductLine
+from portal.fiscal import Quarter
+from portal.models import Program
+from portal.money import ZERO
+
+from . import calculations as calc
+from . import generator
+from .models import COMPONENT_ORDER, Component, RebateLine, Statement
+
+EXPORT_HEADER = [
+    "statement_number",
+    "partner_code",
+    "order_number",
+    "line_number",
+    "product_line",
+    "booked_on",
+    "net_amount",
+    "component",
+    "rate",
+    "amount",
+]
+
+
+def rate_text(rate: Decimal) -> str:
+    """A rate in percentage points without trailing zeros: ``2``, ``25``, ``2.5``."""
+    return format(rate.normalize(), "f")
+
+
+def component_rank():
+    return Case(
+        *[When(component=value, then=Value(index)) for index, value in enumerate(COMPONENT_ORDER)],
+        output_field=IntegerField(),
+    )
+
+
+def statement_lines(lines: QuerySet[RebateLine]) -> QuerySet[RebateLine]:
+    """Rebate lines in statement order: the quarter's lines by booked date, then prior-period adjustments,
+    then credits, each by booked date, order and line, then component."""
+    return (
+        lines.select_related("statement__partner", "order_line__order", "tier")
+        .annotate(
+            _credit=Case(When(order_line__credited_order__isnull=False, then=Value(1)), default=Value(0)),
+            _late=Case(
+                When(Q(order_line__credited_order__isnull=True, is_adjustment=True), then=Value(1)), default=Value(0)
+            ),
+            _component=component_rank(),
+        )
+        .order_by(
+            "statement__quarter",
+            "_credit",
+            "_late",
+            "order_line__booked_on",
+            "order_line__order__number",
+            "order_line__line_number",
+            "_component",
+        )
+    )
+
+
+def statement_export_rows(statements: QuerySet[Statement]):
+    """The CSV rows of DESIGN §7 for ``statements`` (header first)."""
+    yield EXPORT_HEADER
+    for line in statement_lines(RebateLine.objects.filter(statement__in=statements)).iterator(chunk_size=2000):
+        yield [
+            line.statement.number,
+            line.statement.partner.code,
+            line.order_line.order.number,
+            str(line.order_line.line_number),
+            line.order_line.product_line,
+            line.order_line.booked_on.isoformat(),
+            f"{line.net_amount:.2f}",
+            line.component,
+            rate_text(line.rate),
+            f"{line.amount:.2f}",
+        ]
+
+
+@dataclass
+class StatementSummary:
+    by_component: list[dict] = field(default_factory=list)
+    by_product_line: list[dict] = field(default_factory=list)
+    adjustments: Decimal = ZERO
+    total: Decimal = ZERO
+
+
+def statement_summary(statement: Statement) -> StatementSummary:
+    """Totals by component and by product line (two grouped queries); their sums equal the statement total."""
+    lines = RebateLine.objects.filter(statement=statement)
+    by_component = {
+        row["component"]: row
+        for row in lines.values("component").annotate(amount=Sum("amount"), count=Count("id")).order_by()
+    }
+    labels = dict(Component.choices)
+    summary = StatementSummary(
+        by_component=[
+            {"component": value, "label": labels[value], **by_component[value]}
+            for value in COMPONENT_ORDER
+            if value in by_component
+        ],
+        total=statement.total,
+    )
+    by_line = {
+        row["order_line__product_line"]: row
+        for row in lines.values("order_line__product_line")
+        .annotate(amount=Sum("amount"), net=Sum("net_amount", filter=Q(component=Component.BASE)))
+        .order_by()
+    }
+    summary.by_product_line = [
+        {"product_line": value, "label": label, "amount": by_line[value]["amount"], "net": by_line[value]["net"]}
+        for value, label in ProductLine.choices
+        if value in by_line
+    ]
+    summary.adjustments = lines.filter(is_adjustment=True).aggregate(s=Sum("amount"))["s"] or ZERO
+    return summary
+
+
+def program_totals() -> list[dict]:
+    """What the program pays: per quarter, component and tier (one grouped query)."""
+    return list(
+        RebateLine.objects.values("statement__quarter", "component", "tier__name", "tier__rank")
+        .annotate(amount=Sum("amount"), lines=Count("id"))
+        .order_by("-statement__quarter", "tier__rank", "component")
+    )
+
+
+# --- accrual --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Accrual:
+    quarter: Quarter
+    as_of: date
+    total: Decimal
+    by_component: list[dict]
+    lines: int
+
+
+def rebate_accrual(*, partner, as_of: date) -> Accrual:
+    """The open quarter's accrual for ``partner`` on ``as_of``: what the lines booked so far would earn if the
+    quarter closed now, by the same code as the close (an estimate: it freezes nothing)."""
+    program = Program.current()
+    quarter = Quarter.containing(as_of)
+    rows = generator.rebate_rows_python(quarter=quarter, program=program, partner_ids=[partner.pk], until=as_of)
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row.component] = totals.get(row.component, ZERO) + row.amount
+    labels = dict(Component.choices)
+    return Accrual(
+        quarter=quarter,
+        as_of=as_of,
+        total=calc.total(calc.Earned(c, ZERO, amount) for c, amount in totals.items()),
+        by_component=[
+            {"component": c, "label": labels[c], "amount": totals[c]} for c in COMPONENT_ORDER if c in totals
+        ],
+        lines=len({row.order_line_id for row in rows}),
+    )
