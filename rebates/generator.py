@@ -337,7 +337,8 @@ WITH target AS (
     FROM ctx c JOIN earned e ON e.id = c.id
 ), subject_uplift AS (
     SELECT c.id, c.order_id, c.line_number, c.product_line, c.tier_id, 'exclusivity_uplift'::varchar AS component,
-           cr.rate, ROUND(COALESCE((SELECT SUM(r.amount) FROM subject_rows r WHERE r.id = c.id), 0) * cr.rate / 100, 2)
+           cr.rate,
+           ROUND(COALESCE((SELECT SUM(r.amount) FROM subject_rows r WHERE r.id = c.id), 0) * cr.rate / 100, 2) AS amount
     FROM ctx c JOIN rebates_componentrate cr
       ON cr.component = 'exclusivity_uplift' AND cr.valid_from <= c.booked_on
      AND (cr.valid_until IS NULL OR cr.valid_until > c.booked_on)
@@ -362,7 +363,7 @@ WITH target AS (
     WHERE k.component <> 'exclusivity_uplift'
 ), credit_uplift AS (
     SELECT k.id, k.component, k.rate, k.tier_id,
-           ROUND(COALESCE((SELECT SUM(r.amount) FROM credit_rows r WHERE r.id = k.id), 0) * k.rate / 100, 2)
+           ROUND(COALESCE((SELECT SUM(r.amount) FROM credit_rows r WHERE r.id = k.id), 0) * k.rate / 100, 2) AS amount
     FROM credit_earned k WHERE k.component = 'exclusivity_uplift'
 ), all_rows AS (
     SELECT a.id, a.component, a.tier_id, a.rate, a.amount FROM subject_all a WHERE a.id IN (SELECT id FROM target)

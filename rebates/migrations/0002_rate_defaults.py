@@ -48,8 +48,9 @@ LEDGER_TRIGGER = """
 CREATE OR REPLACE FUNCTION rebates_rebateline_immutable() RETURNS trigger AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM rebates_statement s WHERE s.id = OLD.statement_id AND s.status IN ('issued', 'paid')) THEN
-        RAISE EXCEPTION 'rebate line % is on an issued statement and cannot be changed', OLD.id
-            USING ERRCODE = 'integrity_constraint_violation';
+        RAISE EXCEPTION USING
+            MESSAGE = 'rebate line ' || OLD.id || ' is on an issued statement and cannot be changed',
+            ERRCODE = 'integrity_constraint_violation';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
