@@ -180,3 +180,6 @@ class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["order__number", "sku", "customer__name", "partner__code", "registration_number"]
     list_select_related = ["order", "partner", "customer", "credited_order"]
     readonly_fields = [field.name for field in OrderLine._meta.fields]
+
+
+from . import admin_registrations  # noqa: F401, E402
