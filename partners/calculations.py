@@ -5,7 +5,7 @@ ranks is made on the *base* tier (:func:`base_tier`). Money is ``Decimal``; the 
 ``portal.money.round_money``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -128,26 +128,40 @@ def path_gap(figures: TierFigures, requirement: RequirementPath) -> PathGap:
     )
 
 
+def meets(figures: TierFigures, requirement: RequirementPath) -> bool:
+    """Is every threshold of ``requirement`` met (at or above it)?"""
+    return (
+        figures.qualifying_revenue >= requirement.min_revenue
+        and figures.services_revenue >= requirement.min_services_revenue
+        and figures.certified_people >= requirement.min_certified_people
+        and figures.competencies >= requirement.min_competencies
+    )
+
+
 @dataclass(frozen=True)
 class TierComputation:
+    """The computed tier, and on demand the gap of the figures to every path of any tier."""
+
     tier: str
-    gaps: dict[str, list[PathGap]] = field(default_factory=dict)  # tier code → one gap per path
+    figures: TierFigures
+    requirements: tuple[RequirementPath, ...] = ()
 
     def gaps_for(self, tier: str) -> list[PathGap]:
-        return self.gaps.get(base_tier(tier), [])
+        tier = base_tier(tier)
+        paths = sorted((r for r in self.requirements if r.tier == tier), key=lambda r: r.path)
+        return [path_gap(self.figures, requirement) for requirement in paths]
 
 
-def compute_tier(figures: TierFigures, requirements: list[RequirementPath]) -> TierComputation:
-    """Return the highest tier whose paths include one fully met (else Authorized), with every path's gap.
+def compute_tier(figures: TierFigures, requirements) -> TierComputation:
+    """Return the highest tier with at least one path fully met (else Authorized).
 
     A tier without any path cannot be reached by figures (only by status match or staff).
     """
-    gaps: dict[str, list[PathGap]] = {}
-    for requirement in sorted(requirements, key=lambda r: (r.rank, r.path)):
-        gaps.setdefault(requirement.tier, []).append(path_gap(figures, requirement))
-    qualified = [tier for tier, tier_gaps in gaps.items() if any(gap.met for gap in tier_gaps)]
-    tier = max(qualified, key=TIER_RANK.__getitem__, default=AUTHORIZED)
-    return TierComputation(tier=tier, gaps=gaps)
+    tier, rank = AUTHORIZED, TIER_RANK[AUTHORIZED]
+    for requirement in requirements:
+        if requirement.rank > rank and meets(figures, requirement):
+            tier, rank = requirement.tier, requirement.rank
+    return TierComputation(tier=tier, figures=figures, requirements=tuple(requirements))
 
 
 def next_tier(tier: str) -> str | None:

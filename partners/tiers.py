@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils.translation import gettext as _
 
@@ -208,7 +208,20 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
     if partner_ids is not None:
         partner_ids = list(partner_ids)
         partners = partners.filter(pk__in=partner_ids)
-    partners = list(partners.order_by("code"))
+    partners = list(
+        partners.only(
+            "id",
+            "code",
+            "name",
+            "country",
+            "active",
+            "tier_id",
+            "computed_tier_id",
+            "at_risk",
+            "at_risk_reason",
+            "evaluated_on",
+        ).order_by("code")
+    )
     raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
     attested = _attested_partner_ids(as_of, partner_ids)
     countries, default_zone_id, paths, zone_codes = _requirement_paths()
@@ -269,7 +282,8 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     ran_this_year = _evaluated_earlier_this_year(as_of)
 
     history: list[TierHistory] = []
-    updates: list[Partner] = []
+    updates: list[tuple] = []
+    evaluated_ids: list[int] = []
     lost_black: list[int] = []
     at_risk_news: list[tuple[TierEvaluation, calc.TierDecision]] = []
     at_risk_count = 0
@@ -305,22 +319,18 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
             at_risk_news.append((evaluation, decision))
         if partner.evaluated_on is not None and partner.evaluated_on > as_of:
             continue  # a replay of an earlier date: the pages keep the later evaluation's state
-        state = (new_tier.pk, computed_tier.pk, decision.at_risk, decision.at_risk_reason, as_of)
-        if state != (
-            partner.tier_id,
-            partner.computed_tier_id,
-            partner.at_risk,
-            partner.at_risk_reason,
-            partner.evaluated_on,
-        ):
-            partner.tier_id, partner.computed_tier_id, partner.at_risk, partner.at_risk_reason = state[:4]
-            partner.evaluated_on = as_of
-            updates.append(partner)
+        evaluated_ids.append(partner.pk)
+        state = (new_tier.pk, computed_tier.pk, decision.at_risk, decision.at_risk_reason)
+        if state != (partner.tier_id, partner.computed_tier_id, partner.at_risk, partner.at_risk_reason):
+            updates.append((partner.pk, *state))
 
     TierHistory.objects.bulk_create(history, batch_size=1000)
-    Partner.objects.bulk_update(
-        updates, ["tier", "computed_tier", "at_risk", "at_risk_reason", "evaluated_on"], batch_size=500
-    )
+    _partner_states_write(updates)
+    evaluated = Partner.objects.filter(Q(evaluated_on__isnull=True) | Q(evaluated_on__lt=as_of))
+    if partner_ids is None:
+        evaluated.filter(active=True).update(evaluated_on=as_of)  # every partner just evaluated, in one UPDATE
+    else:
+        evaluated.filter(pk__in=evaluated_ids).update(evaluated_on=as_of)
     if lost_black:
         TitaniumBlackAward.objects.filter(
             partner_id__in=lost_black, ended_on__isnull=True, awarded_on__lte=as_of, ends_on__gt=as_of
@@ -334,6 +344,35 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
         "at_risk": at_risk_count,
         "titanium_black_lost": len(lost_black),
     }
+
+
+def _partner_states_write(rows: list[tuple[int, int, int, bool, str]]) -> None:
+    """Set (tier, computed tier, at risk, reason) of many partners: one ``UPDATE … FROM (VALUES …)`` per 1,000.
+
+    Django's ``bulk_update`` builds a ``CASE`` per field and row in Python, which dominates the nightly job
+    on the first evaluation of thousands of partners; PostgreSQL and SQLite (3.33+) both join a VALUES list.
+    """
+    if not rows:
+        return
+    if connection.vendor not in {"postgresql", "sqlite"}:
+        partners = [
+            Partner(pk=pk, tier_id=t, computed_tier_id=c, at_risk=r, at_risk_reason=why) for pk, t, c, r, why in rows
+        ]
+        Partner.objects.bulk_update(partners, ["tier", "computed_tier", "at_risk", "at_risk_reason"], batch_size=500)
+        return
+    first = "(%s::bigint, %s::bigint, %s::bigint, %s::boolean, %s::text)" if connection.vendor == "postgresql" else None
+    table = connection.ops.quote_name(Partner._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            batch = rows[start : start + 1000]
+            values = ", ".join([first or "(%s, %s, %s, %s, %s)"] + ["(%s, %s, %s, %s, %s)"] * (len(batch) - 1))
+            # Only the model's table name and placeholders are interpolated; every value is a parameter.
+            sql = (
+                f"UPDATE {table} AS p SET tier_id = v.column2, computed_tier_id = v.column3, "  # noqa: S608
+                "at_risk = v.column4, at_risk_reason = v.column5 "
+                f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
+            )
+            cursor.execute(sql, [value for row in batch for value in row])
 
 
 def tier_recompute_all(*, as_of: date, force: bool = False) -> dict | None:
