@@ -321,6 +321,7 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
                     description=row["description"],
                     quantity=item.quantity,
                     net_amount=item.net_amount,
+                    net_amount_source=row["net_amount"],
                     service_delivery=row["service_delivery"],
                     registration_number=row["registration_number"],
                     registration=registration,

@@ -86,6 +86,8 @@ class OrderLine(models.Model):
     description = models.CharField(_("description"), max_length=255, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
     net_amount = models.DecimalField(_("net amount"), max_digits=16, decimal_places=2)
+    # The amount exactly as the vendor's file wrote it ("89704", "253275.3"): statements echo it back unchanged.
+    net_amount_source = models.CharField(max_length=20, blank=True, editable=False)
     service_delivery = models.CharField(
         _("service delivery"), max_length=20, choices=ServiceDelivery.choices, blank=True
     )
@@ -125,6 +127,11 @@ class OrderLine(models.Model):
 
     def __str__(self):
         return f"{self.order_id}/{self.line_number}"
+
+    @property
+    def net_amount_text(self) -> str:
+        """The net amount as the source file wrote it, else with two decimals."""
+        return self.net_amount_source or f"{self.net_amount:.2f}"
 
 
 class RegistrationQuerySet(models.QuerySet):
@@ -482,9 +489,7 @@ class RoutingOffer(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OFFERED)
     decline_reason = models.TextField(_("decline reason"), blank=True)
     note = models.TextField(_("note"), blank=True)
-    decided_by = models.ForeignKey(
-        "portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    decided_by = models.ForeignKey("portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -500,9 +505,7 @@ class RoutingOffer(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["case"], condition=Q(status="offered"), name="routingoffer_one_open"),
-            models.UniqueConstraint(
-                fields=["case"], condition=Q(status="accepted"), name="routingoffer_one_accepted"
-            ),
+            models.UniqueConstraint(fields=["case"], condition=Q(status="accepted"), name="routingoffer_one_accepted"),
             models.CheckConstraint(
                 condition=Q(status__in=["offered", "accepted", "declined", "expired", "withdrawn"]),
                 name="routingoffer_status_valid",

@@ -178,3 +178,10 @@ def test_the_command_exits_non_zero_with_the_report(tmp_path, partner):
         call_command("import_orders", str(path))
     assert "line 2: booked_on" in str(info.value)
     assert "nothing was imported" in str(info.value)
+
+
+def test_the_amount_is_kept_as_the_file_wrote_it(partner):
+    run(csv_bytes(line(amount="89704"), line(line_number="2", amount="253275.3"), line(line_number="3", amount="7.00")))
+    texts = list(OrderLine.objects.order_by("line_number").values_list("net_amount_source", flat=True))
+    assert texts == ["89704", "253275.3", "7.00"]
+    assert OrderLine.objects.get(line_number=1).net_amount == Decimal("89704.00")
