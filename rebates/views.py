@@ -1,0 +1,74 @@
+"""Partner pages: the statements list, a statement with its summary and filtered lines, CSV and PDF downloads.
+
+Finance and admin users only; every query goes through ``PartnerViewMixin.scope``, so another partner's
+statement is a 404.
+"""
+
+from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
+from django.views.generic import View
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin, SingleTableView
+
+from portal.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
+
+from . import documents, selectors
+from .filters import RebateLineFilter
+from .models import RebateLine, Statement
+from .tables import RebateLineTable, StatementTable
+
+STATEMENT_ROLES = (ROLE_ADMIN, ROLE_FINANCE)
+
+
+class StatementListView(PartnerViewMixin, SingleTableView):
+    partner_roles = STATEMENT_ROLES
+    template_name = "rebates/statement_list.html"
+    table_class = StatementTable
+    table_pagination = {"per_page": 20}
+
+    def get_queryset(self):
+        return self.scope(Statement.objects.all()).order_by("-quarter")
+
+
+class _StatementMixin(PartnerViewMixin):
+    partner_roles = STATEMENT_ROLES
+
+    def get_statement(self) -> Statement:
+        statement = self.scope(Statement.objects.select_related("partner")).filter(number=self.kwargs["number"]).first()
+        if statement is None:
+            raise Http404(_("No such statement."))
+        return statement
+
+
+class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
+    template_name = "rebates/statement_detail.html"
+    table_class = RebateLineTable
+    filterset_class = RebateLineFilter
+    table_pagination = {"per_page": 50}
+
+    def get_queryset(self):
+        self.statement = self.get_statement()
+        return selectors.statement_lines(RebateLine.objects.filter(statement=self.statement))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["statement"] = self.statement
+        context["summary"] = selectors.statement_summary(self.statement)
+        return context
+
+
+class StatementCsvView(_StatementMixin, View):
+    def get(self, request, number):
+        statement = self.get_statement()
+        text = documents.statements_csv(Statement.objects.filter(pk=statement.pk))
+        response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{statement.number}.csv"'
+        return response
+
+
+class StatementPdfView(_StatementMixin, View):
+    def get(self, request, number):
+        statement = self.get_statement()
+        response = HttpResponse(documents.statement_pdf(statement), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{statement.number}.pdf"'
+        return response
