@@ -282,7 +282,7 @@ def registration_near_matches(identity: CustomerIdentity) -> list[Customer]:
 def _locked(registration: Registration) -> Registration:
     """Re-read ``registration`` under its customer's lock and its own row lock (decisions never race)."""
     _lock_customer(registration.customer_id)
-    return Registration.objects.select_for_update().select_related("partner__tier").get(pk=registration.pk)
+    return Registration.objects.select_for_update(of=("self",)).select_related("partner__tier").get(pk=registration.pk)
 
 
 def _refuse(message: str):
