@@ -16,3 +16,19 @@ def _as_of(as_of: str | None):
 def registrations_expire_nightly(as_of: str | None = None, force: bool = False):
     """Expire ended registrations, send the protection reminders and re-check wins on ``as_of``, once per date."""
     return registrations.registrations_expire_once(as_of=_as_of(as_of), force=force)
+
+
+@shared_task(name="deals.tasks.channel_locks_apply_nightly")
+def channel_locks_apply_nightly(as_of: str | None = None, force: bool = False):
+    """Lock customers to their incumbent and release expired locks on ``as_of``, once per date."""
+    from .locks import channel_locks_apply
+
+    return channel_locks_apply(as_of=_as_of(as_of), force=force)
+
+
+@shared_task(name="deals.tasks.route_direct_orders_nightly")
+def route_direct_orders_nightly(as_of: str | None = None, force: bool = False):
+    """Route the direct orders booked up to ``as_of`` and time out unanswered offers, once per date."""
+    from .routing import route_direct_orders
+
+    return route_direct_orders(as_of=_as_of(as_of), force=force)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import registration_views, views
+from . import registration_views, routing_views, views
 
 app_name = "deals"
 urlpatterns = [
@@ -25,5 +25,10 @@ urlpatterns = [
         "registrations/<str:number>/extension/",
         registration_views.RegistrationExtensionView.as_view(),
         name="registration_extension",
+    ),
+    path("routed/", routing_views.RoutedListView.as_view(), name="routed_list"),
+    path("routed/<int:pk>/accept/", routing_views.RoutedOfferActionView.as_view(action="accept"), name="routed_accept"),
+    path(
+        "routed/<int:pk>/decline/", routing_views.RoutedOfferActionView.as_view(action="decline"), name="routed_decline"
     ),
 ]

@@ -1,0 +1,505 @@
+"""Routing of direct orders to the channel (DESIGN §5), and the partner's and staff's answers to it.
+
+A direct order is decided once, on its booked date (``RoutingCase``, one per order):
+
+1. the customer is channel-locked on that date → reason ``locked``;
+2. else a protected registration covers the customer and one of the order's product lines → ``registration``;
+3. else the order total is strictly under the hard-deck ceiling of the customer's zone → ``under_ceiling``;
+4. else it stays direct: a case with reason ``not_routed`` records why, so staff see every direct order's
+   decision and the nightly job never looks at that order again.
+
+The order is offered (``RoutingOffer``) to, in turn: the holder of the covering registration, the incumbent of
+the lock, then — among the active partners of the customer's country not yet offered this order — the one with
+the lowest (offers made to it this quarter ÷ its tier's routing weight), ties by lowest id. Each offer gives
+``Program.routing_offer_days`` to answer; a decline or a timeout moves the order to the next candidate; with none
+left the case closes and the order stays direct, with the reason.
+
+Runs are deterministic (orders in booked date then id order, exact fractions) and serialised by a row lock on the
+program settings, because each choice depends on the offers made before it. Cases being answered at that very
+moment are skipped (``skip_locked``) and picked up by the next run.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import Membership, Partner, Zone
+from portal.emails import email_users
+from portal.fiscal import Quarter
+from portal.jobs import job_run_once
+from portal.models import Program
+
+from .locks import channel_lock_on, channel_locks_refresh
+from .models import Order, OrderLine, Registration, RoutingCase, RoutingOffer
+
+JOB_NAME = "deals.route_direct_orders"
+BATCH_SIZE = 500
+OFFER_EMAIL_TEMPLATE = "deals/email/routed_offer"
+
+
+class RoutingError(Exception):
+    """An answer that cannot be applied (the offer is closed, the deadline passed, a reason is missing)."""
+
+
+# Runs -------------------------------------------------------------------------------------------------------------
+
+
+def route_direct_orders(*, as_of: date, force: bool = False) -> dict | None:
+    """Route the direct orders booked on or before ``as_of`` and expire unanswered offers, once per date."""
+    return job_run_once(JOB_NAME, as_of.isoformat(), lambda: routing_run(as_of=as_of), force=force)
+
+
+def routing_run(*, as_of: date) -> dict:
+    """Expire the offers whose deadline passed before ``as_of`` (offering to the next candidate), then decide
+    every direct order booked on or before ``as_of`` that has no case yet. Safe to re-run: it only picks up
+    offers still open and orders still without a case."""
+    with transaction.atomic():
+        allocator = _Allocator.start(day=as_of)
+        expired = _expire_offers(allocator)
+        decided = _route_new_orders(allocator)
+    return {"as_of": as_of.isoformat(), "expired_offers": expired, **decided}
+
+
+def _routing_mutex() -> Program:
+    """Serialise the writers that choose partners (the nightly run, a decline, a staff reassignment)."""
+    Program.current()
+    return Program.objects.select_for_update().get(pk=1)
+
+
+@dataclass
+class _Allocator:
+    """The choices of one run on ``day``: the program, zones, candidate pools and this quarter's offer counts."""
+
+    day: date
+    program: Program
+    offer_counts: dict[int, int]
+    pools: dict[str, list[Partner]]
+    ceilings: dict[str, Decimal]
+
+    @classmethod
+    def start(cls, *, day: date) -> "_Allocator":
+        program = _routing_mutex()
+        quarter = Quarter.containing(day)
+        counts = defaultdict(int)
+        rows = (
+            RoutingOffer.objects.filter(offered_on__gte=quarter.start, offered_on__lte=quarter.end)
+            .values_list("partner_id")
+            .order_by()
+        )
+        for (partner_id,) in rows:
+            counts[partner_id] += 1
+        return cls(day=day, program=program, offer_counts=counts, pools={}, ceilings={})
+
+    @property
+    def respond_by(self) -> date:
+        return self.day + timedelta(days=self.program.routing_offer_days)
+
+    def ceiling(self, country: str) -> Decimal:
+        if country not in self.ceilings:
+            self.ceilings[country] = Zone.objects.for_country(country).hard_deck_ceiling
+        return self.ceilings[country]
+
+    def pool(self, country: str) -> list[Partner]:
+        if country not in self.pools:
+            self.pools[country] = list(
+                Partner.objects.filter(active=True, country=country).select_related("tier").order_by("id")
+            )
+        return self.pools[country]
+
+    def fair_choice(self, country: str, excluded: set[int]) -> Partner | None:
+        """The active partner of ``country`` not in ``excluded`` with the lowest offers ÷ weight, then lowest id.
+
+        ``Fraction`` compares the ratios exactly (integers cross-multiplied), never as floats.
+        """
+        candidates = [partner for partner in self.pool(country) if partner.pk not in excluded]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda p: (Fraction(self.offer_counts[p.pk], _weight(p)), p.pk))
+
+    def next_target(self, case: RoutingCase, excluded: set[int]) -> tuple[Partner, str] | None:
+        """The next partner to offer ``case`` to, and why it was chosen; ``None`` when nobody is left."""
+        registration = case.registration
+        if registration is not None and registration.partner.active and registration.partner_id not in excluded:
+            return registration.partner, RoutingOffer.Source.REGISTRATION
+        if case.incumbent is not None and case.incumbent.active and case.incumbent_id not in excluded:
+            return case.incumbent, RoutingOffer.Source.INCUMBENT
+        partner = self.fair_choice(case.order.customer.country, excluded)
+        if partner is None:
+            return None
+        return partner, RoutingOffer.Source.FAIR_SHARE
+
+    def record_offer(self, partner_id: int) -> None:
+        self.offer_counts[partner_id] += 1
+
+
+def _weight(partner: Partner) -> int:
+    return max(partner.tier.routing_weight, 1) if partner.tier_id else 1
+
+
+def _route_new_orders(allocator: _Allocator) -> dict:
+    """Decide the direct orders without a case, oldest first, in batches."""
+    counts = {reason: 0 for reason in RoutingCase.Reason.values} | {"offers": 0, "unassigned": 0}
+    while True:
+        order_ids = list(
+            Order.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                channel=Order.Channel.DIRECT,
+                partner__isnull=True,
+                booked_on__gte=allocator.program.start_date,
+                booked_on__lte=allocator.day,
+                routing_case__isnull=True,
+            )
+            .order_by("booked_on", "id")
+            .values_list("id", flat=True)[:BATCH_SIZE]
+        )
+        if not order_ids:
+            return counts
+        orders = list(Order.objects.filter(pk__in=order_ids).select_related("customer").order_by("booked_on", "id"))
+        # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
+        cases = RoutingCase.objects.bulk_create(_decide(orders, allocator), batch_size=BATCH_SIZE)
+        offers, unassigned = [], []
+        for case in cases:
+            counts[case.reason] += 1
+            if case.reason == RoutingCase.Reason.NOT_ROUTED:
+                continue
+            target = allocator.next_target(case, excluded=set())
+            if target is None:
+                _close_unassigned(case, allocator.day, save=False)
+                unassigned.append(case)
+                continue
+            offers.append(_new_offer(case, *target, allocator))
+        RoutingOffer.objects.bulk_create(offers, batch_size=BATCH_SIZE)
+        RoutingCase.objects.bulk_update(unassigned, ["status", "closed_on", "outcome"], batch_size=BATCH_SIZE)
+        counts["unassigned"] += len(unassigned)
+        counts["offers"] += len(offers)
+        _notify(offers)
+        if len(order_ids) < BATCH_SIZE:
+            return counts
+
+
+def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
+    """Decide each order on its booked date, reading the batch's lines, locks and registrations in a few queries."""
+    lines_by_order: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+    for order_id, product_line, amount in OrderLine.objects.filter(order_id__in=[o.pk for o in orders]).values_list(
+        "order_id", "product_line", "net_amount"
+    ):
+        lines_by_order[order_id].append((product_line, amount))
+
+    customers_by_day: dict[date, set[int]] = defaultdict(set)
+    for order in orders:
+        customers_by_day[order.booked_on].add(order.customer_id)
+    locks = {
+        day: channel_lock_on(customer_ids, day, months=allocator.program.channel_lock_months)
+        for day, customer_ids in customers_by_day.items()
+    }
+    registrations = _protecting_registrations(orders)
+    incumbents = Partner.objects.in_bulk(
+        {lock.partner_id for by_customer in locks.values() for lock in by_customer.values()}
+    )
+
+    decisions = []
+    for order in orders:
+        lines = lines_by_order[order.pk]
+        total = sum((amount for _line, amount in lines), start=Decimal("0.00"))
+        product_lines = {line for line, amount in lines if amount > 0}
+        ceiling = allocator.ceiling(order.customer.country)
+        lock = locks[order.booked_on].get(order.customer_id)
+        registration = next(
+            (
+                registration
+                for registration in registrations.get(order.customer_id, [])
+                if _registration_protects(registration, order.booked_on, product_lines)
+            ),
+            None,
+        )
+        case = RoutingCase(
+            order=order,
+            status=RoutingCase.Status.DIRECT,
+            order_total=total,
+            ceiling=ceiling,
+            incumbent=incumbents.get(lock.partner_id) if lock else None,
+            registration=registration,
+            decided_on=allocator.day,
+        )
+        if not lines or any(amount < 0 for _line, amount in lines):
+            case.reason = RoutingCase.Reason.NOT_ROUTED
+            case.outcome = "Not routed: a credit (or an order without lines) follows the order it corrects."
+        elif lock is not None:
+            case.reason = RoutingCase.Reason.LOCKED
+        elif registration is not None:
+            case.reason = RoutingCase.Reason.REGISTRATION
+        elif total < ceiling:
+            case.reason = RoutingCase.Reason.UNDER_CEILING
+        else:
+            case.reason = RoutingCase.Reason.NOT_ROUTED
+            case.outcome = (
+                f"Not routed: customer not channel-locked, no protected registration, "
+                f"total {total} at or over the ceiling {ceiling}."
+            )
+        if case.reason == RoutingCase.Reason.NOT_ROUTED:
+            case.closed_on = allocator.day
+        else:
+            case.status = RoutingCase.Status.OFFERED
+        decisions.append(case)
+    return decisions
+
+
+def _registration_protects(registration: Registration, day: date, product_lines: set[str]) -> bool:
+    """Whether ``registration`` protected ``day`` for one of ``product_lines``: approved (still, since expired, or
+    won on or after ``day``) with ``approved_on <= day <= protection_ends_on``. Past days are answered exactly,
+    whatever happened to the registration since."""
+    if not (registration.approved_on <= day <= registration.protection_ends_on):
+        return False
+    if registration.status == Registration.Status.WON and registration.won_on < day:
+        return False
+    return bool(registration.registered_lines & product_lines)
+
+
+def _protecting_registrations(orders: list[Order]) -> dict[int, list[Registration]]:
+    """The registrations of the batch's customers protected at some point of the batch's dates, per customer,
+    first approved first (first in time wins), each with its ``registered_lines``."""
+    if not orders:
+        return {}
+    rows = (
+        Registration.objects.filter(
+            customer_id__in={order.customer_id for order in orders},
+            status__in=[Registration.Status.APPROVED, Registration.Status.EXPIRED, Registration.Status.WON],
+            approved_on__lte=max(order.booked_on for order in orders),
+            protection_ends_on__gte=min(order.booked_on for order in orders),
+        )
+        .select_related("partner")
+        .prefetch_related("lines")
+        .order_by("approved_on", "id")
+    )
+    found: dict[int, list[Registration]] = defaultdict(list)
+    for registration in rows:
+        registration.registered_lines = {line.product_line for line in registration.lines.all()}
+        found[registration.customer_id].append(registration)
+    return found
+
+
+def _new_offer(case: RoutingCase, partner: Partner, source: str, allocator: _Allocator, note: str = ""):
+    allocator.record_offer(partner.pk)
+    return RoutingOffer(
+        case=case,
+        partner=partner,
+        source=source,
+        offered_on=allocator.day,
+        respond_by=allocator.respond_by,
+        note=note,
+    )
+
+
+def _close_unassigned(case: RoutingCase, day: date, *, save: bool = True) -> None:
+    case.status = RoutingCase.Status.DIRECT
+    case.closed_on = day
+    case.outcome = "Stays direct: no partner left to offer it to (every candidate declined or did not answer)."
+    if save:
+        case.save(update_fields=["status", "closed_on", "outcome", "updated_at"])
+
+
+def _offer_next(case: RoutingCase, allocator: _Allocator) -> RoutingOffer | None:
+    """Offer ``case`` (locked, without an open offer) to its next candidate, or close it; return the offer."""
+    excluded = set(case.offers.values_list("partner_id", flat=True))
+    target = allocator.next_target(case, excluded)
+    if target is None:
+        _close_unassigned(case, allocator.day)
+        return None
+    offer = _new_offer(case, *target, allocator)
+    offer.save()
+    if case.status != RoutingCase.Status.OFFERED:
+        case.status = RoutingCase.Status.OFFERED
+        case.closed_on = None
+        case.save(update_fields=["status", "closed_on", "updated_at"])
+    _notify([offer])
+    return offer
+
+
+def _expire_offers(allocator: _Allocator) -> int:
+    """Time out the open offers whose deadline passed before the run's day, and offer to the next candidate."""
+    cases = list(
+        RoutingCase.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            status=RoutingCase.Status.OFFERED,
+            offers__status=RoutingOffer.Status.OFFERED,
+            offers__respond_by__lt=allocator.day,
+        )
+        .select_related("order__customer", "incumbent", "registration__partner")
+        .order_by("order__booked_on", "order_id")
+    )
+    if not cases:
+        return 0
+    expired = RoutingOffer.objects.filter(
+        case__in=cases, status=RoutingOffer.Status.OFFERED, respond_by__lt=allocator.day
+    ).update(status=RoutingOffer.Status.EXPIRED, decided_at=timezone.now())
+    for case in cases:
+        _offer_next(case, allocator)
+    return expired
+
+
+# Emails -----------------------------------------------------------------------------------------------------------
+
+
+def _notify(offers: list[RoutingOffer]) -> None:
+    """Email each offer to the partner's admin and sales users (once per offer and user, after commit)."""
+    if not offers:
+        return
+    users_by_partner: dict[int, list] = defaultdict(list)
+    users = (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            membership__partner_id__in={offer.partner_id for offer in offers},
+            membership__role__in=[Membership.Role.ADMIN, Membership.Role.SALES],
+        )
+        .select_related("membership")
+        .order_by("pk")
+    )
+    for user in users:
+        users_by_partner[user.membership.partner_id].append(user)
+    offer_ids = [offer.pk for offer in offers]
+    for offer in RoutingOffer.objects.filter(pk__in=offer_ids).select_related("case__order__customer", "partner"):
+        if not users_by_partner.get(offer.partner_id):
+            continue
+        email_users(
+            key=f"routing-offer:{offer.pk}",
+            users=users_by_partner[offer.partner_id],
+            template=OFFER_EMAIL_TEMPLATE,
+            context={
+                "offer": offer,
+                "order": offer.case.order,
+                "customer": offer.case.order.customer,
+                "partner": offer.partner,
+                "total": offer.case.order_total,
+                "path": reverse("deals:routed_list"),
+            },
+        )
+
+
+# Answers ----------------------------------------------------------------------------------------------------------
+
+
+def _locked_offer(offer: RoutingOffer) -> tuple[RoutingCase, RoutingOffer]:
+    case = (
+        RoutingCase.objects.select_for_update(of=("self",))
+        .select_related("order__customer", "incumbent", "registration__partner")
+        .get(pk=offer.case_id)
+    )
+    return case, RoutingOffer.objects.select_related("partner").get(pk=offer.pk)
+
+
+def routed_offer_accept(*, offer: RoutingOffer, user, today: date | None = None) -> RoutingOffer:
+    """Accept a routed order for the offer's partner: from its booked date the order counts as that partner's
+    (``Order.partner`` and its lines' ``partner``: tiers, rebates and the channel lock read them).
+
+    Idempotent: accepting an offer already accepted returns it unchanged (a double click).
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        case, offer = _locked_offer(offer)
+        if offer.status == RoutingOffer.Status.ACCEPTED:
+            return offer
+        if offer.status != RoutingOffer.Status.OFFERED:
+            raise RoutingError(_("This offer is no longer open."))
+        if offer.respond_by < today:
+            raise RoutingError(_("The deadline to answer this offer has passed."))
+        offer.status = RoutingOffer.Status.ACCEPTED
+        offer.decided_by = user
+        offer.decided_at = timezone.now()
+        offer.save(update_fields=["status", "decided_by", "decided_at"])
+        case.status = RoutingCase.Status.ACCEPTED
+        case.accepted_partner = offer.partner
+        case.closed_on = today
+        case.outcome = f"Accepted by {offer.partner.code} on {today.isoformat()}."
+        case.save(update_fields=["status", "accepted_partner", "closed_on", "outcome", "updated_at"])
+        Order.objects.filter(pk=case.order_id, partner__isnull=True).update(partner=offer.partner)
+        OrderLine.objects.filter(order_id=case.order_id).update(partner=offer.partner)
+        # The order now counts for the partner's lock from its booked date: bring the customer's lock up to date
+        # now rather than at night, so pages and the next routing decision see it.
+        channel_locks_refresh(as_of=max(today, case.order.booked_on), customer_ids=[case.order.customer_id])
+    return offer
+
+
+def routed_offer_decline(*, offer: RoutingOffer, user, reason: str, today: date | None = None) -> RoutingOffer:
+    """Decline a routed order with a reason; it is offered at once to the next candidate (or stays direct).
+
+    Idempotent: declining an offer already declined returns it unchanged.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise RoutingError(_("Please give a reason for declining."))
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        allocator = _Allocator.start(day=today)
+        case, offer = _locked_offer(offer)
+        if offer.status == RoutingOffer.Status.DECLINED:
+            return offer
+        if offer.status != RoutingOffer.Status.OFFERED:
+            raise RoutingError(_("This offer is no longer open."))
+        offer.status = RoutingOffer.Status.DECLINED
+        offer.decline_reason = reason
+        offer.decided_by = user
+        offer.decided_at = timezone.now()
+        offer.save(update_fields=["status", "decline_reason", "decided_by", "decided_at"])
+        _offer_next(case, allocator)
+    return offer
+
+
+def routing_reassign(
+    *, case: RoutingCase, partner: Partner, reason: str, staff_user, today: date | None = None
+) -> RoutingOffer:
+    """Staff: withdraw the case's open offer (if any) and offer the order to ``partner``, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RoutingError(_("A reason is required."))
+    if not partner.active:
+        raise RoutingError(_("This partner is not active."))
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        allocator = _Allocator.start(day=today)
+        case = RoutingCase.objects.select_for_update(of=("self",)).select_related("order").get(pk=case.pk)
+        if case.status == RoutingCase.Status.ACCEPTED:
+            raise RoutingError(_("This order was already accepted by a partner."))
+        RoutingOffer.objects.filter(case=case, status=RoutingOffer.Status.OFFERED).update(
+            status=RoutingOffer.Status.WITHDRAWN, note=reason, decided_by=staff_user, decided_at=timezone.now()
+        )
+        offer = _new_offer(case, partner, RoutingOffer.Source.STAFF, allocator, note=reason)
+        offer.save()
+        case.status = RoutingCase.Status.OFFERED
+        case.closed_on = None
+        case.outcome = f"Reassigned by staff to {partner.code} on {today.isoformat()}: {reason}"
+        case.save(update_fields=["status", "closed_on", "outcome", "updated_at"])
+        _notify([offer])
+    return offer
+
+
+# Reads for the partner pages ---------------------------------------------------------------------------------------
+
+
+def routed_offers_for_partner(*, offers, pending: bool):
+    """The partner's offers (``offers`` already scoped): open ones, or the answered history."""
+    statuses = (
+        [RoutingOffer.Status.OFFERED]
+        if pending
+        else [
+            RoutingOffer.Status.ACCEPTED,
+            RoutingOffer.Status.DECLINED,
+            RoutingOffer.Status.EXPIRED,
+            RoutingOffer.Status.WITHDRAWN,
+        ]
+    )
+    ordering = ["respond_by", "id"] if pending else ["-offered_on", "-id"]
+    return (
+        offers.filter(status__in=statuses)
+        .select_related("case__order__customer")
+        .prefetch_related("case__order__lines")
+        .order_by(*ordering)
+    )
