@@ -1,0 +1,94 @@
+"""Partner statement pages: admin and finance only, scoped to the partner, downloads, and the accrual."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+
+from portal.fiscal import Quarter
+from rebates import services
+from rebates.selectors import rebate_accrual
+from tests.factories import MembershipFactory
+from tests.factories import rebates as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def statement():
+    p = f.partner("P00001", tier="gold")
+    f.order(partner=p, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("hci", "1000.00")], number="SO-1")
+    services.quarter_close(quarter=Quarter.parse("FY2018-Q1"), as_of=date(2017, 5, 6))
+    return p.statements.get()
+
+
+def signed_in(client, partner, role):
+    client.force_login(MembershipFactory(partner=partner, role=role).user)
+    return client
+
+
+@pytest.mark.parametrize("role", ["admin", "finance"])
+def test_admin_and_finance_read_and_download_their_statements(client, statement, role):
+    client = signed_in(client, statement.partner, role)
+    assert statement.number.encode() in client.get(reverse("rebates:statement_list")).content
+    detail = client.get(reverse("rebates:statement_detail", kwargs={"number": statement.number}))
+    assert detail.status_code == 200 and b"SO-1" in detail.content
+    assert detail.context["summary"].total == D("20.00")
+    csv = client.get(reverse("rebates:statement_csv", kwargs={"number": statement.number}))
+    assert b"RS-FY2018-Q1-P00001,P00001,SO-1,1,hci,2017-02-10,1000.00,base,2,20.00" in csv.content
+    pdf = client.get(reverse("rebates:statement_pdf", kwargs={"number": statement.number}))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+
+def test_detail_filters_lines(client, statement):
+    client = signed_in(client, statement.partner, "finance")
+    url = reverse("rebates:statement_detail", kwargs={"number": statement.number})
+    assert len(client.get(url, {"component": "base"}).context["table"].rows) == 1
+    assert len(client.get(url, {"component": "blended"}).context["table"].rows) == 0
+
+
+def test_sales_users_get_403(client, statement):
+    client = signed_in(client, statement.partner, "sales")
+    assert client.get(reverse("rebates:statement_list")).status_code == 403
+    assert client.get(reverse("rebates:statement_detail", kwargs={"number": statement.number})).status_code == 403
+
+
+def test_another_partner_gets_404_on_every_statement_url(client, statement):
+    client = signed_in(client, f.partner("P00002"), "admin")
+    for name in ["statement_detail", "statement_csv", "statement_pdf"]:
+        assert client.get(reverse(f"rebates:{name}", kwargs={"number": statement.number})).status_code == 404
+    assert statement.number.encode() not in client.get(reverse("rebates:statement_list")).content
+
+
+def test_statement_list_query_count_does_not_grow(client, statement, django_assert_max_num_queries):
+    client = signed_in(client, statement.partner, "admin")
+    with django_assert_max_num_queries(12):
+        client.get(reverse("rebates:statement_list"))
+
+
+def test_accrual_of_the_open_quarter_uses_the_close_rules_and_freezes_nothing(statement):
+    p = statement.partner
+    f.order(partner=p, customer=f.customer(), booked_on=date(2017, 5, 10), lines=[("server", "1000.00")])
+    f.order(partner=p, customer=f.customer(), booked_on=date(2017, 6, 10), lines=[("hci", "1000.00")])
+    accrual = rebate_accrual(partner=p, as_of=date(2017, 5, 31))
+    assert str(accrual.quarter) == "FY2018-Q2"
+    assert accrual.total == D("100.00")  # base 20 + new business 80; the June line is not booked yet
+    assert {row["component"]: row["amount"] for row in accrual.by_component} == {
+        "base": D("20.00"),
+        "new_business": D("80.00"),
+    }
+    assert p.statements.count() == 1
+
+
+def test_seed_demo_statements_is_idempotent():
+    from rebates.demo import seed_demo_statements
+    from rebates.models import Statement
+
+    p = f.partner("P00009")
+    for day in [date(2017, 2, 10), date(2017, 5, 10)]:
+        f.order(partner=p, customer=f.customer(), booked_on=day, lines=[("hci", "1000.00")])
+    first = seed_demo_statements(as_of=date(2017, 8, 10))
+    assert first == {"quarters_closed": 2, "statements_paid": 1}
+    assert seed_demo_statements(as_of=date(2017, 8, 10)) == {"quarters_closed": 0, "statements_paid": 0}
+    assert list(Statement.objects.order_by("quarter").values_list("status", flat=True)) == ["paid", "issued"]
