@@ -182,4 +182,4 @@ class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = [field.name for field in OrderLine._meta.fields]
 
 
-from . import admin_registrations  # noqa: F401, E402
+from . import admin_registrations, admin_routing  # noqa: E402,F401
