@@ -92,3 +92,25 @@ def test_seed_demo_statements_is_idempotent():
     assert first == {"quarters_closed": 2, "statements_paid": 1}
     assert seed_demo_statements(as_of=date(2017, 8, 10)) == {"quarters_closed": 0, "statements_paid": 0}
     assert list(Statement.objects.order_by("quarter").values_list("status", flat=True)) == ["paid", "issued"]
+
+
+def test_staff_admin_lists_totals_program_totals_and_marks_paid(client, statement, django_user_model):
+    staff = django_user_model.objects.create_superuser(email="staff@example.com", password="x")
+    client.force_login(staff)
+    listing = client.get(reverse("admin:rebates_statement_changelist"), {"quarter": "FY2018-Q1"})
+    assert listing.status_code == 200 and listing.context["statement_totals"]["total"] == D("20.00")
+    totals = client.get(reverse("admin:rebates_program_totals"))
+    assert totals.status_code == 200 and b"FY2018-Q1" in totals.content
+    response = client.post(
+        reverse("admin:rebates_statement_changelist"),
+        {
+            "action": "mark_paid",
+            "_selected_action": [statement.pk],
+            "apply": "1",
+            "payment_reference": "WIRE-42",
+            "paid_on": "2017-06-01",
+        },
+    )
+    assert response.status_code == 302
+    statement.refresh_from_db()
+    assert (statement.status, statement.payment_reference, statement.paid_on) == ("paid", "WIRE-42", date(2017, 6, 1))
