@@ -76,7 +76,7 @@ def statement_export_rows(statements: QuerySet[Statement]):
             str(line.order_line.line_number),
             line.order_line.product_line,
             line.order_line.booked_on.isoformat(),
-            f"{line.net_amount:.2f}",
+            line.order_line.net_amount_text,  # as the vendor's file wrote it
             line.component,
             rate_text(line.rate),
             f"{line.amount:.2f}",
