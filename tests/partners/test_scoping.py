@@ -51,3 +51,13 @@ def test_anonymous_users_are_sent_to_login(client):
     response = client.get(reverse("dashboard"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize(("role", "sees_accrual"), [("admin", True), ("finance", True), ("sales", False)])
+def test_the_dashboard_shows_the_rebate_accrual_to_admin_and_finance_only(client, role, sees_accrual):
+    member = MembershipFactory(role=role)
+    client.force_login(member.user)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert ("accrual" in response.context) is sees_accrual
+    assert (b"Rebate accrual" in response.content) is sees_accrual

@@ -27,9 +27,11 @@ def demo_steps():
     from django.utils import timezone
 
     from deals.demo import seed_demo_orders, seed_demo_people
+    from deals.demo_registrations import seed_demo_registrations
     from partners.tiers import tier_recompute_all
+    from rebates.demo import seed_demo_statements
 
     def seed_demo_tiers():
         tier_recompute_all(as_of=timezone.localdate())
 
-    return [seed_demo_people, seed_demo_orders, seed_demo_tiers]
+    return [seed_demo_people, seed_demo_orders, seed_demo_tiers, seed_demo_registrations, seed_demo_statements]
