@@ -172,7 +172,7 @@ def _route_new_orders(allocator: _Allocator) -> dict:
                 continue
             target = allocator.next_target(case, excluded=set())
             if target is None:
-                _close_unassigned(case, allocator.day, save=False)
+                _close_unassigned(case, allocator.day, save=False, offered=False)
                 unassigned.append(case)
                 continue
             offers.append(_new_offer(case, *target, allocator))
@@ -298,10 +298,13 @@ def _new_offer(case: RoutingCase, partner: Partner, source: str, allocator: _All
     )
 
 
-def _close_unassigned(case: RoutingCase, day: date, *, save: bool = True) -> None:
+def _close_unassigned(case: RoutingCase, day: date, *, save: bool = True, offered: bool = True) -> None:
     case.status = RoutingCase.Status.DIRECT
     case.closed_on = day
-    case.outcome = "Stays direct: no partner left to offer it to (every candidate declined or did not answer)."
+    if offered:
+        case.outcome = "Stays direct: no partner left to offer it to (every candidate declined or did not answer)."
+    else:
+        case.outcome = f"Stays direct: no active partner in {case.order.customer.country} to offer it to."
     if save:
         case.save(update_fields=["status", "closed_on", "outcome", "updated_at"])
 
@@ -311,7 +314,7 @@ def _offer_next(case: RoutingCase, allocator: _Allocator) -> RoutingOffer | None
     excluded = set(case.offers.values_list("partner_id", flat=True))
     target = allocator.next_target(case, excluded)
     if target is None:
-        _close_unassigned(case, allocator.day)
+        _close_unassigned(case, allocator.day, offered=bool(excluded))
         return None
     offer = _new_offer(case, *target, allocator)
     offer.save()

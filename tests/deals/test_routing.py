@@ -217,6 +217,16 @@ class TestFairShare:
 
         assert [open_offer(o).partner for o in orders] == [first, second, first]
 
+    def test_with_no_active_partner_in_the_country_the_order_stays_direct_with_the_reason(self):
+        partner("IT", active=False)
+        lonely = order(customer=customer("IT"), booked_on=BOOKED)
+
+        result = routing_run(as_of=AS_OF)
+
+        case = case_of(lonely)
+        assert (case.reason, case.status, result["unassigned"]) == (R.UNDER_CEILING, "direct", 1)
+        assert "no active partner in IT" in case.outcome
+
     def test_the_count_is_per_quarter(self):
         busy, fresh = partner("BE"), partner("BE")
         previous_quarter = order(customer=customer("BE"), booked_on=date(2017, 4, 10))
