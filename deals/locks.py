@@ -10,6 +10,8 @@ The orders are the truth: ``channel_lock_on`` answers for any past day from them
 with their history in ``ChannelLockEvent``.
 """
 
+from bisect import bisect_right
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -85,6 +87,44 @@ def channel_lock_on(customer_ids, day: date, *, months: int | None = None) -> di
         state = LockState(customer_id, partner_id, order_id, booked_on, lock_expiry(booked_on, months=months))
         if state.is_active_on(day):
             locks[customer_id] = state
+    return locks
+
+
+def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[int, date], LockState]:
+    """Return the active lock of each ``(customer_id, day)`` of ``pairs`` on that day, from one query over the
+    customers' qualifying orders (for routing a batch of orders, each on its own booked date)."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    months = Program.current().channel_lock_months if months is None else months
+    first_day = min(day for _customer, day in pairs)
+    rows = (
+        OrderLine.objects.filter(
+            partner__isnull=False,
+            net_amount__gt=0,
+            customer_id__in={customer_id for customer_id, _day in pairs},
+            booked_on__gt=add_months(first_day, -months) - _CLAMP_MARGIN,
+            booked_on__lte=max(day for _customer, day in pairs),
+        )
+        .values_list("customer_id", "booked_on", "order_id", "partner_id")
+        .order_by("customer_id", "booked_on", "order_id")
+        .distinct()
+    )
+    history: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+    for customer_id, booked_on, order_id, partner_id in rows:
+        history[customer_id].append((booked_on, order_id, partner_id))
+    locks = {}
+    for customer_id, day in pairs:
+        orders = history.get(customer_id, [])
+        # The latest order booked on or before ``day``; sorted by (date, id), so ties go to the highest order id,
+        # as in the nightly job.
+        index = bisect_right([booked_on for booked_on, _order, _partner in orders], day) - 1
+        if index < 0:
+            continue
+        booked_on, order_id, partner_id = orders[index]
+        state = LockState(customer_id, partner_id, order_id, booked_on, lock_expiry(booked_on, months=months))
+        if state.is_active_on(day):
+            locks[(customer_id, day)] = state
     return locks
 
 

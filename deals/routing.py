@@ -37,7 +37,7 @@ from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from .locks import channel_lock_on, channel_locks_refresh
+from .locks import channel_locks_on_dates, channel_locks_refresh
 from .models import Order, OrderLine, Registration, RoutingCase, RoutingOffer
 
 JOB_NAME = "deals.route_direct_orders"
@@ -193,17 +193,11 @@ def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
     ):
         lines_by_order[order_id].append((product_line, amount))
 
-    customers_by_day: dict[date, set[int]] = defaultdict(set)
-    for order in orders:
-        customers_by_day[order.booked_on].add(order.customer_id)
-    locks = {
-        day: channel_lock_on(customer_ids, day, months=allocator.program.channel_lock_months)
-        for day, customer_ids in customers_by_day.items()
-    }
-    registrations = _protecting_registrations(orders)
-    incumbents = Partner.objects.in_bulk(
-        {lock.partner_id for by_customer in locks.values() for lock in by_customer.values()}
+    locks = channel_locks_on_dates(
+        {(order.customer_id, order.booked_on) for order in orders}, months=allocator.program.channel_lock_months
     )
+    registrations = _protecting_registrations(orders)
+    incumbents = Partner.objects.in_bulk({lock.partner_id for lock in locks.values()})
 
     decisions = []
     for order in orders:
@@ -211,7 +205,7 @@ def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
         total = sum((amount for _line, amount in lines), start=Decimal("0.00"))
         product_lines = {line for line, amount in lines if amount > 0}
         ceiling = allocator.ceiling(order.customer.country)
-        lock = locks[order.booked_on].get(order.customer_id)
+        lock = locks.get((order.customer_id, order.booked_on))
         registration = next(
             (
                 registration

@@ -164,3 +164,20 @@ class TestCommand:
 
         assert "1 locked" in capsys.readouterr().out
         assert ChannelLock.objects.count() == 1
+
+
+def test_locks_on_many_dates_agree_with_the_lock_of_each_day():
+    from deals.locks import channel_locks_on_dates
+
+    c, first, second = customer(), partner(), partner()
+    order(customer=c, partner=first, booked_on=date(2014, 3, 11))
+    order(customer=c, partner=second, booked_on=date(2016, 2, 29))
+    days = [date(2014, 3, 10), date(2014, 3, 11), date(2016, 2, 28), date(2016, 2, 29), date(2019, 2, 27),
+            date(2019, 2, 28)]  # fmt: skip
+
+    together = channel_locks_on_dates({(c.pk, day) for day in days})
+
+    for day in days:
+        assert together.get((c.pk, day)) == channel_lock_on([c.pk], day).get(c.pk), day
+    assert together[(c.pk, date(2016, 2, 28))].partner_id == first.pk
+    assert (c.pk, date(2019, 2, 28)) not in together

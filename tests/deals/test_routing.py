@@ -365,6 +365,21 @@ class TestAnswers:
 
 
 class TestJob:
+    def test_the_number_of_queries_does_not_grow_with_the_orders(self, django_assert_max_num_queries):
+        for code in ("authorized", "gold"):
+            partner("FR", code)
+        incumbent = partner("DE")
+        locked = customer("DE")
+        order(customer=locked, partner=incumbent, booked_on=date(2016, 5, 1))
+        for index in range(60):
+            booked_on = BOOKED - timedelta(days=index % 5)
+            order(customer=locked if index % 3 == 0 else customer("FR"), booked_on=booked_on)
+
+        with django_assert_max_num_queries(20):
+            result = routing_run(as_of=AS_OF)
+
+        assert (result["locked"], result["under_ceiling"], result["offers"]) == (20, 40, 60)
+
     def test_claimed_once_per_date_and_a_second_run_changes_nothing(self):
         partner("FR"), partner("FR")
         for _ in range(4):
