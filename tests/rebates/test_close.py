@@ -194,7 +194,7 @@ def test_issued_rebate_lines_cannot_be_changed_by_the_database(require_postgresq
     assert Statement.objects.get().status == "paid"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_closes_at_once_issue_each_statement_once(require_postgresql):
     program_with_lines()
     barrier, errors = threading.Barrier(2), []
