@@ -213,3 +213,12 @@ def pytest_sessionfinish(session, exitstatus):
                 f"CI: {skipped} test(s) skipped; skips are failures when services are required", red=True
             )
         session.exitstatus = 1
+
+
+def pytest_collection_modifyitems(config, items):
+    """A transactional test flushes the database, program defaults included (they come from data migrations);
+    it must restore them with ``serialized_rollback=True`` or every later test runs without tiers and zones."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)")
