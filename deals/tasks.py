@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from portal.celery import IDEMPOTENT
 from portal.fiscal import parse_iso_date
 
 from . import registrations
@@ -12,13 +13,13 @@ def _as_of(as_of: str | None):
     return parse_iso_date(as_of) if as_of else timezone.localdate()
 
 
-@shared_task(name="deals.tasks.registrations_expire_nightly")
+@shared_task(name="deals.tasks.registrations_expire_nightly", **IDEMPOTENT)
 def registrations_expire_nightly(as_of: str | None = None, force: bool = False):
     """Expire ended registrations, send the protection reminders and re-check wins on ``as_of``, once per date."""
     return registrations.registrations_expire_once(as_of=_as_of(as_of), force=force)
 
 
-@shared_task(name="deals.tasks.channel_locks_apply_nightly")
+@shared_task(name="deals.tasks.channel_locks_apply_nightly", **IDEMPOTENT)
 def channel_locks_apply_nightly(as_of: str | None = None, force: bool = False):
     """Lock customers to their incumbent and release expired locks on ``as_of``, once per date."""
     from .locks import channel_locks_apply
@@ -26,7 +27,7 @@ def channel_locks_apply_nightly(as_of: str | None = None, force: bool = False):
     return channel_locks_apply(as_of=_as_of(as_of), force=force)
 
 
-@shared_task(name="deals.tasks.route_direct_orders_nightly")
+@shared_task(name="deals.tasks.route_direct_orders_nightly", **IDEMPOTENT)
 def route_direct_orders_nightly(as_of: str | None = None, force: bool = False):
     """Route the direct orders booked up to ``as_of`` and time out unanswered offers, once per date."""
     from .routing import route_direct_orders

@@ -11,6 +11,10 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Options for tasks that are safe to run twice (claimed per period, or checked state): acknowledge after the work,
+# so a worker killed mid-task has its message redelivered instead of lost. Others keep the default (ack on receipt).
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
 # Nightly jobs run in dependency order: tiers first (deals and rebates read them), then locks,
 # routing and registration expiry. The quarter close runs daily and closes a quarter only once its
 # statement delay has passed; each job claims (name, period) so a second beat or a re-delivery is a no-op.

@@ -1,10 +1,11 @@
 from celery import shared_task
 
+from .celery import IDEMPOTENT
 from .emails import outbox_send_one
 from .models import OutboxEmail
 
 
-@shared_task(bind=True, max_retries=8, default_retry_delay=60)
+@shared_task(bind=True, max_retries=8, default_retry_delay=60, **IDEMPOTENT)
 def outbox_send(self, email_id: int):
     """Send one outbox email; a failure is retried with back-off (idempotent: a sent row is skipped)."""
     try:

@@ -3,12 +3,13 @@
 from celery import shared_task
 from django.utils import timezone
 
+from portal.celery import IDEMPOTENT
 from portal.fiscal import parse_iso_date
 
 from . import services
 
 
-@shared_task(name="rebates.tasks.quarter_close_due")
+@shared_task(name="rebates.tasks.quarter_close_due", **IDEMPOTENT)
 def quarter_close_due(as_of: str | None = None):
     """Close, in order, the quarters whose statement delay has passed on ``as_of`` (default today)."""
     day = parse_iso_date(as_of) if as_of else timezone.localdate()
