@@ -16,7 +16,7 @@ def outbox_send(self, email_id: int):
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
 
 
-@shared_task
+@shared_task(**IDEMPOTENT)
 def outbox_send_pending():
     """Retry every email that is still pending or failed (at most 20 attempts each)."""
     ids = (
