@@ -28,10 +28,18 @@ def demo_steps():
 
     from deals.demo import seed_demo_orders, seed_demo_people
     from deals.demo_registrations import seed_demo_registrations
+    from deals.demo_routing import seed_demo_routing
     from partners.tiers import tier_recompute_all
     from rebates.demo import seed_demo_statements
 
     def seed_demo_tiers():
         tier_recompute_all(as_of=timezone.localdate())
 
-    return [seed_demo_people, seed_demo_orders, seed_demo_tiers, seed_demo_registrations, seed_demo_statements]
+    return [
+        seed_demo_people,
+        seed_demo_orders,
+        seed_demo_tiers,
+        seed_demo_registrations,
+        seed_demo_routing,
+        seed_demo_statements,
+    ]
