@@ -7,9 +7,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.csvexport import csv_amount, csv_text
 
 from .models import Registration
-from .tables import NUMBER_ATTRS, csv_amount, csv_text, money, product_line_labels
+from .tables import NUMBER_ATTRS, money, product_line_labels
 
 
 class RegistrationTable(tables.Table):

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,6 +10,7 @@ from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from portal.csvexport import FilteredCsvExportMixin
 from portal.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 
 from .models import Customer, Registration
@@ -26,7 +27,6 @@ from .registrations import (
     registration_submit,
     registration_withdraw,
 )
-from .tables import csv_lines
 
 DEAL_ROLES = (ROLE_ADMIN, ROLE_SALES)
 
@@ -44,7 +44,8 @@ class RegistrationScopeMixin(PartnerViewMixin):
         return registration
 
 
-class RegistrationListView(RegistrationScopeMixin, SingleTableMixin, FilterView):
+class RegistrationListView(RegistrationScopeMixin, FilteredCsvExportMixin, SingleTableMixin, FilterView):
+    export_prefix = "registrations"
     template_name = "deals/registration_list.html"
     table_class = RegistrationTable
     filterset_class = RegistrationFilter
@@ -53,30 +54,8 @@ class RegistrationListView(RegistrationScopeMixin, SingleTableMixin, FilterView)
     def get_queryset(self):
         return registration_list_for_partner(registrations=self.registrations())
 
-    def get(self, request, *args, **kwargs):
-        if request.GET.get("export") == "csv":
-            return self.export_csv()
-        return super().get(request, *args, **kwargs)
-
-    def export_csv(self):
-        filterset = self.get_filterset(self.get_filterset_class())
-        registrations = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-        rows = registration_export_rows(registrations.iterator(chunk_size=2000))
-        # A BOM so that Excel (French locale included) opens the UTF-8 file with its accents.
-        body = (("\ufeff" if index == 0 else "") + line for index, line in enumerate(csv_lines(rows)))
-        response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
-        filename = f"registrations-{self.partner.code}-{timezone.localdate().isoformat()}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        for key in ("page", "sort", "export"):
-            query.pop(key, None)
-        query["export"] = "csv"
-        context["export_query"] = query.urlencode()
-        return context
+    def export_rows(self, registrations):
+        return registration_export_rows(registrations)
 
 
 class RegistrationCreateView(RegistrationScopeMixin, FormView):

@@ -1,8 +1,6 @@
 """The order list and order lines as django-tables2 tables, and the CSV export of the order list."""
 
-import csv
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 
 import django_tables2 as tables
 from django.urls import reverse
@@ -11,12 +9,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.csvexport import csv_amount, csv_text
 
 from .models import Order, OrderLine
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
-# A spreadsheet reads a cell starting with one of these as a formula (CSV / formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def money(value) -> str:
@@ -103,17 +100,6 @@ ORDER_EXPORT_HEADER = [
 ]
 
 
-def csv_text(value) -> str:
-    """A text cell a spreadsheet will not run: a leading apostrophe before ``= + - @``, tab or carriage return."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def csv_amount(value: Decimal | None) -> str:
-    """An amount stays a plain number (``-10.00`` is a credit, not a formula)."""
-    return "" if value is None else f"{value:.2f}"
-
-
 def order_export_rows(orders: Iterable[Order]) -> Iterator[list[str]]:
     """The header, then one row per order of ``order_list_for_partner``: text cells neutralised, numbers as is."""
     yield ORDER_EXPORT_HEADER
@@ -129,14 +115,3 @@ def order_export_rows(orders: Iterable[Order]) -> Iterator[list[str]]:
             str(order.line_count),
             csv_amount(order.total),
         ]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
