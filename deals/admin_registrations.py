@@ -353,4 +353,3 @@ class RegistrationAdmin(admin.ModelAdmin):
     @admin.action(description=_("Refuse the requested extensions"))
     def refuse_extensions(self, request, queryset):
         self._each(request, queryset, "extension_refuse", {"note": ""})
-
