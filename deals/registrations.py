@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from partners.models import Membership, Partner, Tier, Zone
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
-from portal.emails import email_users
+from portal.emails import email_users, portal_url
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -119,7 +119,7 @@ def _notify(registration: Registration, *, kind: str, key_suffix: str = "", **co
         key=key,
         users=_partner_recipients(registration),
         template=f"deals/email/{kind}",
-        context={"registration": registration, "path": _registration_url(registration), **context},
+        context={"registration": registration, "path": portal_url(_registration_url(registration)), **context},
     )
 
 

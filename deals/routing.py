@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership, Partner, Zone
-from portal.emails import email_users
+from portal.emails import email_users, portal_url
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -376,7 +376,7 @@ def _notify(offers: list[RoutingOffer]) -> None:
                 "customer": offer.case.order.customer,
                 "partner": offer.partner,
                 "total": offer.case.order_total,
-                "path": reverse("deals:routed_list"),
+                "path": portal_url(reverse("deals:routed_list")),
             },
         )
 

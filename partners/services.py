@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.emails import email_enqueue
+from portal.emails import email_enqueue, portal_url
 from portal.models import Program
 
 from .calculations import status_match_tier
@@ -65,7 +65,8 @@ def partner_create(
 
 
 def _invitation_url(invitation: Invitation, base_url: str) -> str:
-    return base_url.rstrip("/") + reverse("invitation_accept", args=[invitation.token])
+    path = reverse("invitation_accept", args=[invitation.token])
+    return base_url.rstrip("/") + path if base_url else portal_url(path)
 
 
 @transaction.atomic
@@ -157,4 +158,3 @@ def _ensure_another_admin(membership: Membership) -> None:
     others = Membership.objects.filter(partner=membership.partner, role=Membership.Role.ADMIN).exclude(pk=membership.pk)
     if not others.exists():
         raise ValidationError(_("A partner must keep at least one administrator."))
-

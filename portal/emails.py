@@ -13,6 +13,11 @@ from .models import OutboxEmail
 logger = logging.getLogger(__name__)
 
 
+def portal_url(path: str) -> str:
+    """An absolute link for an email: emails are read outside the portal, so a bare path is useless."""
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
 def email_users(*, key: str, users, template: str, context: dict, attachment=None) -> int:
     """Queue one email per user, each in that user's language; return how many were new."""
     queued = 0

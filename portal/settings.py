@@ -249,6 +249,8 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- Portal ---------------------------------------------------------------------------------------
+# Links in emails (invitations, registration decisions, routed offers) start with this.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "2000000"))
 # CI sets this so that a test needing PostgreSQL, Redis, a worker, SMTP or a browser fails instead of skipping.

@@ -451,3 +451,16 @@ def test_every_transition_wrote_one_event():
         ("draft", "submitted"),
         ("submitted", "approved"),
     ]
+
+
+def test_decision_emails_carry_an_absolute_link_to_the_registration(settings, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    settings.PORTAL_BASE_URL = "https://partners.example.com"
+    partner = PartnerFactory(country="FR", tier=Tier.objects.get(code="gold"))
+    user = MembershipFactory(partner=partner, role="sales").user
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = submit(partner, user=user, lines={"server": "1000.00"}).registration
+    assert registration.status == "approved"
+    body = mail.outbox[-1].body
+    assert f"https://partners.example.com/deals/registrations/{registration.number}/" in body
