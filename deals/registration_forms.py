@@ -1,9 +1,9 @@
 """The register-a-deal form and the partner's action forms: input shape only; the rules live in the services."""
 
+import re
 import uuid
 
 from django import forms
-from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
@@ -30,7 +30,6 @@ class RegistrationForm(forms.Form):
         label=_("Country"),
         max_length=2,
         help_text=_("Two-letter code, e.g. FR"),
-        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO 3166 country code, e.g. FR."))],
     )
     customer_vat = forms.CharField(label=_("VAT / company id"), max_length=50, required=False)
     customer_domain = forms.CharField(label=_("Web domain"), max_length=255, required=False)
@@ -55,7 +54,10 @@ class RegistrationForm(forms.Form):
         ] + [(NEW_CUSTOMER, _("None of these: a different company"))]
 
     def clean_customer_country(self):
-        return self.cleaned_data["customer_country"].strip().upper()
+        country = self.cleaned_data["customer_country"].strip().upper()  # "fr" is fine: it means FR
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise forms.ValidationError(_("Use a two-letter ISO 3166 country code, e.g. FR."))
+        return country
 
     def clean_customer_choice(self):
         return self.cleaned_data.get("customer_choice") or ""

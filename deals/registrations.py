@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -149,7 +150,7 @@ def registration_validate(
     elif expected_close_on > latest:
         errors.setdefault("expected_close_on", []).append(
             _("The expected close date must be at most %(months)s months ahead (on or before %(date)s).")
-            % {"months": program.registration_max_close_months, "date": latest.isoformat()}
+            % {"months": program.registration_max_close_months, "date": date_format(latest, "DATE_FORMAT")}
         )
     if not lines:
         errors.setdefault("__all__", []).append(_("Register at least one product line with an estimated amount."))
@@ -158,7 +159,7 @@ def registration_validate(
             errors.setdefault("__all__", []).append(_("Unknown product line “%s”.") % product_line)
         elif amount is None or amount <= 0:
             errors.setdefault(f"amount_{product_line}", []).append(_("The estimated amount must be more than zero."))
-    if lines and not errors.get("__all__"):
+    if lines and not any(key == "__all__" or key.startswith("amount_") for key in errors):
         minimum = Zone.objects.for_country(country).min_deal_size
         total = sum(lines.values(), start=Decimal("0"))
         if total < minimum:

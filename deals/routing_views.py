@@ -106,7 +106,10 @@ class RoutedOfferActionView(RoutedScopeMixin, FormView):
             context["button_class"] = ""
         else:
             context["title"] = _("Decline routed order %(number)s") % {"number": offer.case.order.number}
-            context["question"] = _("The order will be offered to another partner. This cannot be undone.")
+            context["question"] = _(
+                "The order goes to the next eligible partner, if there is one; otherwise it stays with Dell EMC. "
+                "This cannot be undone."
+            )
             context["button"] = _("Decline the order")
             context["button_class"] = "btn-danger"
         return context

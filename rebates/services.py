@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.models import Membership, Partner
@@ -221,6 +222,8 @@ def statement_mark_paid(*, statement: Statement, payment_reference: str, paid_on
         locked = Statement.objects.select_for_update().get(pk=statement.pk)
         if locked.status != Statement.Status.ISSUED:
             raise ValidationError(_("Statement %(number)s is already paid.") % {"number": locked.number})
+        if paid_on > timezone.localdate():
+            raise ValidationError(_("The payment date cannot be in the future."))
         if paid_on < locked.issued_on:
             raise ValidationError(_("A statement cannot be paid before it was issued."))
         locked.status = Statement.Status.PAID

@@ -304,3 +304,15 @@ def test_the_extension_link_is_hidden_outside_the_window(client, partner):
         partner=partner, status=S.APPROVED, approved_on=today(), protection_ends_on=today() + timedelta(days=31)
     )
     assert b"Request an extension" not in client.get(detail(registration.number)).content
+
+
+def test_a_lower_case_country_code_is_understood(client, partner):
+    client.post(CREATE, form_data(customer_country="fr"))
+    assert Registration.objects.get().customer.country == "FR"
+
+
+def test_a_negative_amount_is_not_also_reported_as_under_the_minimum(client, partner):
+    response = client.post(CREATE, form_data(amount_server="-500"))
+    errors = response.context["form"].errors
+    assert "more than zero" in " ".join(errors["amount_server"])
+    assert "minimum deal size" not in " ".join(errors.get("__all__", []))

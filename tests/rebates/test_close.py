@@ -2,7 +2,7 @@
 
 import io
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 from unittest import mock
 
@@ -154,6 +154,20 @@ def test_statement_emailed_once_with_its_pdf_to_admin_and_finance(django_capture
     assert "RS-FY2018-Q1-P00001" in message.subject
     (name, content, content_type) = message.attachments[0]
     assert name == "RS-FY2018-Q1-P00001.pdf" and content.startswith(b"%PDF") and content_type == "application/pdf"
+
+
+@pytest.mark.django_db
+def test_a_statement_cannot_be_marked_paid_in_the_future():
+    from django.utils import timezone
+
+    program_with_lines()
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    statement = Statement.objects.get()
+    with pytest.raises(ValidationError, match="future"):
+        services.statement_mark_paid(
+            statement=statement, payment_reference="PAY", paid_on=timezone.localdate() + timedelta(days=1)
+        )
+    assert Statement.objects.get().status == "issued"
 
 
 @pytest.mark.django_db
