@@ -315,6 +315,9 @@ class RegistrationEvent(models.Model):
 
     @property
     def to_status_label(self) -> str:
+        """The status reached; an event that keeps the status (extension, arbitration kept) is an update."""
+        if self.from_status == self.to_status:
+            return _("Updated")
         return Registration.Status(self.to_status).label
 
 

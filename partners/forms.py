@@ -7,7 +7,7 @@ from .models import Membership
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("Email"))
-    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.SALES)
 
 
 class RoleForm(forms.Form):

@@ -104,12 +104,13 @@ class MembershipRemoveView(PartnerViewMixin, View):
 
     def post(self, request, pk):
         membership = get_object_or_404(self.scope(Membership.objects.all()), pk=pk)
+        name = membership.user.get_full_name() or membership.user.email
         try:
             services.membership_remove(membership=membership, removed_by=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, _("Access removed."))
+            messages.success(request, _("%(name)s no longer has access to the portal.") % {"name": name})
         return redirect("team")
 
 

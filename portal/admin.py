@@ -112,6 +112,9 @@ class ImportRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the import log is an audit trail
+
     @admin.display(description=_("errors"))
     def error_report(self, obj):
         return "\n".join(f"line {error['line']}: {error['message']}" for error in obj.errors) or "—"
@@ -152,6 +155,7 @@ class ImportRunAdmin(admin.ModelAdmin):
             "title": _("Import a CSV file"),
             "form": form,
             "rejected": rejected,
+            "rejected_rows": len({line for line, _message in rejected or []}),
             "opts": self.model._meta,
         }
         return render(request, "admin/portal/importrun/upload.html", context)

@@ -84,7 +84,8 @@ def test_removing_a_colleague_deactivates_the_login(client):
     admin = MembershipFactory(role="admin")
     colleague = MembershipFactory(role="sales", partner=admin.partner)
     client.force_login(admin.user)
-    client.post(reverse("membership_remove", args=[colleague.pk]))
+    response = client.post(reverse("membership_remove", args=[colleague.pk]), follow=True)
+    assert colleague.user.get_full_name() in response.content.decode()  # says who lost access
     colleague.user.refresh_from_db()
     assert not colleague.user.is_active
     assert not Membership.objects.filter(pk=colleague.pk).exists()
@@ -118,3 +119,8 @@ def test_a_new_partner_is_status_matched_from_its_legacy_tiers(dell, emc, tier, 
     assert partner.tier.code == tier
     assert Invitation.objects.get(partner=partner).role == "admin"
     assert mail.outbox[0].to == ["boss@new.example.com"]
+
+
+def test_the_invitation_form_suggests_the_least_powerful_role(client):
+    client.force_login(MembershipFactory(role="admin").user)
+    assert client.get(reverse("team")).context["form"]["role"].value() == "sales"

@@ -18,8 +18,8 @@ def test_a_partner_user_signs_in_with_email_and_password_and_lands_on_the_dashbo
     user = MembershipFactory(role="sales").user
     response = login(client, user.email)
     assert response.status_code == 302
-    assert response["Location"] == reverse("dashboard")
-    page = client.get(reverse("dashboard"))
+    page = client.get(response["Location"], follow=True)
+    assert page.redirect_chain[-1][0] == reverse("dashboard")
     assert page.status_code == 200
     assert user.membership.partner.name.encode() in page.content
 
@@ -62,6 +62,13 @@ def test_repeated_failed_logins_are_rate_limited(client, settings):
     assert b"Too many failed login attempts" in login(client, user.email).content
     assert "_auth_user_id" not in client.session
     cache.clear()
+
+
+def test_channel_staff_land_in_the_admin_after_signing_in(client):
+    staff = UserFactory(is_staff=True)
+    response = login(client, staff.email)
+    page = client.get(response["Location"], follow=True)
+    assert page.redirect_chain[-1][0] == reverse("admin:index")
 
 
 def test_the_admin_login_goes_through_the_rate_limited_login(client):

@@ -29,7 +29,7 @@ def test_a_bad_upload_lists_every_bad_row_and_imports_nothing(client):
     response = upload(client, body.encode())
     assert response.status_code == 200
     content = response.content.decode()
-    assert "Nothing was imported" in content
+    assert "Nothing was imported: 2 rows have problems." in content  # 2 rows, 3 problems
     assert "partner_code" in content and "country" in content and "kind" in content
     assert not Partner.objects.exists()
     assert ImportRun.objects.get().status == "rejected"
