@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from portal.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
+from portal.scoping import ROLE_ADMIN, ROLE_FINANCE, ROLE_SALES, PartnerViewMixin
 
 from . import selectors, services
 from .forms import InvitationAcceptForm, InvitationForm, RoleForm
@@ -22,6 +22,8 @@ class DashboardView(PartnerViewMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["tier_history"] = selectors.partner_tier_history(partner=self.partner)[:5]
+        if self.membership.role in (ROLE_ADMIN, ROLE_SALES):  # deals and routed orders are theirs
+            context["actions"] = selectors.partner_action_items(partner=self.partner, today=timezone.localdate())
         if self.membership.role in (ROLE_ADMIN, ROLE_FINANCE):  # rebate figures are for admin and finance
             from rebates.selectors import rebate_accrual
 

@@ -61,3 +61,23 @@ def test_the_dashboard_shows_the_rebate_accrual_to_admin_and_finance_only(client
     assert response.status_code == 200
     assert ("accrual" in response.context) is sees_accrual
     assert (b"Rebate accrual" in response.content) is sees_accrual
+
+
+def test_the_sales_dashboard_lists_what_to_act_on_for_its_own_partner_only(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories.registrations import RegistrationFactory
+
+    member = MembershipFactory(role="sales")
+    today = timezone.localdate()
+    RegistrationFactory(
+        partner=member.partner, status="approved", approved_on=today - timedelta(days=80),
+        protection_ends_on=today + timedelta(days=10),
+    )  # fmt: skip
+    RegistrationFactory(status="approved", approved_on=today, protection_ends_on=today + timedelta(days=5))
+    client.force_login(member.user)
+    actions = client.get(reverse("dashboard")).context["actions"]
+    assert actions["expiring"]["count"] == 1
+    assert actions["offers"]["count"] == 0
