@@ -159,6 +159,19 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
+class ComplianceExceptionFilter(admin.SimpleListFilter):
+    title = _("compliance")
+    parameter_name = "compliance"
+
+    def lookups(self, request, model_admin):
+        return [("exception", _("Compliance exceptions"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "exception":
+            return queryset.filter(compliance_exception=True)
+        return queryset
+
+
 @admin.register(OrderLine)
 class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -174,12 +187,20 @@ class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "net_amount",
         "service_delivery",
         "credited_order",
+        "compliance",
     ]
-    list_filter = ["product_line", "channel", "service_delivery"]
+    list_filter = ["product_line", "channel", "service_delivery", ComplianceExceptionFilter]
     date_hierarchy = "booked_on"
     search_fields = ["order__number", "sku", "customer__name", "partner__code", "registration_number"]
     list_select_related = ["order", "partner", "customer", "credited_order"]
     readonly_fields = [field.name for field in OrderLine._meta.fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_compliance()
+
+    @admin.display(description=_("compliance exception"), boolean=True, ordering="compliance_exception")
+    def compliance(self, obj):
+        return obj.compliance_exception
 
 
 from . import admin_registrations, admin_routing  # noqa: E402,F401

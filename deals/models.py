@@ -71,6 +71,31 @@ class Order(models.Model):
         return self.number
 
 
+class OrderLineQuerySet(models.QuerySet):
+    def with_compliance(self):
+        """Annotate ``compliance_exception``: a partner-delivered services line whose partner had no active
+        services-delivery certification on the booked date (DESIGN §5: it earns no services bonus)."""
+        from partners.models import Certification, CertificationRecord
+
+        certified = CertificationRecord.objects.filter(
+            person__partner=models.OuterRef("partner"),
+            certification__track=Certification.Track.SERVICES_DELIVERY,
+            earned_on__lte=models.OuterRef("booked_on"),
+            expires_on__gt=models.OuterRef("booked_on"),
+        )
+        return self.annotate(
+            compliance_exception=models.Case(
+                models.When(
+                    Q(product_line=ProductLine.SERVICES, service_delivery="partner_delivered")
+                    & ~models.Exists(certified),
+                    then=models.Value(True),
+                ),
+                default=models.Value(False),
+                output_field=models.BooleanField(),
+            )
+        )
+
+
 class OrderLine(models.Model):
     """One line of a booked order. ``partner``, ``customer`` and ``booked_on`` repeat the order's, so the
     tier and rebate aggregations read one table."""
@@ -103,6 +128,8 @@ class OrderLine(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     booked_on = models.DateField(_("booked on"))
     channel = models.CharField(_("channel"), max_length=10, choices=Order.Channel.choices)
+
+    objects = OrderLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("order line")

@@ -55,7 +55,10 @@ def order_detail_for_partner(*, orders: QuerySet[Order], number: str) -> Order |
     if order is None:
         return None
     order.order_lines = list(
-        OrderLine.objects.filter(order=order).select_related("registration", "credited_order").order_by("line_number")
+        OrderLine.objects.filter(order=order)
+        .with_compliance()
+        .select_related("registration", "credited_order")
+        .order_by("line_number")
     )
     # Credits are booked for the same partner and customer (DESIGN §7); filtering on the partner again keeps
     # another partner's line out even if data were wrong.

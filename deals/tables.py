@@ -58,6 +58,7 @@ class OrderLineTable(tables.Table):
     service_delivery = tables.Column(verbose_name=_("Service delivery"))
     registration = tables.Column(verbose_name=_("Registration"), empty_values=())
     credited_order = tables.Column(verbose_name=_("Credits order"))
+    compliance_exception = tables.Column(verbose_name=_("Compliance"), empty_values=())
 
     class Meta:
         model = OrderLine
@@ -71,8 +72,18 @@ class OrderLineTable(tables.Table):
             "service_delivery",
             "registration",
             "credited_order",
+            "compliance_exception",
         ]
         orderable = False
+
+    def render_compliance_exception(self, value):
+        if not value:
+            return "—"
+        return format_html(
+            '<span class="pill pill-bad" title="{}">{}</span>',
+            _("Delivered by the partner without an active services-delivery certification: no services bonus."),
+            _("Compliance exception"),
+        )
 
     def render_net_amount(self, value):
         return money(value)

@@ -291,3 +291,43 @@ def test_a_customer_edit_that_clashes_on_vat_is_a_form_error(client, staff):
     )
     assert response.status_code == 200
     assert "Another customer already has this VAT / company id." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_partner_delivered_services_without_certification_show_as_compliance_exceptions(client):
+    from deals.models import OrderLine
+    from partners.models import Certification, CertificationRecord
+    from tests.factories import PersonFactory
+
+    member = MembershipFactory(role="admin")
+    partner = member.partner
+    order = OrderFactory(partner=partner, booked_on=date(2017, 3, 1))
+    OrderLineFactory(order=order, line_number=1, product_line="services", service_delivery="partner_delivered")
+    OrderLineFactory(order=order, line_number=2, product_line="services", service_delivery="resold")
+    certified = OrderFactory(partner=partner, booked_on=date(2017, 6, 1))
+    OrderLineFactory(order=certified, line_number=1, product_line="services", service_delivery="partner_delivered")
+    CertificationRecord.objects.create(
+        person=PersonFactory(partner=partner),
+        certification=Certification.objects.get(code="SVC-DELIVERY"),
+        earned_on=date(2017, 5, 1),
+        expires_on=date(2019, 5, 1),
+    )
+    flags = dict(OrderLine.objects.with_compliance().values_list("order__number", "compliance_exception").order_by())
+    exceptions = OrderLine.objects.with_compliance().filter(compliance_exception=True)
+    assert list(exceptions.values_list("order__number", "line_number")) == [(order.number, 1)]
+    assert flags[certified.number] is False
+    client.force_login(member.user)
+    assert b"Compliance exception" in client.get(reverse("deals:order_detail", args=[order.number])).content
+    assert b"Compliance exception" not in client.get(reverse("deals:order_detail", args=[certified.number])).content
+
+
+@pytest.mark.django_db
+def test_staff_filter_order_lines_to_the_compliance_exceptions(client):
+    partner = PartnerFactory()
+    order = OrderFactory(partner=partner, booked_on=date(2017, 3, 1))
+    OrderLineFactory(order=order, line_number=1, product_line="services", service_delivery="partner_delivered")
+    OrderLineFactory(order=order, line_number=2, product_line="server")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(reverse("admin:deals_orderline_changelist"), {"compliance": "exception"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 1
