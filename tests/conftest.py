@@ -222,3 +222,13 @@ def pytest_collection_modifyitems(config, items):
         marker = item.get_closest_marker("django_db")
         if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             raise pytest.UsageError(f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """No persistent connections in tests: the live server's request threads would otherwise leave theirs open,
+    and PostgreSQL refuses to drop the test database at the end."""
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
