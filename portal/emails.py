@@ -81,6 +81,7 @@ def outbox_send_one(email_id: int) -> bool:
 
     The row stays locked while the SMTP conversation runs, so two workers cannot both send it.
     """
+    failure = None
     with transaction.atomic():
         email = (
             OutboxEmail.objects.select_for_update(skip_locked=True)
@@ -102,13 +103,16 @@ def outbox_send_one(email_id: int) -> bool:
         try:
             message.send()
         except Exception as error:  # SMTP and network errors of every kind are recorded and retried
+            # Recorded (below) and re-raised so the task retries; the save must not roll back with the raise.
             email.status = OutboxEmail.Status.FAILED
             email.last_error = f"{type(error).__name__}: {error}"[:2000]
-            email.save(update_fields=["status", "attempts", "last_error"])
-            logger.warning("email %s failed: %s", email.pk, email.last_error)
-            raise
-        email.status = OutboxEmail.Status.SENT
-        email.sent_at = timezone.now()
-        email.last_error = ""
+            failure = error
+        else:
+            email.status = OutboxEmail.Status.SENT
+            email.sent_at = timezone.now()
+            email.last_error = ""
         email.save(update_fields=["status", "attempts", "last_error", "sent_at"])
-        return True
+    if failure is not None:
+        logger.warning("email %s failed: %s", email.pk, email.last_error)
+        raise failure
+    return True
