@@ -306,7 +306,7 @@ class RegistrationAdmin(admin.ModelAdmin):
         for message in refused:
             self.message_user(request, message, messages.WARNING)
 
-    @admin.action(description=_("Approve the selected registrations"))
+    @admin.action(description=_("Approve the selected registrations"), permissions=["change"])
     def approve_selected(self, request, queryset):
         self._each(request, queryset, "approve", {"note": ""})
 
@@ -327,7 +327,7 @@ class RegistrationAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/deals/registration/decision.html", context)
 
-    @admin.action(description=_("Reject the selected registrations (with a reason)"))
+    @admin.action(description=_("Reject the selected registrations (with a reason)"), permissions=["change"])
     def reject_selected(self, request, queryset):
         return self._with_form(
             request,
@@ -338,7 +338,7 @@ class RegistrationAdmin(admin.ModelAdmin):
             apply=lambda data: self._each(request, queryset, "reject", data),
         )
 
-    @admin.action(description=_("Arbitrate: approve the selected one, reject its competitors"))
+    @admin.action(description=_("Arbitrate: approve the selected one, reject its competitors"), permissions=["change"])
     def arbitrate_selected(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one registration: the one to approve."), messages.WARNING)
@@ -346,10 +346,10 @@ class RegistrationAdmin(admin.ModelAdmin):
         winner = queryset.get()
         return HttpResponseRedirect(reverse("admin:deals_registration_decide", args=[winner.pk, "arbitrate"]))
 
-    @admin.action(description=_("Grant the requested extensions"))
+    @admin.action(description=_("Grant the requested extensions"), permissions=["change"])
     def grant_extensions(self, request, queryset):
         self._each(request, queryset, "extension_grant", {"note": ""})
 
-    @admin.action(description=_("Refuse the requested extensions"))
+    @admin.action(description=_("Refuse the requested extensions"), permissions=["change"])
     def refuse_extensions(self, request, queryset):
         self._each(request, queryset, "extension_refuse", {"note": ""})

@@ -183,7 +183,7 @@ class PartnerAdmin(admin.ModelAdmin):
             deleted.delete()
         formset.save_m2m()
 
-    @admin.action(description=_("Re-send an invitation to the partner's admin"))
+    @admin.action(description=_("Re-send an invitation to the partner's admin"), permissions=["change"])
     def invite_admin(self, request, queryset):
         for partner in queryset:
             admin_membership = partner.memberships.filter(role=Membership.Role.ADMIN).first()
@@ -285,7 +285,7 @@ class PartnerAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/partners/partner/tier_operation.html", context)
 
-    @admin.action(description=_("Evaluate the selected partners' tiers today"))
+    @admin.action(description=_("Evaluate the selected partners' tiers today"), permissions=["change"])
     def evaluate_tiers_today(self, request, queryset):
         result = tiers.tier_evaluate(
             as_of=timezone.localdate(), partner_ids=list(queryset.values_list("pk", flat=True)), changed_by=request.user
@@ -307,15 +307,15 @@ class PartnerAdmin(admin.ModelAdmin):
             reverse("admin:partners_partner_tier_operation", args=[queryset.get().pk, operation])
         )
 
-    @admin.action(description=_("Award Titanium Black to the selected partner"))
+    @admin.action(description=_("Award Titanium Black to the selected partner"), permissions=["change"])
     def award_titanium_black(self, request, queryset):
         return self._one_partner_operation(request, queryset, "award")
 
-    @admin.action(description=_("Revoke the selected partner's Titanium Black"))
+    @admin.action(description=_("Revoke the selected partner's Titanium Black"), permissions=["change"])
     def revoke_titanium_black(self, request, queryset):
         return self._one_partner_operation(request, queryset, "revoke")
 
-    @admin.action(description=_("Override the selected partner's tier"))
+    @admin.action(description=_("Override the selected partner's tier"), permissions=["change"])
     def override_tier(self, request, queryset):
         return self._one_partner_operation(request, queryset, "override")
 

@@ -82,7 +82,7 @@ class StatementAdmin(admin.ModelAdmin):
         response.context_data["statement_totals"] = queryset.aggregate(total=Sum("total"), lines=Sum("line_count"))
         return response
 
-    @admin.action(description=_("Mark selected statements paid"))
+    @admin.action(description=_("Mark selected statements paid"), permissions=["change"])
     def mark_paid(self, request, queryset):
         if "apply" in request.POST:
             form = MarkPaidForm(request.POST)

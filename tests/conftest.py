@@ -232,3 +232,14 @@ def django_db_modify_db_settings():
 
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Tests create hundreds of users: a deliberately slow production hasher only costs time here."""
+    from django.test.utils import override_settings
+
+    override = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    override.enable()
+    yield
+    override.disable()
