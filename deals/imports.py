@@ -252,6 +252,15 @@ def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None)
             else:
                 errors.add(item.line, f"credits_order_number: unknown order “{credited_number}”")
                 continue
+            if (
+                partner is None
+                and row["channel"] == Order.Channel.DIRECT
+                and isinstance(credited, Order)
+                and credited.channel == Order.Channel.DIRECT
+                and credited_partner is not None
+            ):
+                # A direct credit of a routed order a partner accepted: it counts for that partner, as the order.
+                partner = credited_partner
             if credited_partner != partner or not _same_customer(credited_customer, customer):
                 errors.add(
                     item.line, f"credits_order_number: order {credited_number} is not of the same partner and customer"

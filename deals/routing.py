@@ -417,8 +417,15 @@ def routed_offer_accept(*, offer: RoutingOffer, user, today: date | None = None)
         case.closed_on = today
         case.outcome = f"Accepted by {offer.partner.code} on {today.isoformat()}."
         case.save(update_fields=["status", "accepted_partner", "closed_on", "outcome", "updated_at"])
-        Order.objects.filter(pk=case.order_id, partner__isnull=True).update(partner=offer.partner)
-        OrderLine.objects.filter(order_id=case.order_id).update(partner=offer.partner)
+        # The credits booked against the order (direct credit orders) follow it: they reduce what it earns.
+        credit_order_ids = list(
+            OrderLine.objects.filter(credited_order_id=case.order_id, partner__isnull=True).values_list(
+                "order_id", flat=True
+            )
+        )
+        order_ids = [case.order_id, *credit_order_ids]
+        Order.objects.filter(pk__in=order_ids, partner__isnull=True).update(partner=offer.partner)
+        OrderLine.objects.filter(order_id__in=order_ids, partner__isnull=True).update(partner=offer.partner)
         # The order now counts for the partner's lock from its booked date: bring the customer's lock up to date
         # now rather than at night, so pages and the next routing decision see it.
         channel_locks_refresh(as_of=max(today, case.order.booked_on), customer_ids=[case.order.customer_id])

@@ -113,6 +113,7 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
         raise ValidationError(_("This invitation cannot be used by this account."))
     else:
         user.first_name, user.last_name, user.language = first_name, last_name, language
+        user.is_active = True  # someone removed earlier and invited again
         user.set_password(password)
         user.save()
     EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})

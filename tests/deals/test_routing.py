@@ -282,6 +282,33 @@ class TestAnswers:
         assert (lock.partner, lock.locked_on, lock.last_order) == (self.a, BOOKED, self.direct)
         assert channel_lock_on([self.c.pk], BOOKED)[self.c.pk].partner_id == self.a.pk
 
+    def test_credits_of_the_order_follow_it_to_the_accepting_partner(self):
+        credit = order(
+            customer=self.c, booked_on=BOOKED + timedelta(days=3), lines={"server": "-1000.00"}, credits=self.direct
+        )
+        routing_run(as_of=AS_OF)
+        routed_offer_accept(offer=open_offer(self.direct), user=partner_user(self.a), today=AS_OF)
+        credit.refresh_from_db()
+        assert credit.partner == self.a
+        assert set(OrderLine.objects.filter(order=credit).values_list("partner_id", flat=True)) == {self.a.pk}
+        figures = tier_raw_figures(as_of=AS_OF, program=Program.current())[self.a.pk]
+        assert figures.qualifying_revenue == Decimal("34000.00")  # 35,000 less the 1,000 credit
+
+    def test_a_credit_imported_after_acceptance_counts_for_the_accepting_partner(self):
+        from deals.imports import ORDER_HEADER, import_orders
+        from portal.csvimport import import_file
+
+        routing_run(as_of=AS_OF)
+        routed_offer_accept(offer=open_offer(self.direct), user=partner_user(self.a), today=AS_OF)
+        row = [
+            "CR-LATE", (AS_OF + timedelta(days=1)).isoformat(), "direct", "", self.c.name, self.c.country,
+            self.c.vat, self.c.domain, "1", "server", "SKU", "credit", "1", "-500.00", "", "", self.direct.number,
+        ]  # fmt: skip
+        data = (",".join(ORDER_HEADER) + "\n" + ",".join(row) + "\n").encode()
+        import_file(kind="orders", importer=import_orders, data=data, name="late.csv")
+        assert OrderLine.objects.get(order__number="CR-LATE").partner == self.a
+        assert Order.objects.get(number="CR-LATE").partner == self.a
+
     def test_accept_twice_is_one_acceptance(self):
         routing_run(as_of=AS_OF)
         offer = open_offer(self.direct)

@@ -124,3 +124,23 @@ def test_a_new_partner_is_status_matched_from_its_legacy_tiers(dell, emc, tier, 
 def test_the_invitation_form_suggests_the_least_powerful_role(client):
     client.force_login(MembershipFactory(role="admin").user)
     assert client.get(reverse("team")).context["form"]["role"].value() == "sales"
+
+
+def test_a_removed_colleague_invited_again_can_sign_in_again(client):
+    admin = MembershipFactory(role="admin")
+    colleague = MembershipFactory(role="sales", partner=admin.partner)
+    client.force_login(admin.user)
+    client.post(reverse("membership_remove", args=[colleague.pk]))
+    invitation = Invitation.objects.create(partner=admin.partner, email=colleague.user.email, role="finance")
+    client.logout()
+    url = reverse("invitation_accept", args=[invitation.token])
+    data = {
+        "first_name": "Back",
+        "last_name": "Again",
+        "password1": "returning-user-2017",
+        "password2": "returning-user-2017",
+    }
+    assert client.post(url, data).status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+    colleague.user.refresh_from_db()
+    assert colleague.user.is_active and colleague.user.membership.role == "finance"
