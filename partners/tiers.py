@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from deals.models import OrderLine
 from portal.emails import email_users
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
-from portal.jobs import job_run_once
+from portal.jobs import exclusive, job_run_once
 from portal.models import JobRun, Program
 from portal.money import round_money
 
@@ -268,12 +268,14 @@ def _evaluated_earlier_this_year(as_of: date) -> bool:
 
 
 @transaction.atomic
+@transaction.atomic
 def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     """Evaluate the active partners (or ``partner_ids``) on ``as_of``: write changes, flags and emails.
 
     Idempotent: the tier each decision starts from is the effective tier on ``as_of``, which already
     includes a change this evaluation wrote before, so a re-run decides "no change" and writes nothing.
     """
+    exclusive("tiers.evaluate")  # two evaluations at once would both write the same change
     titanium_black_expire(as_of=as_of)
     program = Program.current()
     tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}

@@ -32,3 +32,19 @@ def job_run_once(name: str, period: str, work: Callable[[], dict[str, Any] | Non
         run.result = result
         run.save(update_fields=["finished_at", "runs", "result"])
     return result
+
+
+def exclusive(name: str) -> None:
+    """Within the current transaction, wait until no other transaction holds ``name``.
+
+    For writers that are not claimed per period (an admin action re-evaluating tiers while the nightly job
+    runs): the second one starts after the first committed, so it sees the first one's writes. PostgreSQL
+    takes a transaction-level advisory lock; SQLite already serialises writing transactions.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("exclusive() must be called inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
