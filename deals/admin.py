@@ -9,6 +9,8 @@ from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin_mixins import ReadOnlyAdminMixin
+
 from .matching import CustomerIdentity, customer_keys, customer_near_matches
 from .models import Customer, Order, OrderLine
 from .selectors import customer_ids_with_near_duplicates
@@ -75,19 +77,6 @@ class CustomerAdmin(admin.ModelAdmin):
                 ),
             ),
         )
-
-
-class ReadOnlyAdminMixin:
-    """Viewing only: booked orders and their lines are immutable."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -8,6 +8,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin_mixins import ReadOnlyAdminMixin
+
 from . import services, tiers
 from .models import (
     Certification,
@@ -439,38 +441,20 @@ class CertificationRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(TierHistory)
-class TierHistoryAdmin(admin.ModelAdmin):
+class TierHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["partner", "from_tier", "to_tier", "effective_on", "reason", "changed_by"]
     list_filter = ["reason", "to_tier"]
     search_fields = ["partner__code"]
     readonly_fields = [f.name for f in TierHistory._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(TitaniumBlackAward)
-class TitaniumBlackAwardAdmin(admin.ModelAdmin):
+class TitaniumBlackAwardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read only: awards are given and revoked from the partner (actions), through the tier services."""
 
     list_display = ["partner", "awarded_on", "ends_on", "sponsor", "ended_on", "end_reason"]
     search_fields = ["partner__code", "sponsor"]
     readonly_fields = [f.name for f in TitaniumBlackAward._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DellOnlyAttestation)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from .admin_mixins import ReadOnlyAdminMixin
 from .csvimport import ImportRejected, import_file
 from .models import ImportRun, JobRun, OutboxEmail, Program, User
 
@@ -99,7 +100,7 @@ def importer_for(kind: str):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # the import log is an audit trail
     list_display = ["started_at", "kind", "file_name", "status", "rows", "created", "unchanged", "imported_by"]
     list_filter = ["kind", "status"]
     search_fields = ["file_name", "file_sha256"]
@@ -107,15 +108,6 @@ class ImportRunAdmin(admin.ModelAdmin):
                        "unchanged", "error_report"]  # fmt: skip
     exclude = ["errors"]
     change_list_template = "admin/portal/importrun/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the import log is an audit trail
 
     @admin.display(description=_("errors"))
     def error_report(self, obj):
