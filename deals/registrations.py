@@ -33,7 +33,7 @@ from portal.jobs import job_run_once
 from portal.models import Program
 
 from .matching import CustomerIdentity, customer_match, customer_near_matches
-from .models import Customer, OrderLine, Registration, RegistrationEvent, RegistrationLine
+from .models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 
 Status = Registration.Status
 Extension = Registration.Extension
@@ -594,11 +594,17 @@ def registrations_mark_won(*, order_ids=None) -> int:
 # --- expiry and reminders (nightly) ---------------------------------------------------------------------------
 
 
+WON_RECHECK_DAYS = 7
+
+
 def registrations_expire(*, as_of: date) -> dict:
     """Expire approved registrations whose protection ended before ``as_of`` (one UPDATE), send the reminders
     due on ``as_of`` (once each: outbox keys), and re-check wins for orders imported late."""
     with transaction.atomic():
-        won = registrations_mark_won()
+        # The import already checks what its orders win; this catches anything booked by another path. Only
+        # orders that arrived in the last week: the expired registrations pile up forever, the orders do not.
+        recent = Order.objects.filter(created_at__gte=timezone.now() - timedelta(days=WON_RECHECK_DAYS))
+        won = registrations_mark_won(order_ids=list(recent.values_list("pk", flat=True)))
         # A pending extension request keeps the registration until staff decide (see the decision).
         due = Registration.objects.filter(status=Status.APPROVED, protection_ends_on__lt=as_of).exclude(
             extension=Extension.REQUESTED
