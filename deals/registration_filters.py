@@ -3,9 +3,11 @@
 import django_filters
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.widgets import AllYesNoSelect
 
 from .models import Registration, RegistrationLine
 from .registration_selectors import EXPIRING_SOON_DAYS, registrations_expiring_soon
@@ -19,9 +21,10 @@ class RegistrationFilter(django_filters.FilterSet):
         label=_("Product line"), choices=ProductLine.choices, method="filter_product_line", empty_label=_("All")
     )
     expiring_soon = django_filters.BooleanFilter(
-        label=_("Protection ends within %(days)s days") % {"days": EXPIRING_SOON_DAYS},
+        # Interpolated when shown, so in the reader's language (a lazy string %-formatted at import is not).
+        label=lazy(lambda: _("Protection ends within %(days)s days") % {"days": EXPIRING_SOON_DAYS}, str)(),
         method="filter_expiring_soon",
-        widget=django_filters.widgets.BooleanWidget,
+        widget=AllYesNoSelect,
     )
     customer = django_filters.CharFilter(field_name="customer__name", lookup_expr="icontains", label=_("Customer"))
     number = django_filters.CharFilter(field_name="number", lookup_expr="icontains", label=_("Registration number"))

@@ -4,6 +4,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.widgets import AllYesNoSelect
 
 from .models import Component, RebateLine
 
@@ -17,7 +18,9 @@ class RebateLineFilter(django_filters.FilterSet):
     )
     component = django_filters.ChoiceFilter(label=_("Component"), choices=Component.choices, empty_label=_("All"))
     order = django_filters.CharFilter(field_name="order_line__order__number", lookup_expr="icontains", label=_("Order"))
-    adjustment = django_filters.BooleanFilter(field_name="is_adjustment", label=_("Prior-period adjustment"))
+    adjustment = django_filters.BooleanFilter(
+        field_name="is_adjustment", label=_("Prior-period adjustment"), widget=AllYesNoSelect
+    )
 
     class Meta:
         model = RebateLine

@@ -316,3 +316,10 @@ def test_a_negative_amount_is_not_also_reported_as_under_the_minimum(client, par
     errors = response.context["form"].errors
     assert "more than zero" in " ".join(errors["amount_server"])
     assert "minimum deal size" not in " ".join(errors.get("__all__", []))
+
+
+def test_the_expiring_filter_reads_in_french_and_offers_all(client, partner):
+    client.post(reverse("language_switch"), {"language": "fr", "next": "/"})
+    page = client.get(LIST).content.decode()
+    assert "Fin de protection dans les 30 jours" in page
+    assert "Inconnu" not in page and "Unknown" not in page
