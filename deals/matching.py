@@ -122,13 +122,15 @@ def name_similarity(a: str, b: str) -> float:
     return fuzz.ratio(a, b)
 
 
-def customer_near_matches(identity: CustomerIdentity, *, exclude_pk=None, limit: int = 5):
-    """Customers of the same country whose normalised name is ≥ 90 similar (possible duplicates)."""
+def customer_near_matches(identity: CustomerIdentity, *, exclude_pk=None, limit: int = 5, among=None):
+    """Customers of the same country whose normalised name is ≥ 90 similar (possible duplicates), looked for
+    ``among`` a queryset of customers (default: all of them, for staff)."""
     from .models import Customer
 
     name_key = identity.keys[2]
     candidates = (
-        Customer.objects.filter(country=identity.country)
+        (among if among is not None else Customer.objects.all())
+        .filter(country=identity.country)
         .exclude(pk=exclude_pk)
         .only("pk", "name", "country", "name_key", "vat", "domain")
     )

@@ -69,7 +69,7 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
         identity = form.identity()
         choice = form.cleaned_data["customer_choice"]
         customer_id = None
-        near = registration_near_matches(identity)
+        near = registration_near_matches(identity, partner=self.partner)
         if near and not choice:
             # Ask once: a similar customer exists; the partner picks it or says it is another company.
             form.set_near_matches(near)

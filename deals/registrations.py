@@ -269,12 +269,18 @@ def registration_submit(
     return SubmitResult(registration, created=True)
 
 
-def registration_near_matches(identity: CustomerIdentity) -> list[Customer]:
-    """Existing customers that look like ``identity`` without matching it exactly (for the form's warning)."""
+def registration_near_matches(identity: CustomerIdentity, *, partner: Partner) -> list[Customer]:
+    """The partner's own customers (orders or registrations) that look like ``identity`` without matching it
+    exactly, for the form's warning. Never another partner's: that would reveal its pipeline (staff see every
+    look-alike in the queue)."""
     exact = customer_match(identity)
     if exact is not None:
         return []
-    return customer_near_matches(identity)
+    own = Customer.objects.filter(
+        Exists(Order.objects.filter(customer=OuterRef("pk"), partner=partner))
+        | Exists(Registration.objects.filter(customer=OuterRef("pk"), partner=partner))
+    )
+    return customer_near_matches(identity, among=own)
 
 
 # --- staff decisions ------------------------------------------------------------------------------------------

@@ -243,3 +243,12 @@ def _fast_password_hashing():
     override.enable()
     yield
     override.disable()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A test that renders in French must not leave the next test's thread speaking French."""
+    yield
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

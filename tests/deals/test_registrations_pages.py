@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from deals.models import Customer, Registration
 from tests.factories import MembershipFactory, PartnerFactory
-from tests.factories.deals_pages import CustomerFactory
+from tests.factories.deals_pages import CustomerFactory, OrderFactory
 from tests.factories.registrations import RegistrationFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +140,7 @@ def test_a_duplicate_of_the_partners_own_registration_is_refused_with_a_link(cli
 
 def test_a_near_match_is_shown_and_the_partner_picks_the_existing_customer(client, partner):
     existing = CustomerFactory(name="Établissements Dupontel", country="FR", vat="", domain="")
+    OrderFactory(partner=partner, customer=existing)  # one of the partner's own customers
     data = form_data(customer_name="Etablissements Dupontell", customer_vat="", customer_domain="")
     warned = client.post(CREATE, data)
     assert warned.status_code == 200 and b"Similar customers already exist" in warned.content
@@ -155,6 +156,16 @@ def test_a_near_match_can_be_declined_to_create_a_new_customer(client, partner):
     client.post(CREATE, {**data, "customer_choice": "new"})
     assert Registration.objects.get().customer.name == "Etablissements Dupontell"
     assert Customer.objects.count() == 2
+
+
+def test_another_partners_customer_is_never_shown_as_a_near_match(client, partner):
+    theirs = CustomerFactory(name="Établissements Dupontel", country="FR", vat="", domain="")
+    OrderFactory(partner=PartnerFactory(), customer=theirs)
+    data = form_data(customer_name="Etablissements Dupontell", customer_vat="", customer_domain="")
+    response = client.post(CREATE, data)
+    assert response.status_code == 302  # no warning: registered with a new customer
+    assert Registration.objects.get().customer != theirs
+    assert "Établissements Dupontel" not in client.get(response.url).content.decode()
 
 
 def test_a_customer_that_is_not_a_near_match_cannot_be_forced_through_the_choice(client, partner):
