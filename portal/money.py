@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
+CURRENCY = "USD"  # the program's amounts (DESIGN §3: the published thresholds are in USD)
 ZERO = Decimal("0.00")
 
 

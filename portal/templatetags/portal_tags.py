@@ -6,6 +6,19 @@ from portal.scoping import membership_of
 
 register = template.Library()
 
+
+@register.filter
+def money(amount):
+    """A headline amount with its currency, in the reader's number format: "17 616,99 USD"."""
+    from django.template.defaultfilters import floatformat
+
+    from portal.money import CURRENCY
+
+    if amount in (None, ""):
+        return "—"
+    return f"{floatformat(amount, '2g')}\u00a0{CURRENCY}"
+
+
 # (url name, label, roles that see it). A section appears once its app provides the page.
 SECTIONS = [
     ("deals:registration_list", _("Deals"), ("admin", "sales")),

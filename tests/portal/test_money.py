@@ -34,3 +34,15 @@ def test_parse_money_rejects_what_is_not_an_amount(text):
 @pytest.mark.parametrize(("text", "expected"), [("62336.1", "62336.1"), ("-10.00", "-10.00"), ("5", "5")])
 def test_parse_money_accepts_up_to_two_decimals(text, expected):
     assert parse_money(text) == Decimal(expected)
+
+
+def test_headline_amounts_show_the_currency_in_the_readers_number_format():
+    from django.utils import translation
+
+    from portal.templatetags.portal_tags import money
+
+    with translation.override("en"):
+        assert money(Decimal("17616.99")) == "17,616.99\u00a0USD"
+    with translation.override("fr"):
+        assert money(Decimal("17616.99")) == "17\u00a0616,99\u00a0USD"
+    assert money(None) == "—"
