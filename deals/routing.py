@@ -337,8 +337,22 @@ def _expire_offers(allocator: _Allocator) -> int:
     expired = RoutingOffer.objects.filter(
         case__in=cases, status=RoutingOffer.Status.OFFERED, respond_by__lt=allocator.day
     ).update(status=RoutingOffer.Status.EXPIRED, decided_at=timezone.now())
+    # Next candidates for the whole batch: one query for who was already asked, bulk writes, one notification pass.
+    asked = defaultdict(set)
+    for case_id, partner_id in RoutingOffer.objects.filter(case__in=cases).values_list("case_id", "partner_id"):
+        asked[case_id].add(partner_id)
+    offers, closed = [], []
     for case in cases:
-        _offer_next(case, allocator)
+        target = allocator.next_target(case, asked[case.pk])
+        if target is None:
+            _close_unassigned(case, allocator.day, save=False, offered=bool(asked[case.pk]))
+            case.updated_at = timezone.now()
+            closed.append(case)
+        else:
+            offers.append(_new_offer(case, *target, allocator))
+    RoutingOffer.objects.bulk_create(offers)
+    RoutingCase.objects.bulk_update(closed, ["status", "closed_on", "outcome", "updated_at"])
+    _notify(offers)
     return expired
 
 
