@@ -153,7 +153,7 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.order_id}/{self.line_number}"
+        return f"{self.order.number}/{self.line_number}"  # admin lists select_related the order
 
     @property
     def net_amount_text(self) -> str:

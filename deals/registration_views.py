@@ -224,6 +224,13 @@ class RegistrationExtensionView(RegistrationActionView):
         self.button = _("Request the extension")
         return super().get_context_data(**kwargs)
 
+    def get(self, request, *args, **kwargs):
+        registration = self.get_registration()
+        if registration.status != Registration.Status.APPROVED or registration.extension:
+            messages.info(request, _("This registration cannot be extended: only one extension is possible."))
+            return redirect("deals:registration_detail", number=registration.number)
+        return super().get(request, *args, **kwargs)
+
     def act(self, data):
         registration_request_extension(registration=self.registration, actor=self.request.user, reason=data["reason"])
 

@@ -226,7 +226,7 @@ def registration_submit(
                     format_html(
                         _(
                             "You already registered this customer for one of these product lines: {}. "
-                            "Update that registration instead of creating another."
+                            "That registration already protects the opportunity for you."
                         ),  # fmt: skip
                         format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
                     )
@@ -468,7 +468,11 @@ def registration_request_extension(*, registration: Registration, actor, reason:
         start, end = extension_window(registration)
         _refuse(
             _("An extension can be requested only from %(start)s to %(end)s (the last %(days)s days of protection).")
-            % {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days}
+            % {
+                "start": date_format(start, "DATE_FORMAT"),
+                "end": date_format(end, "DATE_FORMAT"),
+                "days": (end - start).days,
+            }
         )
     registration.extension = Extension.REQUESTED
     registration.extension_reason = reason

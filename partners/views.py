@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
@@ -133,7 +134,12 @@ class InvitationAcceptView(View):
     template_name = "partners/invitation_accept.html"
 
     def get_invitation(self, token):
-        return get_object_or_404(Invitation.objects.select_related("partner"), token=token)
+        invitation = get_object_or_404(Invitation.objects.select_related("partner", "invited_by"), token=token)
+        # The page speaks the inviter's language (that of the email) until the visitor picks one.
+        if invitation.invited_by and settings.LANGUAGE_COOKIE_NAME not in self.request.COOKIES:
+            translation.activate(invitation.invited_by.language)
+            self.request.LANGUAGE_CODE = invitation.invited_by.language
+        return invitation
 
     def get(self, request, token):
         invitation = self.get_invitation(token)

@@ -334,3 +334,12 @@ def test_the_expiring_filter_reads_in_french_and_offers_all(client, partner):
     page = client.get(LIST).content.decode()
     assert "Fin de protection dans les 30 jours" in page
     assert "Inconnu" not in page and "Unknown" not in page
+
+
+def test_the_extension_form_is_not_offered_once_an_extension_was_asked(client, partner):
+    registration = RegistrationFactory(
+        partner=partner, status="approved", extension="granted", extension_reason="Board meets next month",
+        extension_requested_on=today(),
+    )  # fmt: skip
+    response = client.get(detail(registration.number, "extension"))
+    assert response.status_code == 302 and response.url == detail(registration.number)

@@ -144,3 +144,12 @@ def test_a_removed_colleague_invited_again_can_sign_in_again(client):
     assert client.get(reverse("dashboard")).status_code == 200
     colleague.user.refresh_from_db()
     assert colleague.user.is_active and colleague.user.membership.role == "finance"
+
+
+def test_the_invitation_page_speaks_the_inviters_language(client):
+    admin = MembershipFactory(role="admin", user__language="fr")
+    invitation = Invitation.objects.create(partner=admin.partner, email="new@example.com", role="sales",
+                                           invited_by=admin.user)  # fmt: skip
+    page = client.get(reverse("invitation_accept", args=[invitation.token]))
+    assert page["Content-Language"] == "fr"
+    assert "Créer mon compte" in page.content.decode()
