@@ -103,7 +103,27 @@ class MembershipRoleView(PartnerViewMixin, View):
 
 
 class MembershipRemoveView(PartnerViewMixin, View):
+    """Removing a colleague's access is confirmed on its own page first (GET), then done (POST)."""
+
     partner_roles = (ROLE_ADMIN,)
+
+    def get(self, request, pk):
+        membership = get_object_or_404(self.scope(Membership.objects.select_related("user")), pk=pk)
+        name = membership.user.get_full_name() or membership.user.email
+        return render(
+            request,
+            "partners/membership_remove.html",
+            {
+                "title": _("Remove %(name)s from the team") % {"name": name},
+                "question": _(
+                    "%(name)s (%(email)s) will no longer be able to sign in. Their deals and certifications stay."
+                )
+                % {"name": name, "email": membership.user.email},
+                "button": _("Remove access"),
+                "button_class": "btn btn-danger",
+                "form": None,
+            },
+        )
 
     def post(self, request, pk):
         membership = get_object_or_404(self.scope(Membership.objects.all()), pk=pk)

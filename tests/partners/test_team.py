@@ -153,3 +153,14 @@ def test_the_invitation_page_speaks_the_inviters_language(client):
     page = client.get(reverse("invitation_accept", args=[invitation.token]))
     assert page["Content-Language"] == "fr"
     assert "Créer mon compte" in page.content.decode()
+
+
+def test_removing_a_colleague_is_confirmed_first(client):
+    admin = MembershipFactory(role="admin")
+    colleague = MembershipFactory(role="sales", partner=admin.partner)
+    client.force_login(admin.user)
+    page = client.get(reverse("membership_remove", args=[colleague.pk]))
+    assert page.status_code == 200 and colleague.user.email in page.content.decode()
+    assert Membership.objects.filter(pk=colleague.pk).exists()  # looking is not removing
+    other = MembershipFactory(role="sales")
+    assert client.get(reverse("membership_remove", args=[other.pk])).status_code == 404
