@@ -18,9 +18,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from deals.imports import import_orders  # noqa: E402
 from partners import tiers  # noqa: E402
-from partners.imports import import_partners  # noqa: E402
 from portal.csvimport import import_file  # noqa: E402
 
 from .generate import orders_csv, partners_csv  # noqa: E402
@@ -33,13 +31,13 @@ BARE = (
 
 def main(lines: int) -> None:
     started = time.perf_counter()
-    import_file(kind="partners", importer=import_partners, data=partners_csv(5000).encode(), name="p.csv")
+    import_file(kind="partners", data=partners_csv(5000).encode(), name="p.csv")
     print(f"5,000 partners imported in {time.perf_counter() - started:.1f} s", flush=True)
     chunk = 250_000
     for index in range(max(lines // chunk, 1)):
         data = orders_csv(chunk, partners=5000, customers=50000, seed=100 + index).replace("BO", f"B{index}O")
         started = time.perf_counter()
-        import_file(kind="orders", importer=import_orders, data=data.encode(), name=f"orders-{index}.csv")
+        import_file(kind="orders", data=data.encode(), name=f"orders-{index}.csv")
         print(f"{chunk:,} lines imported in {time.perf_counter() - started:.1f} s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

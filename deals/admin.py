@@ -192,4 +192,5 @@ class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.compliance_exception
 
 
-from . import admin_registrations, admin_routing  # noqa: E402,F401
+from .registrations import admin as registrations_admin  # noqa: E402,F401
+from .routing import admin as routing_admin  # noqa: E402,F401

@@ -1,7 +1,14 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from portal.csvimport import importer_register
+
 
 class DealsConfig(AppConfig):
     name = "deals"
     verbose_name = _("Customers, orders and deals")
+
+    def ready(self):
+        from .imports import import_orders
+
+        importer_register("orders", import_orders)

@@ -12,7 +12,7 @@ from portal.money import parse_money
 
 from .matching import CustomerIdentity, CustomerIndex
 from .models import Customer, Order, OrderLine, Registration
-from .registrations import registrations_mark_won
+from .registrations.services import registrations_mark_won
 
 ORDER_HEADER = [
     "order_number",

@@ -354,8 +354,8 @@ class RegistrationEvent(models.Model):
 class ChannelLock(models.Model):
     """The customer's channel lock as of the last nightly run: its incumbent partner and expiry.
 
-    The truth is the orders: ``deals.locks.channel_lock_on`` derives the lock of any past day from them. This row
-    is the latest state, for staff and pages; ``ChannelLockEvent`` is its history.
+    The truth is the orders: ``deals.routing.locks.channel_lock_on`` derives the lock of any past day from them.
+    This row is the latest state, for staff and pages; ``ChannelLockEvent`` is its history.
     """
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="channel_lock")

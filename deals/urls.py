@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import registration_views, routing_views, views
+from . import views
+from .registrations import views as registration_views
+from .routing import views as routing_views
 
 app_name = "deals"
 urlpatterns = [

@@ -6,8 +6,8 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from partners.scoping import ALL_ROLES, PartnerViewMixin
 from portal.csvexport import FilteredCsvExportMixin
-from portal.scoping import ALL_ROLES, PartnerViewMixin
 
 from . import selectors
 from .filters import OrderFilter

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from portal.csvimport import importer_register
+
 
 class PartnersConfig(AppConfig):
     name = "partners"
     verbose_name = _("Partners and tiers")
+
+    def ready(self):
+        from .imports import import_certifications, import_partners
+
+        importer_register("partners", import_partners)
+        importer_register("certifications", import_certifications)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from portal.scoping import ROLE_ADMIN, ROLE_FINANCE, ROLE_SALES, PartnerViewMixin
+from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, ROLE_SALES, PartnerViewMixin
 
 from . import selectors, services
 from .forms import InvitationAcceptForm, InvitationForm, RoleForm

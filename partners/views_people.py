@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from partners.scoping import ROLE_ADMIN, PartnerViewMixin
 from portal.catalog import ProductLine
-from portal.scoping import ROLE_ADMIN, PartnerViewMixin
 
 from . import people
 from .models import Certification, CertificationRecord, Person

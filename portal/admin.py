@@ -92,13 +92,6 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(label=_("CSV file (UTF-8)"))
 
 
-def importer_for(kind: str):
-    from deals.imports import import_orders
-    from partners.imports import import_certifications, import_partners
-
-    return {"partners": import_partners, "certifications": import_certifications, "orders": import_orders}[kind]
-
-
 @admin.register(ImportRun)
 class ImportRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # the import log is an audit trail
     list_display = ["started_at", "kind", "file_name", "status", "rows", "created", "unchanged", "imported_by"]
@@ -131,9 +124,7 @@ class ImportRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # the import log is
             else:
                 kind = form.cleaned_data["kind"]
                 try:
-                    run = import_file(
-                        kind=kind, importer=importer_for(kind), data=upload.read(), name=upload.name, user=request.user
-                    )
+                    run = import_file(kind=kind, data=upload.read(), name=upload.name, user=request.user)
                 except ImportRejected as error:
                     rejected = error.errors
                 else:

@@ -7,7 +7,7 @@ lists each bad row with its line number (the header is line 1) and the reason.
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -98,13 +98,29 @@ class RowErrors:
             raise ImportRejected(self.errors)
 
 
+_IMPORTERS: dict[str, Callable] = {}
+
+
+def importer_register(kind: str, importer: Callable) -> None:
+    """Make ``importer`` the one behind uploads and commands of ``kind`` (apps call this in ``ready()``)."""
+    _IMPORTERS[kind] = importer
+
+
+def importer_for(kind: str) -> Callable:
+    """The importer an app registered for ``kind``; the kernel knows no app."""
+    try:
+        return _IMPORTERS[kind]
+    except KeyError:
+        raise LookupError(f"no importer registered for {kind!r}") from None
+
+
 def chunks(items: list, size: int = 5000) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def import_file(*, kind: str, importer, data: bytes, name: str, user=None):
-    """Run ``importer(csv_file, run=..., user=...)`` all-or-nothing and record the run either way.
+def import_file(*, kind: str, data: bytes, name: str, user=None):
+    """Run the importer registered for ``kind`` all-or-nothing and record the run either way.
 
     Return the applied ``ImportRun``; raise ``ImportRejected`` (after recording a rejected run) otherwise.
     """
@@ -118,7 +134,7 @@ def import_file(*, kind: str, importer, data: bytes, name: str, user=None):
             run = ImportRun.objects.create(
                 kind=kind, file_name=name[:255], file_sha256=sha256, imported_by=user, status=ImportRun.Status.APPLIED
             )
-            result = importer(data, name=name, run=run, user=user)
+            result = importer_for(kind)(data, name=name, run=run, user=user)
             run.rows, run.created, run.unchanged = result.rows, result.created, result.unchanged
             run.save(update_fields=["rows", "created", "unchanged"])
             return run

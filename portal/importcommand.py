@@ -10,7 +10,6 @@ from .csvimport import ImportRejected, import_file
 
 class ImportCommand(BaseCommand):
     kind: str = ""
-    importer = None
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the CSV file (UTF-8, header row as in DESIGN §7)")
@@ -26,9 +25,7 @@ class ImportCommand(BaseCommand):
             if user is None:
                 raise CommandError(f"--user: no user with the email {options['user']}")
         try:
-            run = import_file(
-                kind=self.kind, importer=type(self).importer, data=path.read_bytes(), name=path.name, user=user
-            )
+            run = import_file(kind=self.kind, data=path.read_bytes(), name=path.name, user=user)
         except ImportRejected as rejected:
             raise CommandError(f"{path.name}: nothing was imported.\n{rejected.report()}") from rejected
         self.stdout.write(

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "partners",
     "deals",
     "rebates",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -97,7 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portal.context_processors.partner_context",
+                "partners.context_processors.partner_context",
             ],
         },
     },

@@ -10,7 +10,7 @@ from django.views.generic import View
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin, SingleTableView
 
-from portal.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
+from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
 
 from . import documents, selectors
 from .filters import RebateLineFilter

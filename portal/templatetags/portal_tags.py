@@ -1,8 +1,7 @@
 from django import template
-from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy as _
+from django.template.defaultfilters import floatformat
 
-from portal.scoping import membership_of
+from portal.money import CURRENCY
 
 register = template.Library()
 
@@ -10,39 +9,6 @@ register = template.Library()
 @register.filter
 def money(amount):
     """A headline amount with its currency, in the reader's number format: "17 616,99 USD"."""
-    from django.template.defaultfilters import floatformat
-
-    from portal.money import CURRENCY
-
     if amount in (None, ""):
         return "—"
     return f"{floatformat(amount, '2g')}\u00a0{CURRENCY}"
-
-
-# (url name, label, roles that see it). A section appears once its app provides the page.
-SECTIONS = [
-    ("deals:registration_list", _("Deals"), ("admin", "sales")),
-    ("deals:order_list", _("Orders"), ("admin", "sales", "finance")),
-    ("deals:routed_list", _("Routed orders"), ("admin", "sales")),
-    ("my_tier", _("My tier"), ("admin", "sales", "finance")),
-    ("rebates:statement_list", _("Rebates"), ("admin", "finance")),
-    ("people", _("People"), ("admin",)),
-]
-
-
-@register.simple_tag(takes_context=True)
-def nav_sections(context):
-    request = context["request"]
-    membership = membership_of(request.user)
-    if membership is None:
-        return []
-    sections = []
-    for name, label, roles in SECTIONS:
-        if membership.role not in roles:
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        sections.append({"url": url, "label": label, "active": request.path.startswith(url)})
-    return sections

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from deals.imports import ORDER_HEADER, import_orders
+from deals.imports import ORDER_HEADER
 from deals.models import Customer, Order, OrderLine
 from portal.csvimport import ImportRejected, import_file
 from portal.models import ImportRun
@@ -27,7 +27,7 @@ def csv_bytes(*rows, header=HEADER):
 
 
 def run(data):
-    return import_file(kind="orders", importer=import_orders, data=data, name="orders.csv")
+    return import_file(kind="orders", data=data, name="orders.csv")
 
 
 @pytest.fixture

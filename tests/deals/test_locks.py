@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from django.core.management import CommandError, call_command
 
-from deals.locks import channel_lock_on, channel_locks_apply, channel_locks_refresh
 from deals.models import ChannelLock, ChannelLockEvent
+from deals.routing.locks import channel_lock_on, channel_locks_apply, channel_locks_refresh
 from tests.factories.routing import customer, order, partner
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +167,7 @@ class TestCommand:
 
 
 def test_locks_on_many_dates_agree_with_the_lock_of_each_day():
-    from deals.locks import channel_locks_on_dates
+    from deals.routing.locks import channel_locks_on_dates
 
     c, first, second = customer(), partner(), partner()
     order(customer=c, partner=first, booked_on=date(2014, 3, 11))

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from deals.matching import CustomerIdentity
 from deals.models import Registration, RegistrationEvent
-from deals.registrations import (
+from deals.registrations.services import (
     registration_approve,
     registration_arbitrate,
     registration_decide_extension,

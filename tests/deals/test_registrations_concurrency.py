@@ -10,7 +10,7 @@ from django.db import connection
 
 from deals.matching import CustomerIdentity
 from deals.models import Customer, Registration
-from deals.registrations import registration_submit
+from deals.registrations.services import registration_submit
 from partners.models import Tier
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.factories.deals_pages import CustomerFactory

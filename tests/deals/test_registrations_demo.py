@@ -2,9 +2,9 @@
 
 import pytest
 
-from deals.demo_registrations import seed_demo_registrations
 from deals.models import OrderLine, Registration
-from partners.demo import seed_demo_partners
+from demo.partners import seed_demo_partners
+from demo.registrations import seed_demo_registrations
 
 pytestmark = pytest.mark.django_db
 S = Registration.Status

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from deals.imports import ORDER_HEADER, import_orders
 from deals.models import OrderLine, Registration
-from deals.registrations import registrations_expire_once, registrations_mark_won
+from deals.registrations.services import registrations_expire_once, registrations_mark_won
 from deals.tasks import registrations_expire_nightly
 from portal.models import JobRun, OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory

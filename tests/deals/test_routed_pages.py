@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from deals.models import Order, RoutingOffer
-from deals.routing import routing_run
+from deals.routing.services import routing_run
 from tests.factories.routing import customer, order, partner, partner_user
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
-from deals.locks import channel_lock_on
 from deals.models import ChannelLock, Order, OrderLine, Registration, RoutingCase, RoutingOffer
-from deals.routing import (
+from deals.routing.locks import channel_lock_on
+from deals.routing.services import (
     RoutingError,
     route_direct_orders,
     routed_offer_accept,
@@ -295,7 +295,7 @@ class TestAnswers:
         assert figures.qualifying_revenue == Decimal("34000.00")  # 35,000 less the 1,000 credit
 
     def test_a_credit_imported_after_acceptance_counts_for_the_accepting_partner(self):
-        from deals.imports import ORDER_HEADER, import_orders
+        from deals.imports import ORDER_HEADER
         from portal.csvimport import import_file
 
         routing_run(as_of=AS_OF)
@@ -305,7 +305,7 @@ class TestAnswers:
             self.c.vat, self.c.domain, "1", "server", "SKU", "credit", "1", "-500.00", "", "", self.direct.number,
         ]  # fmt: skip
         data = (",".join(ORDER_HEADER) + "\n" + ",".join(row) + "\n").encode()
-        import_file(kind="orders", importer=import_orders, data=data, name="late.csv")
+        import_file(kind="orders", data=data, name="late.csv")
         assert OrderLine.objects.get(order__number="CR-LATE").partner == self.a
         assert Order.objects.get(number="CR-LATE").partner == self.a
 

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from deals.locks import channel_locks_apply
 from deals.models import RoutingCase, RoutingOffer
-from deals.routing import routed_offer_decline, routing_run
+from deals.routing.locks import channel_locks_apply
+from deals.routing.services import routed_offer_decline, routing_run
 from tests.factories import UserFactory
 from tests.factories.routing import customer, order, partner, partner_user
 

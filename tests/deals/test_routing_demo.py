@@ -4,8 +4,8 @@ running it again changes nothing."""
 import pytest
 from django.core.management import call_command
 
-from deals.demo_routing import seed_demo_routing
 from deals.models import ChannelLock, RoutingCase, RoutingOffer
+from demo.routing import seed_demo_routing
 
 
 @pytest.mark.django_db

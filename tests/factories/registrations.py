@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from deals.matching import CustomerIdentity
 from deals.models import Registration, RegistrationLine
-from deals.registrations import registration_submit
+from deals.registrations.services import registration_submit
 
 from .deals_pages import CustomerFactory, OrderFactory
 from .partners import MembershipFactory, PartnerFactory

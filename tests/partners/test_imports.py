@@ -1,7 +1,7 @@
 import pytest
 from django.core import mail
 
-from partners.imports import CERTIFICATION_HEADER, PARTNER_HEADER, import_certifications, import_partners
+from partners.imports import CERTIFICATION_HEADER, PARTNER_HEADER
 from partners.models import CertificationRecord, DellOnlyAttestation, Invitation, Partner, Person, TierHistory
 from portal.csvimport import ImportRejected, import_file
 
@@ -17,11 +17,11 @@ def certs_csv(*rows):
 
 
 def run_partners(data):
-    return import_file(kind="partners", importer=import_partners, data=data, name="partners.csv")
+    return import_file(kind="partners", data=data, name="partners.csv")
 
 
 def run_certs(data):
-    return import_file(kind="certifications", importer=import_certifications, data=data, name="certifications.csv")
+    return import_file(kind="certifications", data=data, name="certifications.csv")
 
 
 GOOD = "P1,Reseller One SAS,FR,reseller,premier,silver,2017-03-15,admin@p1.example.com"

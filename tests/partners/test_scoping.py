@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from partners.models import Membership, Partner
-from portal.scoping import scope_to_partner
+from partners.scoping import scope_to_partner
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

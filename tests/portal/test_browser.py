@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from partners.demo import DEMO_PASSWORD
+from demo.partners import DEMO_PASSWORD
 
 
 @pytest.mark.browser

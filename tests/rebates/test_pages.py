@@ -82,7 +82,7 @@ def test_accrual_of_the_open_quarter_uses_the_close_rules_and_freezes_nothing(st
 
 
 def test_seed_demo_statements_is_idempotent():
-    from rebates.demo import seed_demo_statements
+    from demo.rebates import seed_demo_statements
     from rebates.models import Statement
 
     p = f.partner("P00009")

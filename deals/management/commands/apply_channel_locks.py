@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from deals.locks import channel_locks_apply
+from deals.routing.locks import channel_locks_apply
 from portal.fiscal import parse_iso_date
 
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from deals.registrations import registrations_expire_once
+from deals.registrations.services import registrations_expire_once
 from portal.fiscal import parse_iso_date
 
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from deals.routing import route_direct_orders
+from deals.routing.services import route_direct_orders
 from portal.fiscal import parse_iso_date
 
 

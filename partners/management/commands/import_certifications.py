@@ -1,8 +1,6 @@
-from partners.imports import import_certifications
 from portal.importcommand import ImportCommand
 
 
 class Command(ImportCommand):
     help = "Import certifications.csv (all-or-nothing; re-importing identical rows changes nothing)."
     kind = "certifications"
-    importer = staticmethod(import_certifications)

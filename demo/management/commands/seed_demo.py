@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from partners.demo import DEMO_PASSWORD, demo_logins, seed_demo_partners
+from ...partners import DEMO_PASSWORD, demo_logins, seed_demo_partners
 
 
 class Command(BaseCommand):
@@ -26,11 +26,12 @@ def demo_steps():
     """Each app's demo activity, in dependency order."""
     from django.utils import timezone
 
-    from deals.demo import seed_demo_orders, seed_demo_people
-    from deals.demo_registrations import seed_demo_registrations
-    from deals.demo_routing import seed_demo_routing
     from partners.tiers import tier_recompute_all
-    from rebates.demo import seed_demo_statements
+
+    from ...orders import seed_demo_orders, seed_demo_people
+    from ...rebates import seed_demo_statements
+    from ...registrations import seed_demo_registrations
+    from ...routing import seed_demo_routing
 
     def seed_demo_tiers():
         tier_recompute_all(as_of=timezone.localdate())

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
 
-from .matching import CustomerIdentity
+from ..matching import CustomerIdentity
 
 NEW_CUSTOMER = "new"
 

@@ -10,15 +10,20 @@ from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 from portal.csvexport import FilteredCsvExportMixin
-from portal.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 
-from .models import Customer, Registration
-from .registration_filters import RegistrationFilter
-from .registration_forms import NEW_CUSTOMER, ConfirmForm, ExtensionRequestForm, LostForm, RegistrationForm
-from .registration_selectors import registration_detail_for_partner, registration_list_for_partner
-from .registration_tables import RegistrationTable, registration_export_rows
-from .registrations import (
+from ..models import Customer, Registration
+from .filters import RegistrationFilter
+from .forms import (
+    NEW_CUSTOMER,
+    ConfirmForm,
+    ExtensionRequestForm,
+    LostForm,
+    RegistrationForm,
+)
+from .selectors import registration_detail_for_partner, registration_list_for_partner
+from .services import (
     extension_can_request,
     extension_window,
     registration_mark_lost,
@@ -27,6 +32,7 @@ from .registrations import (
     registration_submit,
     registration_withdraw,
 )
+from .tables import RegistrationTable, registration_export_rows
 
 DEAL_ROLES = (ROLE_ADMIN, ROLE_SALES)
 

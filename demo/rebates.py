@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from . import services
-from .models import QuarterClose, Statement
+from rebates import services
+from rebates.models import QuarterClose, Statement
 
 
 def seed_demo_statements(*, as_of: date | None = None) -> dict:

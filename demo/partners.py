@@ -3,8 +3,8 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
-from .models import Membership, Partner, Person
-from .services import partner_status_match
+from partners.models import Membership, Partner, Person
+from partners.services import partner_status_match
 
 DEMO_PASSWORD = "partner-demo-2017"
 STAFF_EMAIL = "staff@demo.example.com"

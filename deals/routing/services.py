@@ -37,8 +37,8 @@ from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import Program
 
+from ..models import Order, OrderLine, Registration, RoutingCase, RoutingOffer
 from .locks import channel_locks_on_dates, channel_locks_refresh
-from .models import Order, OrderLine, Registration, RoutingCase, RoutingOffer
 
 JOB_NAME = "deals.route_direct_orders"
 BATCH_SIZE = 500

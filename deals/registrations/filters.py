@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.widgets import AllYesNoSelect
 
-from .models import Registration, RegistrationLine
-from .registration_selectors import EXPIRING_SOON_DAYS, registrations_expiring_soon
+from ..models import Registration, RegistrationLine
+from .selectors import EXPIRING_SOON_DAYS, registrations_expiring_soon
 
 
 class RegistrationFilter(django_filters.FilterSet):

@@ -13,8 +13,8 @@ from django.utils.translation import ngettext
 
 from partners.models import Partner
 
-from .models import ChannelLock, ChannelLockEvent, RoutingCase, RoutingOffer
-from .routing import RoutingError, routing_reassign
+from ..models import ChannelLock, ChannelLockEvent, RoutingCase, RoutingOffer
+from .services import RoutingError, routing_reassign
 
 
 class _ReadOnly:

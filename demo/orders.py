@@ -5,11 +5,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from partners.imports import import_certifications
+from deals.imports import ORDER_HEADER
+from deals.models import Order
 from portal.csvimport import import_file
-
-from .imports import ORDER_HEADER, import_orders
-from .models import Order
 
 DEMO_CUSTOMERS = {
     "FR": ["Groupe Hospitalier Sud", "Crédit Régional SA", "Transports Lemoine SAS", "Mairie de Villeurbanne",
@@ -57,7 +55,7 @@ def seed_demo_people() -> None:
             earned = today - timedelta(days=120 + 97 * index + 31 * offset)
             rows.append([partner, email, name, code, earned.isoformat(), ""])
     header = ["partner_code", "person_email", "person_name", "certification_code", "earned_on", "expires_on"]
-    import_file(kind="certifications", importer=import_certifications, data=_csv(rows, header), name="demo-certs.csv")
+    import_file(kind="certifications", data=_csv(rows, header), name="demo-certs.csv")
 
 
 def seed_demo_orders() -> None:
@@ -104,7 +102,7 @@ def seed_demo_orders() -> None:
         rows.append([f"DEMO-DIR{index:04d}", booked.isoformat(), "direct", "", customer, country,
                      f"{country}DEMO{DEMO_CUSTOMERS[country].index(customer):04d}", "", "1", product, "SKU-DIR",
                      description, "1", f"{amount // 100}.{amount % 100:02d}", "", "", ""])  # fmt: skip
-    import_file(kind="orders", importer=import_orders, data=_csv(rows, ORDER_HEADER), name="demo-orders.csv")
+    import_file(kind="orders", data=_csv(rows, ORDER_HEADER), name="demo-orders.csv")
 
 
 def _date(text: str):

@@ -1,6 +1,6 @@
 """The staff queue of deal registrations (DESIGN §4): oldest first with age and overdue, conflicts and possible
 duplicates side by side, and decisions — approve, reject with a reason, arbitrate, extension — that all call the
-services of ``deals.registrations``."""
+services of ``deals.registrations.services``."""
 
 from datetime import timedelta
 
@@ -18,9 +18,9 @@ from django.utils.translation import ngettext
 
 from portal.models import Program
 
-from .matching import CustomerIdentity, customer_near_matches
-from .models import Registration, RegistrationEvent, RegistrationLine
-from .registrations import (
+from ..matching import CustomerIdentity, customer_near_matches
+from ..models import Registration, RegistrationEvent, RegistrationLine
+from .services import (
     registration_approve,
     registration_arbitrate,
     registration_competitors,

@@ -7,13 +7,10 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from partners.demo import STAFF_EMAIL
-from partners.models import Partner
-
-from .imports import ORDER_HEADER, import_orders
-from .matching import CustomerIdentity
-from .models import Registration
-from .registrations import (
+from deals.imports import ORDER_HEADER, import_orders
+from deals.matching import CustomerIdentity
+from deals.models import Registration
+from deals.registrations.services import (
     registration_approve,
     registration_decide_extension,
     registration_mark_lost,
@@ -23,6 +20,9 @@ from .registrations import (
     registration_withdraw,
     registrations_expire,
 )
+from partners.models import Partner
+
+from .partners import STAFF_EMAIL
 
 # name, country, VAT, domain
 CUSTOMERS = {

@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
-from portal.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
+from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 
-from .models import RoutingOffer
-from .routing import RoutingError, routed_offer_accept, routed_offer_decline, routed_offers_for_partner
+from ..models import RoutingOffer
+from .services import RoutingError, routed_offer_accept, routed_offer_decline, routed_offers_for_partner
 
 ROUTED_ROLES = (ROLE_ADMIN, ROLE_SALES)
 HISTORY_ROWS = 100

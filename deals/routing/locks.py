@@ -23,7 +23,7 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from .models import ChannelLock, ChannelLockEvent, OrderLine
+from ..models import ChannelLock, ChannelLockEvent, OrderLine
 
 JOB_NAME = "deals.channel_locks"
 # add_months clamps month ends (29 Feb + 36 months = 28 Feb), so "B + 36 months > D" is not exactly

@@ -32,8 +32,8 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from .matching import CustomerIdentity, customer_match, customer_near_matches
-from .models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
+from ..matching import CustomerIdentity, customer_match, customer_near_matches
+from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 
 Status = Registration.Status
 Extension = Registration.Extension

@@ -13,17 +13,17 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from partners.demo import STAFF_EMAIL
+from deals.imports import ORDER_HEADER
+from deals.matching import CustomerIdentity
+from deals.models import Order, Registration
+from deals.registrations.services import registration_approve, registration_submit
+from deals.routing.locks import channel_locks_refresh
+from deals.routing.services import routing_run
 from partners.models import Partner
 from portal.csvimport import import_file
 
-from .demo import DEMO_CUSTOMERS, _csv
-from .imports import ORDER_HEADER, import_orders
-from .locks import channel_locks_refresh
-from .matching import CustomerIdentity
-from .models import Order, Registration
-from .registrations import registration_approve, registration_submit
-from .routing import routing_run
+from .orders import DEMO_CUSTOMERS, _csv
+from .partners import STAFF_EMAIL
 
 REGISTERED = CustomerIdentity(name="Brauerei Adler Demo GmbH", country="DE", vat="DE877776666", domain="")
 # number, days ago, customer name, country, VAT, product line, description, amount
@@ -46,7 +46,7 @@ def seed_demo_routing() -> None:
              f"SKU-{line[:3].upper()}-RT", description, "1", amount, "", "", ""]
             for number, ago, name, country, vat, line, description, amount in DIRECT_ORDERS
         ]  # fmt: skip
-        import_file(kind="orders", importer=import_orders, data=_csv(rows, ORDER_HEADER), name="demo-routing.csv")
+        import_file(kind="orders", data=_csv(rows, ORDER_HEADER), name="demo-routing.csv")
     channel_locks_refresh(as_of=today)
     routing_run(as_of=today)
 

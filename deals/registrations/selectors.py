@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from .models import Registration, RegistrationEvent
-from .selectors import DistinctProductLines
+from ..models import Registration, RegistrationEvent
+from ..selectors import DistinctProductLines
 
 EXPIRING_SOON_DAYS = 30
 

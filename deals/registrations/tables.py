@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
 
-from .models import Registration
-from .tables import NUMBER_ATTRS, money, product_line_labels
+from ..models import Registration
+from ..tables import NUMBER_ATTRS, money, product_line_labels
 
 
 class RegistrationTable(tables.Table):
