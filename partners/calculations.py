@@ -5,6 +5,8 @@ ranks is made on the *base* tier (:func:`base_tier`). Money is ``Decimal``; the 
 ``portal.money.round_money``.
 """
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -31,6 +33,16 @@ def status_match_tier(legacy_dell_tier: str, legacy_emc_tier: str) -> str:
         EMC_LEGACY_TO_TIER.get(legacy_emc_tier or "", "authorized"),
     ]
     return max(candidates, key=TIER_RANK.__getitem__)
+
+
+def tier_on(changes: Sequence[tuple[date, int]], day: date, default: int) -> int:
+    """The tier set by the latest change effective on or before ``day``; ``default`` (Authorized) before any.
+
+    ``changes`` are one partner's ``(effective_on, tier)`` in history order (effective date, then id), so of two
+    changes on the same day the later row wins. This is the one rule for "the tier of a partner on a date".
+    """
+    index = bisect_right(changes, day, key=lambda change: change[0])
+    return changes[index - 1][1] if index else default
 
 
 def base_tier(tier: str) -> str:

@@ -1,8 +1,13 @@
-"""Reads for partner pages, always scoped to one partner."""
+"""Reads for partner pages, always scoped to one partner, and the tier of partners on a date."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
 
 from django.db.models import QuerySet
 
-from .models import Invitation, Membership, Partner, TierHistory
+from . import calculations as calc
+from .models import Invitation, Membership, Partner, Tier, TierHistory
 
 
 def team_members(*, partner: Partner) -> QuerySet[Membership]:
@@ -38,3 +43,37 @@ def partner_tier_history(*, partner: Partner) -> QuerySet[TierHistory]:
         .select_related("from_tier", "to_tier")
         .order_by("-effective_on", "-id")
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tier on a date: the one API (tiers, deals, routing and rebates all read it; DESIGN §3)
+
+
+def tier_timelines(partner_ids: Iterable[int]) -> dict[int, list[tuple[date, int]]]:
+    """Each partner's tier changes ``(effective_on, to_tier_id)`` in history order, in one query."""
+    timelines: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    rows = TierHistory.objects.filter(partner_id__in=list(set(partner_ids))).order_by("effective_on", "id")
+    for partner_id, effective_on, tier_id in rows.values_list("partner_id", "effective_on", "to_tier_id"):
+        timelines[partner_id].append((effective_on, tier_id))
+    return timelines
+
+
+def tier_ids_on(pairs: Iterable[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    """The effective tier id of each ``(partner_id, day)`` pair, in two queries whatever the number of pairs."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    authorized_id = Tier.objects.values_list("pk", flat=True).get(code=Tier.AUTHORIZED)
+    timelines = tier_timelines(partner_id for partner_id, _day in pairs)
+    return {(pid, day): calc.tier_on(timelines.get(pid, []), day, authorized_id) for pid, day in pairs}
+
+
+def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
+    """The effective tier on ``day`` of each partner in ``partner_ids``, in three queries."""
+    tiers = Tier.objects.in_bulk()
+    return {pid: tiers[tier_id] for (pid, _day), tier_id in tier_ids_on((pid, day) for pid in partner_ids).items()}
+
+
+def partner_tier_on(partner: Partner, day: date) -> Tier:
+    """The tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
+    return partners_tier_on([partner.pk], day)[partner.pk]

@@ -43,6 +43,7 @@ from .models import (
     Zone,
     ZoneCountry,
 )
+from .selectors import partner_tier_on
 
 RECOMPUTE_JOB = "tiers.recompute"
 EXPIRE_JOB = "tiers.titanium_black_expire"
@@ -73,22 +74,6 @@ def _changes_until(day: date, partner=None):
 
 def _latest_change(day: date):
     return _changes_until(day)
-
-
-def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
-    """Return the effective tier on ``day`` of each partner in ``partner_ids``, in two queries."""
-    tiers = {tier.pk: tier for tier in Tier.objects.all()}
-    authorized = next(tier for tier in tiers.values() if tier.code == Tier.AUTHORIZED)
-    rows = Partner.objects.filter(pk__in=list(partner_ids)).annotate(
-        day_tier_id=Subquery(_latest_change(day).values("to_tier_id")[:1])
-    )
-    return {pk: tiers.get(tier_id, authorized) for pk, tier_id in rows.values_list("pk", "day_tier_id")}
-
-
-def partner_tier_on(partner: Partner, day: date) -> Tier:
-    """Return the tier set by the partner's latest change effective on or before ``day`` (Authorized before any)."""
-    change = _changes_until(day, partner).select_related("to_tier").first()
-    return change.to_tier if change else Tier.objects.get(code=Tier.AUTHORIZED)
 
 
 # --------------------------------------------------------------------------------------------------------------

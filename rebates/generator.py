@@ -18,7 +18,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from deals.models import OrderLine
-from partners.models import CertificationRecord, DellOnlyAttestation, Tier, TierHistory
+from partners.models import CertificationRecord, DellOnlyAttestation, Tier
+from partners.selectors import tier_ids_on
 from portal.fiscal import Quarter, add_months
 from portal.models import Program
 
@@ -96,11 +97,7 @@ def _subject_facts(subjects: list[dict], program: Program):
     if not subjects:
         return {}
     partner_ids = {line["partner_id"] for line in subjects}
-    authorized_id = Tier.objects.get(code=Tier.AUTHORIZED).pk
-
-    history = defaultdict(list)
-    for row in TierHistory.objects.filter(partner_id__in=partner_ids).order_by("effective_on", "id"):
-        history[row.partner_id].append((row.effective_on, row.to_tier_id))
+    tier_ids = tier_ids_on((line["partner_id"], line["booked_on"]) for line in subjects)
     attestations = defaultdict(list)
     for row in DellOnlyAttestation.objects.filter(partner_id__in=partner_ids):
         attestations[row.partner_id].append((row.starts_on, row.ends_on))
@@ -134,10 +131,7 @@ def _subject_facts(subjects: list[dict], program: Program):
     facts = {}
     for line in subjects:
         day, partner_id = line["booked_on"], line["partner_id"]
-        tier_id = authorized_id
-        for effective_on, to_tier_id in history[partner_id]:  # ordered by (effective_on, id): the last one wins
-            if effective_on <= day:
-                tier_id = to_tier_id
+        tier_id = tier_ids[(partner_id, day)]
         certified = any(calc.active_on(day, start, end) for start, end in delivery[partner_id])
         facts[line["id"]] = (
             tier_id,

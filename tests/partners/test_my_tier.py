@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from partners import tiers
+from partners import selectors, tiers
 from partners.models import (
     Certification,
     DellOnlyAttestation,
@@ -173,7 +173,7 @@ def test_staff_award_and_revoke_titanium_black_and_override_from_the_admin(staff
     assert TitaniumBlackAward.objects.filter(partner=partner, sponsor="VP").exists()
     revoke_url = reverse("admin:partners_partner_tier_operation", args=[partner.pk, "revoke"])
     assert staff_client.post(revoke_url, {"revoked_on": "2017-04-01", "reason": "audit"}).status_code == 302
-    assert tiers.partner_tier_on(partner, today()).code == "titanium"
+    assert selectors.partner_tier_on(partner, today()).code == "titanium"
     override_url = reverse("admin:partners_partner_tier_operation", args=[partner.pk, "override"])
     gold = Tier.objects.get(code="gold")
     refused = staff_client.post(override_url, {"tier": gold.pk, "effective_on": "2017-05-01", "reason": ""})

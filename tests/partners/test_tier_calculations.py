@@ -155,3 +155,13 @@ def test_next_tier_stops_at_titanium():
     assert calc.next_tier("gold") == "platinum"
     assert calc.next_tier("titanium") is None
     assert calc.next_tier("titanium_black") is None
+
+
+def test_the_tier_on_a_date_is_set_by_the_latest_change_on_or_before_it_and_the_later_row_wins_a_tie():
+    changes = [(date(2017, 2, 1), 3), (date(2017, 6, 1), 4), (date(2017, 6, 1), 2), (date(2018, 2, 1), 1)]
+    assert calc.tier_on(changes, date(2017, 1, 31), default=1) == 1  # before any change: the default
+    assert calc.tier_on(changes, date(2017, 2, 1), default=1) == 3  # effective on its own date
+    assert calc.tier_on(changes, date(2017, 5, 31), default=1) == 3
+    assert calc.tier_on(changes, date(2017, 6, 1), default=1) == 2  # two changes that day: the later row
+    assert calc.tier_on(changes, date(2019, 1, 1), default=1) == 1
+    assert calc.tier_on([], date(2019, 1, 1), default=7) == 7

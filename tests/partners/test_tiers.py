@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from partners import tiers
+from partners import selectors, tiers
 from partners.models import Certification, DellOnlyAttestation, Partner, Tier, TierHistory, TitaniumBlackAward
 from partners.services import partner_status_match
 from portal.models import JobRun, OutboxEmail
@@ -68,7 +68,7 @@ def evaluation(partner, as_of) -> tiers.TierEvaluation:
 
 
 def tier_code(partner, day) -> str:
-    return tiers.partner_tier_on(partner, day).code
+    return selectors.partner_tier_on(partner, day).code
 
 
 # --- figures ------------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_the_tier_on_a_date_follows_every_change_with_ties_to_the_latest_row():
     }
     for day, code in expected.items():
         assert tier_code(partner, day) == code, day
-        assert tiers.partners_tier_on([partner.pk], day)[partner.pk].code == code
+        assert selectors.partners_tier_on([partner.pk], day)[partner.pk].code == code
 
 
 def test_an_evaluation_does_not_overwrite_the_pages_state_of_a_later_one():
