@@ -1,4 +1,11 @@
+import math
+import time
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.internal import ratelimit
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -6,3 +13,35 @@ class PortalAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request):
         return False
+
+    def pre_authenticate(self, request, **credentials):
+        """Refuse a sign-in while its account or its client IP is over the failure limit, saying how long to wait."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError as error:
+            if error.code != "too_many_login_attempts":
+                raise
+            minutes = max(1, math.ceil(self._login_failed_wait_seconds(request, **credentials) / 60))
+            raise ValidationError(
+                ngettext(
+                    "Too many failed login attempts. Try again in %(minutes)d minute.",
+                    "Too many failed login attempts. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+                code="too_many_login_attempts",
+            ) from error
+
+    def _login_failed_wait_seconds(self, request, **credentials) -> float:
+        """Seconds until every ``login_failed`` limit (per account, per client IP) lets one more attempt in."""
+        key = self._get_login_attempts_cache_key(request, **credentials)
+        now = time.time()
+        wait = 0.0
+        for rate in ratelimit.get_rates(app="allauth.account", action="login_failed"):
+            cache_key = ratelimit.get_cache_key(
+                request, app="allauth.account", action="login_failed", rate=rate, key=key
+            )
+            attempts = [stamp for stamp in cache.get(cache_key, []) if stamp > now - rate.duration]  # newest first
+            if len(attempts) >= rate.amount:
+                wait = max(wait, attempts[rate.amount - 1] + rate.duration - now)
+        return wait

@@ -149,12 +149,19 @@ ACCOUNT_ADAPTER = "portal.adapters.PortalAccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# Limits "per ip" are per real client: see ALLAUTH_TRUSTED_PROXY_COUNT below. Failed sign-ins are limited per
+# account (5 in 5 minutes) and, more loosely, per client IP (an office behind one NAT shares it).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "5/5m/ip,5/5m/key",
+    "login_failed": "20/5m/ip,5/5m/key",
     "reset_password": "5/m/ip,3/m/key",
     "confirm_email": "3/m/key",
 }
+# The client IP for rate limits. Behind the production layout (gunicorn on 127.0.0.1 behind an HTTPS proxy)
+# REMOTE_ADDR is the proxy's, so every visitor would share one limit: trust the last X-Forwarded-For entry
+# that our own proxies added (one proxy by default in production), or a header the proxy sets itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("PORTAL_TRUSTED_PROXY_COUNT", "1" if PRODUCTION else "0"))
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("PORTAL_TRUSTED_CLIENT_IP_HEADER") or None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Partner Portal] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Dell EMC Partner Portal"
