@@ -1,6 +1,8 @@
 """Demo partners and users for ``seed_demo`` (idempotent: running it again changes nothing)."""
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import get_user_model
 
 from partners.models import Membership, Partner, Person
@@ -8,6 +10,10 @@ from partners.services import partner_status_match
 
 DEMO_PASSWORD = "partner-demo-2017"
 STAFF_EMAIL = "staff@demo.example.com"
+# The admin requires TOTP of channel staff: the demo staff login is enrolled with this published secret (the
+# demo never runs in production). Add it to an authenticator app, or print the current code with
+# ``manage.py seed_demo --totp-code``.
+DEMO_STAFF_TOTP_SECRET = "DEMOSTAFFTOTPKEYPARTNERPORTAL234"
 
 # code, name, country, kind, legacy Dell tier, legacy EMC tier
 DEMO_PARTNERS = [
@@ -48,7 +54,9 @@ def _verified_user(email, *, first_name="", last_name="", language="en", is_staf
 
 def seed_demo_partners() -> dict[str, Partner]:
     """Create the demo partners (status-matched), their users at each role and a staff login."""
-    _verified_user(STAFF_EMAIL, first_name="Channel", last_name="Staff", is_staff=True, is_superuser=True)
+    staff = _verified_user(STAFF_EMAIL, first_name="Channel", last_name="Staff", is_staff=True, is_superuser=True)
+    if not Authenticator.objects.filter(user=staff, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(staff, DEMO_STAFF_TOTP_SECRET)
     partners = {}
     for code, name, country, kind, dell, emc in DEMO_PARTNERS:
         partner, created = Partner.objects.get_or_create(
@@ -68,6 +76,16 @@ def seed_demo_partners() -> dict[str, Partner]:
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    rows = [(STAFF_EMAIL, "channel staff (admin site)")]
+    rows = [(STAFF_EMAIL, f"channel staff (admin site), TOTP secret {DEMO_STAFF_TOTP_SECRET}")]
     rows += [(email, f"{code} {role}") for email, _f, _l, code, role, _lang in DEMO_USERS]
     return rows
+
+
+def demo_staff_totp_code() -> str:
+    """The demo staff login's current TOTP code, for a demo without an authenticator app at hand."""
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(DEMO_STAFF_TOTP_SECRET, int(time.time()) // app_settings.TOTP_PERIOD))

@@ -1,5 +1,11 @@
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 
 class UserLanguageMiddleware:
@@ -18,4 +24,34 @@ class UserLanguageMiddleware:
         ):
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
+        return self.get_response(request)
+
+
+class StaffTwoFactorMiddleware:
+    """Channel staff reach the admin only with TOTP turned on: a staff user without it is sent to enrol first.
+
+    Once TOTP is on, allauth asks for a code at every sign-in, so a staff session has used it. Partner users
+    may opt in; nothing here concerns them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and (user.is_staff or user.is_superuser)
+            and request.path.startswith(reverse("admin:index"))
+            and not is_mfa_enabled(user, [Authenticator.Type.TOTP])
+        ):
+            messages.warning(
+                request,
+                _(
+                    "Channel staff need two-factor authentication: set up an authenticator app (TOTP) "
+                    "to open the admin."
+                ),
+            )
+            return redirect("mfa_activate_totp")
         return self.get_response(request)

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.UserLanguageMiddleware",
+    "portal.middleware.StaffTwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -5,6 +5,17 @@ from django.contrib.auth import get_user_model
 from partners.models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier
 
 PASSWORD = "correct-horse-battery-7"
+# Channel staff must use TOTP in the admin: staff made by the factory have it, with this secret.
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def totp_code(secret: str = STAFF_TOTP_SECRET, *, step: int = 0) -> str:
+    """The authenticator app's code for ``secret`` now (``step`` time steps later)."""
+    import time
+
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + step))
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -24,6 +35,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
             if extracted is not False:
                 EmailAddress.objects.get_or_create(user=self, email=self.email, verified=True, primary=True)
+
+    @factory.post_generation
+    def totp(self, create, extracted, **kwargs):
+        """Staff get TOTP unless ``totp=False``; anyone gets it with ``totp=True``."""
+        wanted = (self.is_staff or self.is_superuser) if extracted is None else extracted
+        if create and wanted:
+            from allauth.mfa.totp.internal.auth import TOTP
+
+            TOTP.activate(self, STAFF_TOTP_SECRET)
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,7 @@ from django.core import mail
 from django.urls import reverse
 
 from tests.factories import MembershipFactory, UserFactory
-from tests.factories.partners import PASSWORD
+from tests.factories.partners import PASSWORD, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -65,8 +65,10 @@ def test_repeated_failed_logins_are_rate_limited(client, settings):
 
 
 def test_channel_staff_land_in_the_admin_after_signing_in(client):
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True)  # staff have TOTP (the factory enrols them, as the admin requires)
     response = login(client, staff.email)
+    assert response["Location"] == reverse("mfa_authenticate")
+    response = client.post(reverse("mfa_authenticate"), {"code": totp_code()})
     page = client.get(response["Location"], follow=True)
     assert page.redirect_chain[-1][0] == reverse("admin:index")
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from portal.fiscal import Quarter
 from rebates import services
 from rebates.selectors import rebate_accrual
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, UserFactory
 from tests.factories import rebates as f
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_seed_demo_statements_is_idempotent():
 
 
 def test_staff_admin_lists_totals_program_totals_and_marks_paid(client, statement, django_user_model):
-    staff = django_user_model.objects.create_superuser(email="staff@example.com", password="x")
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)  # with TOTP, as staff must
     client.force_login(staff)
     listing = client.get(reverse("admin:rebates_statement_changelist"), {"quarter": "FY2018-Q1"})
     assert listing.status_code == 200 and listing.context["statement_totals"]["total"] == D("20.00")

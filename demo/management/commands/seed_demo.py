@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from ...partners import DEMO_PASSWORD, demo_logins, seed_demo_partners
+from ...partners import DEMO_PASSWORD, demo_logins, demo_staff_totp_code, seed_demo_partners
 
 
 class Command(BaseCommand):
@@ -9,8 +10,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
+        parser.add_argument(
+            "--totp-code", action="store_true", help="Only print the demo staff login's current TOTP code."
+        )
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            # The demo logins (a superuser among them) have published passwords and a published TOTP secret.
+            raise CommandError(
+                "seed_demo refuses to run in production (DJANGO_ENV=production): it creates logins whose "
+                "passwords are published in the README. Create staff with createsuperuser instead."
+            )
+        if options["totp_code"]:
+            self.stdout.write(demo_staff_totp_code())
+            return
         with transaction.atomic():
             seed_demo_partners()
             for step in demo_steps():
@@ -20,6 +33,10 @@ class Command(BaseCommand):
             for email, what in demo_logins():
                 self.stdout.write(f"  {email:<34} {what}")
             self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
+            self.stdout.write(
+                "  the staff login also asks for a TOTP code: add the secret above to an authenticator app, "
+                "or run `manage.py seed_demo --totp-code`"
+            )
 
 
 def demo_steps():
