@@ -39,6 +39,12 @@ def _age(registration) -> timedelta | None:
     return timezone.now() - registration.submitted_at if registration.submitted_at else None
 
 
+def first_in_time(registration, competitors) -> Registration | None:
+    """The earliest submitted of ``registration`` and its competitors: the one first-in-time favours."""
+    submitted = [r for r in [registration, *competitors] if r.submitted_at is not None]
+    return min(submitted, key=lambda r: (r.submitted_at, r.pk)) if submitted and competitors else None
+
+
 class AwaitingDecisionFilter(admin.SimpleListFilter):
     title = _("queue")
     parameter_name = "queue"
@@ -96,6 +102,20 @@ class DecisionForm(forms.Form):
     note = forms.CharField(label=_("Note to the partner"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class ArbitrationForm(forms.Form):
+    winner_note = forms.CharField(
+        label=_("Note to the partner whose registration is retained"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    others_note = forms.CharField(
+        label=_("Note to the other partners"),
+        help_text=_("Optional. They already read that another registration was chosen; never name another partner."),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason (sent to the partner)"), widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -104,7 +124,7 @@ OPERATIONS = {
     # operation: (title, form, needs)
     "approve": (_("Approve registration"), DecisionForm),
     "reject": (_("Reject registration"), ReasonForm),
-    "arbitrate": (_("Arbitrate: approve this registration, reject the competing ones"), DecisionForm),
+    "arbitrate": (_("Arbitrate: approve this registration, reject the competing ones"), ArbitrationForm),
     "extension_grant": (_("Grant the extension"), DecisionForm),
     "extension_refuse": (_("Refuse the extension"), DecisionForm),
 }
@@ -226,11 +246,13 @@ class RegistrationAdmin(admin.ModelAdmin):
             operations.append("arbitrate")
         if registration.extension == Registration.Extension.REQUESTED and registration.status == Status.APPROVED:
             operations += ["extension_grant", "extension_refuse"]
+        this_registration = (
+            Registration.objects.prefetch_related("lines").select_related("partner", "customer").get(pk=registration.pk)
+        )
         return {
-            "this_registration": Registration.objects.prefetch_related("lines")
-            .select_related("partner", "customer")
-            .get(pk=registration.pk),
+            "this_registration": this_registration,
             "competitors": competitors,
+            "first_in_time": first_in_time(this_registration, competitors),
             "near_customers": near,
             "look_alikes": look_alikes,
             "operations": [(operation, OPERATIONS[operation][0]) for operation in operations],
@@ -257,7 +279,11 @@ class RegistrationAdmin(admin.ModelAdmin):
             try:
                 self.apply(operation, registration, request.user, form.cleaned_data)
             except ValidationError as error:
-                form.add_error(None, error.messages)
+                if hasattr(error, "error_dict"):  # a refused note is shown under its own field
+                    for field, errors in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, error.messages)
             else:
                 self.message_user(request, f"{registration.number}: {title}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:deals_registration_change", args=[registration.pk]))
@@ -280,7 +306,12 @@ class RegistrationAdmin(admin.ModelAdmin):
         elif operation == "reject":
             registration_reject(registration=registration, actor=user, reason=data["reason"])
         elif operation == "arbitrate":
-            registration_arbitrate(winner=registration, actor=user, note=note)
+            registration_arbitrate(
+                winner=registration,
+                actor=user,
+                winner_note=data.get("winner_note", ""),
+                others_note=data.get("others_note", ""),
+            )
         else:
             registration_decide_extension(
                 registration=registration, actor=user, grant=operation == "extension_grant", note=note

@@ -32,7 +32,7 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..matching import CustomerIdentity, customer_match, customer_near_matches
+from ..matching import CustomerIdentity, customer_match, customer_near_matches, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 
 Status = Registration.Status
@@ -332,16 +332,61 @@ def registration_approve(*, registration: Registration, actor, note: str = "", t
         )
     if _active_conflict(registration, today) is not None:
         _refuse(_("%s competes with another partner's registration: decide it by arbitration.") % registration.number)
+    _refuse_other_partners(note, readers=[registration.partner], field="note")
     _approve(registration, actor=actor, today=today, note=note)
     return registration
 
 
+def partners_named_in(text: str, *, readers) -> list[str]:
+    """The names of the partners other than ``readers`` that ``text`` mentions by name or code.
+
+    Whole words, case, accents, punctuation and legal forms ignored: "bechtle demo" names "Bechtle Demo GmbH".
+    """
+    words = f" {normalize_name(text)} "
+    if not words.strip():
+        return []
+    named = []
+    others = Partner.objects.exclude(pk__in=[partner.pk for partner in readers]).values_list("code", "name")
+    for code, name in others.order_by("name").iterator():
+        keys = (normalize_name(code), normalize_name(name), _without_company_words(normalize_name(name)))
+        if any(len(key) >= 3 and f" {key} " in words for key in keys):
+            named.append(name)
+    return named
+
+
+# Beyond the legal forms of customer matching: words a note would leave out when it names a partner.
+COMPANY_WORDS = frozenset({"se", "kg", "ab", "as", "oy", "sl", "co", "corp", "corporation", "company", "group"})
+
+
+def _without_company_words(name: str) -> str:
+    words = name.split()
+    while len(words) > 1 and words[-1] in COMPANY_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def _refuse_other_partners(text: str, *, readers, field: str) -> None:
+    """A partner never learns another partner's name (DESIGN §1): refuse a note to ``readers`` that has one."""
+    named = partners_named_in(text, readers=readers)
+    if named:
+        raise ValidationError(
+            {
+                field: _(
+                    "This note names another partner (%(names)s): partners must not learn who else "
+                    "registered the opportunity. Remove the name and try again."
+                )
+                % {"names": ", ".join(named)}
+            }
+        )
+
+
 @transaction.atomic
 def registration_reject(*, registration: Registration, actor, reason: str):
-    """Reject a submitted registration, with the reason the partner will read."""
+    """Reject a submitted registration, with the reason the partner will read (no other partner named in it)."""
     reason = (reason or "").strip()
     if not reason:
         _refuse(_("A rejection needs a reason."))
+    _refuse_other_partners(reason, readers=[registration.partner], field="reason")
     registration = _locked(registration)
     if registration.status != Status.SUBMITTED:
         _refuse(
@@ -371,9 +416,13 @@ def registration_competitors(registration: Registration, *, today: date | None =
 
 
 @transaction.atomic
-def registration_arbitrate(*, winner: Registration, actor, note: str = "", today: date | None = None):
+def registration_arbitrate(
+    *, winner: Registration, actor, winner_note: str = "", others_note: str = "", today: date | None = None
+):
     """Decide a conflict: approve ``winner`` (if not approved yet) and reject every competing registration.
 
+    The winner and the others read different notes, and neither may name another partner: the others get a
+    fixed explanation (translated in each reader's email) plus ``others_note``, the winner ``winner_note``.
     A competitor that was already approved loses its protection (approved → rejected): arbitration is the
     staff decision that overrides first-in-time.
     """
@@ -384,8 +433,11 @@ def registration_arbitrate(*, winner: Registration, actor, note: str = "", today
     ):
         _refuse(_("%s is not awaiting a decision or protected: it cannot win an arbitration.") % winner.number)
     losers = list(registration_competitors(winner, today=today).select_for_update(of=("self",)))
-    note = (note or "").strip()
-    reason = _("Another registration was chosen for this opportunity.") + (f" {note}" if note else "")
+    winner_note, others_note = (winner_note or "").strip(), (others_note or "").strip()
+    _refuse_other_partners(winner_note, readers=[winner.partner], field="winner_note")
+    # One note for every other partner: with several of them, not even their own names may appear in it.
+    _refuse_other_partners(others_note, readers=[losers[0].partner] if len(losers) == 1 else [], field="others_note")
+    reason = _("Another registration was chosen for this opportunity.") + (f" {others_note}" if others_note else "")
     now = timezone.now()
     for loser in losers:
         from_status = loser.status
@@ -394,15 +446,20 @@ def registration_arbitrate(*, winner: Registration, actor, note: str = "", today
         loser.decision_note = reason
         loser.save(update_fields=["status", "decided_at", "decision_note"])
         _event(loser, actor=actor, from_status=from_status, to_status=Status.REJECTED, note=f"Arbitration: {reason}")
-        _notify(loser, kind="registration_arbitrated", won=False, reason=reason)
+        _notify(loser, kind="registration_arbitrated", won=False, reason=others_note)
     if winner.status == Status.SUBMITTED:
         winner.conflict_with = None
         winner.save(update_fields=["conflict_with"])
-        _approve(winner, actor=actor, today=today, note=f"Arbitration: {note}" if note else "Arbitration", notify=False)
-        _notify(winner, kind="registration_arbitrated", won=True, reason=note)
+        _approve(
+            winner,
+            actor=actor,
+            today=today,
+            note=f"Arbitration: {winner_note}" if winner_note else "Arbitration",
+            notify=False,
+        )
     else:
         _event(winner, actor=actor, from_status=winner.status, to_status=winner.status, note="Arbitration: kept")
-        _notify(winner, kind="registration_arbitrated", won=True, reason=note)
+    _notify(winner, kind="registration_arbitrated", won=True, reason=winner_note)
     return winner, losers
 
 
@@ -492,6 +549,7 @@ def registration_decide_extension(
     registration = _locked(registration)
     if registration.extension != Extension.REQUESTED or registration.status != Status.APPROVED:
         _refuse(_("%s has no extension request awaiting a decision.") % registration.number)
+    _refuse_other_partners(note, readers=[registration.partner], field="note")
     days = Program.current().registration_extension_days
     registration.decided_at = timezone.now()
     if grant:

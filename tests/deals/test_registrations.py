@@ -287,7 +287,7 @@ def test_arbitration_approves_the_chosen_one_and_rejects_the_others(staff):
     first = submit(PartnerFactory(), customer=customer).registration
     second = submit(PartnerFactory(), customer=customer).registration
     other_line = submit(PartnerFactory(), customer=customer, lines={"hci": "100"}).registration
-    winner, losers = registration_arbitrate(winner=second, actor=staff, note="customer confirmed", today=TODAY)
+    winner, losers = registration_arbitrate(winner=second, actor=staff, winner_note="customer confirmed", today=TODAY)
     first.refresh_from_db(), second.refresh_from_db(), other_line.refresh_from_db()
     assert (second.status, first.status, other_line.status) == (S.APPROVED, S.REJECTED, S.SUBMITTED)
     assert losers == [first] and second.conflict_with is None

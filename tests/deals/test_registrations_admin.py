@@ -96,7 +96,7 @@ def test_arbitration_from_the_change_page(client, staff):
     later = RegistrationFactory(customer=customer, conflict_with=first)
     confirm = client.get(decide(later, "arbitrate"))
     assert confirm.status_code == 200 and first.number in confirm.content.decode()
-    response = client.post(decide(later, "arbitrate"), {"note": "customer's choice"})
+    response = client.post(decide(later, "arbitrate"), {"winner_note": "customer's choice"})
     assert response.status_code == 302
     first.refresh_from_db(), later.refresh_from_db()
     assert (first.status, later.status) == (S.REJECTED, S.APPROVED)
