@@ -3,7 +3,7 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -71,22 +71,32 @@ def _invitation_url(invitation: Invitation, base_url: str) -> str:
 
 @transaction.atomic
 def invitation_create(*, partner: Partner, email: str, role: str, invited_by=None, base_url: str = "") -> Invitation:
-    """Invite ``email`` to join ``partner`` with ``role`` and email the link (once)."""
+    """Invite ``email`` to join ``partner`` with ``role`` and email the link, once per open invitation.
+
+    Inviting an address that already has an open invitation returns that one (with the role now chosen) and
+    sends nothing again: a double click, or two admins at once, make one invitation and one email (the
+    database allows one open invitation per partner and address). Every address outside the team is answered
+    the same way, whoever owns it: whether an address has an account elsewhere is nobody's business here, and
+    such an account cannot accept (``invitation_accept`` refuses it).
+    """
     email = email.strip().lower()
     if role not in Membership.Role.values:
         raise ValidationError({"role": _("Choose a role.")})
     User = get_user_model()
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None and hasattr(existing, "membership"):
-        if existing.membership.partner_id == partner.pk:
-            raise ValidationError({"email": _("This person is already a member of your team.")})
-        raise ValidationError({"email": _("This email address cannot be invited.")})
-    if existing is not None and existing.is_staff:
-        raise ValidationError({"email": _("This email address cannot be invited.")})
-    Invitation.objects.filter(partner=partner, email=email, accepted_at=None, revoked_at=None).update(
-        revoked_at=timezone.now()
-    )
-    invitation = Invitation.objects.create(partner=partner, email=email, role=role, invited_by=invited_by)
+    existing = User.objects.filter(email__iexact=email).select_related("membership").first()
+    if existing is not None and getattr(existing, "membership", None) and existing.membership.partner_id == partner.pk:
+        raise ValidationError({"email": _("This person is already a member of your team.")})
+    open_invitations = Invitation.objects.filter(partner=partner, email=email, accepted_at=None, revoked_at=None)
+    invitation = open_invitations.select_for_update().first()
+    if invitation is not None and invitation.is_usable:
+        return _invitation_set_role(invitation, role)
+    if invitation is not None:  # expired: a new link replaces it
+        open_invitations.update(revoked_at=timezone.now())
+    try:
+        with transaction.atomic():  # a savepoint: losing the race to a concurrent request is not an error
+            invitation = Invitation.objects.create(partner=partner, email=email, role=role, invited_by=invited_by)
+    except IntegrityError:
+        return _invitation_set_role(open_invitations.select_for_update().get(), role)
     email_enqueue(
         key=f"invitation:{invitation.pk}",
         to=email,
@@ -94,6 +104,13 @@ def invitation_create(*, partner: Partner, email: str, role: str, invited_by=Non
         template="partners/email/invitation",
         context={"invitation": invitation, "partner": partner, "url": _invitation_url(invitation, base_url)},
     )
+    return invitation
+
+
+def _invitation_set_role(invitation: Invitation, role: str) -> Invitation:
+    if invitation.role != role:
+        invitation.role = role
+        invitation.save(update_fields=["role"])
     return invitation
 
 

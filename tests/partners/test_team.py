@@ -50,13 +50,24 @@ def test_invitation_form_says_what_is_wrong(client):
     assert not Invitation.objects.exists()
 
 
-def test_a_member_of_another_partner_cannot_be_invited(client):
+def test_a_member_of_another_partner_cannot_join_and_the_form_does_not_reveal_it(client):
+    """The invitation looks like any other (no "cannot be invited"); accepting it is what is refused."""
     admin = MembershipFactory(role="admin")
     other = MembershipFactory(role="sales")
     client.force_login(admin.user)
-    response = client.post(reverse("team"), {"email": other.user.email, "role": "sales"})
-    assert response.status_code == 400
-    assert b"cannot be invited" in response.content
+    response = client.post(reverse("team"), {"email": other.user.email, "role": "sales"}, follow=True)
+    assert response.status_code == 200
+    assert b"cannot be invited" not in response.content
+    assert f"Invitation sent to {other.user.email}".encode() in response.content
+    invitation = Invitation.objects.get(partner=admin.partner, email=other.user.email)
+    client.logout()
+    accept = client.post(
+        reverse("invitation_accept", args=[invitation.token]),
+        {"first_name": "X", "last_name": "Y", "password1": "long-enough-pass-1", "password2": "long-enough-pass-1"},
+    )
+    assert accept.status_code == 400
+    other.refresh_from_db()
+    assert other.partner_id != admin.partner_id
 
 
 def test_accept_form_rejects_weak_or_mismatched_passwords(client):
