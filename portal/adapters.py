@@ -1,11 +1,18 @@
+import logging
 import math
 import time
+import uuid
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal import ratelimit
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.utils.translation import ngettext
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.utils.translation import get_language, ngettext
+
+logger = logging.getLogger(__name__)
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -13,6 +20,29 @@ class PortalAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request):
         return False
+
+    def send_mail(self, template_prefix, email, context):
+        """Send allauth's emails (password reset, unknown account, email confirmation) through the outbox.
+
+        In the user's saved language (the page's language for an address without an account), with the
+        portal's own wording: ``templates/<template_prefix>_subject.txt`` and ``_body.txt``.
+        """
+        from portal.emails import email_enqueue
+
+        try:
+            get_template(f"{template_prefix}_body.txt")
+        except TemplateDoesNotExist:
+            logger.warning("no portal wording for %s: sent with allauth's", template_prefix)
+            return super().send_mail(template_prefix, email, context)
+        user = context.get("user") or get_user_model().objects.filter(email__iexact=email).first()
+        # Every request is its own message (a second reset link is a new link): the key never repeats.
+        email_enqueue(
+            key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+            to=email,
+            language=getattr(user, "language", None) or get_language(),
+            template=template_prefix,
+            context={**context, "email": email, "user": user},
+        )
 
     def pre_authenticate(self, request, **credentials):
         """Refuse a sign-in while its account or its client IP is over the failure limit, saying how long to wait."""

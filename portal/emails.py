@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context, engines
 from django.utils import timezone, translation
 
 from .models import OutboxEmail
@@ -16,6 +16,16 @@ logger = logging.getLogger(__name__)
 def portal_url(path: str) -> str:
     """An absolute link for an email: emails are read outside the portal, so a bare path is useless."""
     return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def render_text(template_name: str, context: dict) -> str:
+    """Render a plain-text template (an email's subject or text body) without HTML escaping.
+
+    A text part is not HTML: escaped, "L'Atelier & Fils" would reach the reader as "L&#x27;Atelier &amp; Fils".
+    HTML templates keep Django's autoescaping (``render_to_string``).
+    """
+    engine = engines["django"].engine
+    return engine.get_template(template_name).render(Context(context, autoescape=False))
 
 
 def email_users(*, key: str, users, template: str, context: dict, attachment=None) -> int:
@@ -54,8 +64,8 @@ def email_enqueue(
     language = language or settings.LANGUAGE_CODE
     with translation.override(language):
         context = {**context, "language": language}
-        subject = render_to_string(f"{template}_subject.txt", context).strip().replace("\n", " ")
-        body = render_to_string(f"{template}_body.txt", context)
+        subject = render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
+        body = render_text(f"{template}_body.txt", context)
     name, content, content_type = attachment or ("", None, "")
     email, created = OutboxEmail.objects.get_or_create(
         key=full_key,
