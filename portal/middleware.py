@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 
@@ -55,3 +56,20 @@ class StaffTwoFactorMiddleware:
             )
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+class PrivateNoStoreMiddleware:
+    """Every page and download the portal itself serves is ``Cache-Control: private, no-store``.
+
+    They show one partner's figures, statements and customers: no shared proxy may keep them, and no browser
+    may store them on disk for the next person at that computer. Static files (served by WhiteNoise, before
+    this middleware) stay cacheable.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, private=True, no_store=True)
+        return response
