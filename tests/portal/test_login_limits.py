@@ -112,3 +112,15 @@ def test_production_trusts_one_proxy_by_default_and_the_setting_is_configurable(
         timeout=60,
     )
     assert configured.stdout.split() == ["2", "X-Real-IP"], configured.stderr
+
+
+def test_more_than_30_sign_ins_a_minute_from_one_client_get_the_portals_429_page(client):
+    user = MembershipFactory().user
+    for _ in range(30):
+        client.logout()
+        assert sign_in(client, user.email, PASSWORD, client_ip="203.0.113.9").status_code == 302
+    client.logout()
+    response = sign_in(client, user.email, PASSWORD, client_ip="203.0.113.9")
+    assert response.status_code == 429
+    assert b"Wait a minute, then try again." in response.content
+    assert sign_in(client, user.email, PASSWORD, client_ip="203.0.113.10").status_code == 302
