@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -437,9 +437,12 @@ def registration_arbitrate(
     _refuse_other_partners(winner_note, readers=[winner.partner], field="winner_note")
     # One note for every other partner: with several of them, not even their own names may appear in it.
     _refuse_other_partners(others_note, readers=[losers[0].partner] if len(losers) == 1 else [], field="others_note")
-    reason = _("Another registration was chosen for this opportunity.") + (f" {others_note}" if others_note else "")
     now = timezone.now()
     for loser in losers:
+        # The page shows this note as written: in the language of the partner's user who registered the deal.
+        with translation.override(getattr(loser.submitted_by, "language", None) or translation.get_language()):
+            reason = _("Another registration was chosen for this opportunity.")
+        reason += f" {others_note}" if others_note else ""
         from_status = loser.status
         loser.status = Status.REJECTED
         loser.decided_at = now

@@ -188,3 +188,12 @@ def test_an_approval_note_naming_another_partner_is_refused_too(staff):
     registration_approve(registration=registration, actor=staff, note="Good luck with it", today=TODAY)
     registration.refresh_from_db()
     assert registration.status == S.APPROVED
+
+
+def test_the_fixed_explanation_on_the_losers_page_is_in_its_users_language(conflict, staff):
+    first, later = conflict
+    first.submitted_by.language = "fr"
+    first.submitted_by.save(update_fields=["language"])
+    registration_arbitrate(winner=later, actor=staff, others_note="Merci.", today=TODAY)
+    first.refresh_from_db()
+    assert first.decision_note == "Un autre enregistrement a été retenu pour cette opportunité. Merci."
