@@ -18,7 +18,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from partners import tiers  # noqa: E402
+from partners.tiers import engine  # noqa: E402
 from portal.csvimport import import_file  # noqa: E402
 
 from .generate import orders_csv, partners_csv  # noqa: E402
@@ -49,10 +49,10 @@ def main(lines: int) -> None:
             rows = cursor.fetchall()
             bare = time.perf_counter() - started
         started = time.perf_counter()
-        tiers.tier_evaluations(as_of=as_of)
+        engine.tier_evaluations(as_of=as_of)
         read = time.perf_counter() - started
         started = time.perf_counter()
-        tiers.tier_evaluate(as_of=as_of)
+        engine.tier_evaluate(as_of=as_of)
         full = time.perf_counter() - started
         print(f"bare SUM…GROUP BY {bare:.2f} s ({len(rows)} partners) | evaluations {read:.2f} s | "
               f"evaluate and write {full:.2f} s", flush=True)  # fmt: skip

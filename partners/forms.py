@@ -2,7 +2,9 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from .models import Membership
+from portal.widgets import DateInput
+
+from .models import Certification, Membership, Person
 
 
 class InvitationForm(forms.Form):
@@ -40,3 +42,25 @@ class InvitationAcceptForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
+
+
+class PersonForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    email = forms.EmailField(label=_("Email"))
+
+
+class CertificationRecordForm(forms.Form):
+    person = forms.ModelChoiceField(label=_("Person"), queryset=Person.objects.none())
+    certification = forms.ModelChoiceField(label=_("Certification"), queryset=Certification.objects.order_by("code"))
+    earned_on = forms.DateField(label=_("Earned on"), widget=DateInput)
+    expires_on = forms.DateField(
+        label=_("Expires on"),
+        widget=DateInput,
+        required=False,
+        help_text=_("Leave blank to use the certification's standard validity."),
+    )
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].queryset = people
+        self.fields["certification"].label_from_instance = lambda item: f"{item.code} — {item.name}"

@@ -266,6 +266,9 @@ class Certification(models.Model):
         TECHNICAL = "technical", _("Technical")
         SERVICES_DELIVERY = "services_delivery", _("Services delivery")
 
+    # A partner's competencies are the product lines of its active records in these tracks (DESIGN §3).
+    COMPETENCY_TRACKS = (Track.TECHNICAL, Track.SERVICES_DELIVERY)
+
     code = models.CharField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
     track = models.CharField(_("track"), max_length=20, choices=Track.choices)
@@ -282,7 +285,11 @@ class Certification(models.Model):
 
 class CertificationRecordQuerySet(models.QuerySet):
     def active_on(self, day):
-        """Records active on ``day``: ``earned_on <= day < expires_on`` (``expires_on`` is always stored)."""
+        """Records active on ``day``: ``earned_on <= day < expires_on`` (``expires_on`` is always stored).
+
+        The one rule for a certification held on a date (DESIGN §3); ``CertificationRecord.is_active_on`` is
+        the same rule for one record.
+        """
         return self.filter(earned_on__lte=day, expires_on__gt=day)
 
 
@@ -315,6 +322,10 @@ class CertificationRecord(models.Model):
             self.expires_on = add_months(self.earned_on, self.certification.validity_months)
             self.expires_on_given = False
         super().save(*args, **kwargs)
+
+    def is_active_on(self, day) -> bool:
+        """Is this record active on ``day`` (``earned_on <= day < expires_on``, as ``objects.active_on``)?"""
+        return self.earned_on <= day < self.expires_on
 
 
 class AttestationQuerySet(models.QuerySet):

@@ -2,12 +2,13 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from . import calculations as calc
-from .models import Invitation, Membership, Partner, Tier, TierHistory
+from .models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier, TierHistory
 
 
 def team_members(*, partner: Partner) -> QuerySet[Membership]:
@@ -43,6 +44,34 @@ def partner_tier_history(*, partner: Partner) -> QuerySet[TierHistory]:
         .select_related("from_tier", "to_tier")
         .order_by("-effective_on", "-id")
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# People and certifications (the partner admin's page)
+
+
+@dataclass(frozen=True)
+class CertificationSummary:
+    certified_people: int
+    competencies: list[str]
+
+
+def people_with_certifications(*, people: QuerySet[Person]) -> QuerySet[Person]:
+    """``people`` (already scoped to one partner) by name, each with its records (newest first) prefetched."""
+    records = CertificationRecord.objects.select_related("certification").order_by("-earned_on", "certification__code")
+    return people.order_by("name", "email").prefetch_related(Prefetch("certifications", queryset=records))
+
+
+def certification_summary(*, records: QuerySet[CertificationRecord], day: date) -> CertificationSummary:
+    """Certified people and competencies on ``day`` among ``records`` (already scoped to one partner)."""
+    active = records.active_on(day).order_by()  # no default ordering: it would take part in DISTINCT
+    certified_people = active.values("person_id").distinct().count()
+    competencies = sorted(
+        active.filter(certification__track__in=Certification.COMPETENCY_TRACKS)
+        .values_list("certification__product_line", flat=True)
+        .distinct()
+    )
+    return CertificationSummary(certified_people=certified_people, competencies=competencies)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,18 +1,25 @@
-"""Writes on partners, memberships and invitations: validate, change, audit, enqueue after commit."""
+"""Writes on partners, memberships, invitations and people: validate, change, audit, enqueue after commit.
+
+The people writes (a partner admin's page) raise a ``ValidationError`` keyed by field, with a message a partner
+admin can act on.
+"""
+
+from datetime import date
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_enqueue, portal_url
 from portal.models import Program
 
 from .calculations import status_match_tier
-from .models import Invitation, Membership, Partner, Person, Tier, TierHistory
+from .models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier, TierHistory
 
 
 def partner_status_match(*, partner: Partner, changed_by=None) -> TierHistory:
@@ -176,3 +183,58 @@ def _ensure_another_admin(membership: Membership) -> None:
     others = Membership.objects.filter(partner=membership.partner, role=Membership.Role.ADMIN).exclude(pk=membership.pk)
     if not others.exists():
         raise ValidationError(_("A partner must keep at least one administrator."))
+
+
+# --- People and certification records ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def person_add(*, partner: Partner, name: str, email: str) -> Person:
+    """Add someone who works for ``partner`` (no portal login); an email identifies one person per partner."""
+    name, email = name.strip(), email.strip().lower()
+    errors = {}
+    if not name:
+        errors["name"] = [_("Enter the person's name.")]
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = [_("Enter a valid email address.")]
+    if errors:
+        raise ValidationError(errors)
+    duplicate = _("%(email)s is already one of your people.") % {"email": email}
+    if Person.objects.filter(partner=partner, email__iexact=email).exists():
+        raise ValidationError({"email": [duplicate]})
+    try:
+        with transaction.atomic():
+            return Person.objects.create(partner=partner, name=name, email=email)
+    except IntegrityError:  # added at the same moment by a colleague: the unique constraint decides
+        raise ValidationError({"email": [duplicate]}) from None
+
+
+@transaction.atomic
+def certification_record_add(
+    *, person: Person, certification: Certification, earned_on: date, expires_on: date | None = None
+) -> CertificationRecord:
+    """Record that ``person`` earned ``certification`` on ``earned_on``; a blank ``expires_on`` means earned on +
+    the certification's validity."""
+    errors = {}
+    if earned_on > timezone.localdate():
+        errors["earned_on"] = [_("The date earned cannot be in the future.")]
+    if expires_on is not None and expires_on <= earned_on:
+        errors["expires_on"] = [_("The expiry date must be after the date earned.")]
+    if errors:
+        raise ValidationError(errors)
+    duplicate = _("%(person)s already has %(certification)s earned on %(date)s.") % {
+        "person": person.name,
+        "certification": certification.code,
+        "date": formats.date_format(earned_on, "SHORT_DATE_FORMAT"),
+    }
+    if CertificationRecord.objects.filter(person=person, certification=certification, earned_on=earned_on).exists():
+        raise ValidationError({"certification": [duplicate]})
+    try:
+        with transaction.atomic():
+            return CertificationRecord.objects.create(
+                person=person, certification=certification, earned_on=earned_on, expires_on=expires_on
+            )
+    except IntegrityError:
+        raise ValidationError({"certification": [duplicate]}) from None

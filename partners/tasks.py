@@ -6,7 +6,7 @@ from django.utils import timezone
 from portal.celery import IDEMPOTENT
 from portal.fiscal import parse_iso_date
 
-from . import tiers
+from .tiers import engine
 
 
 def _as_of(as_of: str | None):
@@ -16,10 +16,10 @@ def _as_of(as_of: str | None):
 @shared_task(name="partners.tasks.tier_recompute_nightly", **IDEMPOTENT)
 def tier_recompute_nightly(as_of: str | None = None, force: bool = False):
     """Evaluate every active partner's tier on ``as_of`` (default today), once per date."""
-    return tiers.tier_recompute_all(as_of=_as_of(as_of), force=force)
+    return engine.tier_recompute_all(as_of=_as_of(as_of), force=force)
 
 
 @shared_task(name="partners.tasks.titanium_black_expire_nightly", **IDEMPOTENT)
 def titanium_black_expire_nightly(as_of: str | None = None, force: bool = False):
     """End the Titanium Black awards whose year is over on ``as_of`` (default today), once per date."""
-    return tiers.titanium_black_expire_due(as_of=_as_of(as_of), force=force)
+    return engine.titanium_black_expire_due(as_of=_as_of(as_of), force=force)

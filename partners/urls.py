@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_people
+from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,6 @@ urlpatterns = [
     path("team/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="membership_remove"),
     path("team/invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
     path("tier/", views.MyTierView.as_view(), name="my_tier"),
-    path("people/", views_people.PeopleView.as_view(), name="people"),
+    path("people/", views.PeopleView.as_view(), name="people"),
     path("invitation/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
 ]

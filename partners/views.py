@@ -1,7 +1,9 @@
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import get_language
@@ -10,11 +12,12 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, ROLE_SALES, PartnerViewMixin
+from portal.catalog import ProductLine
 
 from . import selectors, services
-from .forms import InvitationAcceptForm, InvitationForm, RoleForm
-from .models import Invitation, Membership
-from .tiers import tier_overview
+from .forms import CertificationRecordForm, InvitationAcceptForm, InvitationForm, PersonForm, RoleForm
+from .models import CertificationRecord, Invitation, Membership, Person
+from .tiers.overview import tier_overview
 
 
 class DashboardView(PartnerViewMixin, TemplateView):
@@ -196,3 +199,88 @@ class MyTierView(PartnerViewMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["overview"] = tier_overview(partner=self.partner, as_of=timezone.localdate())
         return context
+
+
+# --- People & certifications (partner admins) ------------------------------------------------------------
+
+
+def _add_errors(form: forms.Form, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        for message in messages_:
+            form.add_error(field if field in form.fields else None, message)
+
+
+class PeopleView(PartnerViewMixin, View):
+    partner_roles = (ROLE_ADMIN,)
+    template_name = "partners/people.html"
+
+    def people(self):
+        return self.scope(Person.objects.all(), "partner")
+
+    def render_page(self, *, person_form=None, record_form=None, status=200):
+        today = timezone.localdate()
+        people_list = list(selectors.people_with_certifications(people=self.people()))
+        for person in people_list:
+            for record in person.certifications.all():
+                record.is_active = record.is_active_on(today)  # on the prefetched rows, no query
+        summary = selectors.certification_summary(
+            records=self.scope(CertificationRecord.objects.all(), "person__partner"), day=today
+        )
+        labels = dict(ProductLine.choices)
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "people": people_list,
+                "today": today,
+                "certified_people": summary.certified_people,
+                "competencies": [labels.get(value, value) for value in summary.competencies],
+                "person_form": person_form or PersonForm(),
+                "record_form": record_form or CertificationRecordForm(people=self.people().order_by("name")),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render_page()
+
+    def post(self, request):
+        if request.POST.get("form") == "certification":
+            return self.post_certification(request)
+        form = PersonForm(request.POST)
+        if form.is_valid():
+            try:
+                person = services.person_add(partner=self.partner, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, _("%(name)s was added.") % {"name": person.name})
+                return redirect("people")
+        return self.render_page(person_form=form, status=400)
+
+    def post_certification(self, request):
+        scoped = self.people()
+        # A person of another partner (or no such person) is not found, the same as a page it cannot see.
+        person_id = request.POST.get("person", "")
+        if person_id and (not person_id.isdigit() or not scoped.filter(pk=person_id).exists()):
+            raise Http404(_("No such person."))
+        form = CertificationRecordForm(request.POST, people=scoped.order_by("name"))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                record = services.certification_record_add(
+                    person=data["person"],
+                    certification=data["certification"],
+                    earned_on=data["earned_on"],
+                    expires_on=data["expires_on"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("%(certification)s recorded for %(name)s.")
+                    % {"certification": record.certification.code, "name": record.person.name},
+                )
+                return redirect("people")
+        return self.render_page(record_form=form, status=400)

@@ -8,3 +8,9 @@ class AllYesNoSelect(forms.NullBooleanSelect):
     def __init__(self, attrs=None):
         super().__init__(attrs)
         self.choices = (("unknown", _("All")), ("true", _("Yes")), ("false", _("No")))
+
+
+class DateInput(forms.DateInput):
+    """A date field the browser shows with its date picker (``<input type="date">``, ISO value)."""
+
+    input_type = "date"

@@ -20,10 +20,10 @@ from portal.models import Program
 
 from ..matching import CustomerIdentity, customer_near_matches
 from ..models import Registration, RegistrationEvent, RegistrationLine
+from .selectors import registration_competitors
 from .services import (
     registration_approve,
     registration_arbitrate,
-    registration_competitors,
     registration_decide_extension,
     registration_reject,
 )

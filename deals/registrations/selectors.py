@@ -1,11 +1,17 @@
-"""Reads for the partner's deal registration pages and export. Callers pass a queryset already scoped to one
-partner (``PartnerViewMixin.scope``): scoping stays in one place."""
+"""Reads on deal registrations (DESIGN §4): the partner's pages and export, and the rules' own reads (who holds
+an opportunity, the extension window). Partner reads take a queryset already scoped to one partner
+(``PartnerViewMixin.scope``): scoping stays in one place; the competitors of a registration are for staff only."""
 
 from datetime import date, timedelta
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.utils import timezone
 
-from ..models import Registration, RegistrationEvent
+from partners.models import Partner
+from portal.models import Program
+
+from ..matching import CustomerIdentity, customer_match, customer_near_matches
+from ..models import Customer, Order, Registration, RegistrationEvent
 from ..selectors import DistinctProductLines
 
 EXPIRING_SOON_DAYS = 30
@@ -43,4 +49,56 @@ def registration_detail_for_partner(*, registrations: QuerySet[Registration], nu
         )
         .filter(number=number)
         .first()
+    )
+
+
+def registration_holders(*, customer_id: int, product_lines, day: date):
+    """Registrations holding the opportunity for this customer and one of ``product_lines`` on ``day``."""
+    return Registration.objects.filter(customer_id=customer_id).holding_on(day).covering(product_lines)
+
+
+def registration_competitors(registration: Registration, *, today: date | None = None):
+    """The registrations competing with ``registration``: same customer, overlapping product line, holding the
+    opportunity (submitted or protected), other partners — staff only."""
+    today = today or timezone.localdate()
+    lines = list(registration.lines.values_list("product_line", flat=True))
+    return (
+        registration_holders(customer_id=registration.customer_id, product_lines=lines, day=today)
+        .exclude(pk=registration.pk)
+        .exclude(partner_id=registration.partner_id)
+        .select_related("partner", "customer")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def registration_near_matches(identity: CustomerIdentity, *, partner: Partner) -> list[Customer]:
+    """The partner's own customers (orders or registrations) that look like ``identity`` without matching it
+    exactly, for the form's warning. Never another partner's: that would reveal its pipeline (staff see every
+    look-alike in the queue)."""
+    exact = customer_match(identity)
+    if exact is not None:
+        return []
+    own = Customer.objects.filter(
+        Exists(Order.objects.filter(customer=OuterRef("pk"), partner=partner))
+        | Exists(Registration.objects.filter(customer=OuterRef("pk"), partner=partner))
+    )
+    return customer_near_matches(identity, among=own)
+
+
+def extension_window(registration: Registration) -> tuple[date, date] | None:
+    """The days on which the one extension may be requested (the last N days of protection), or None."""
+    if registration.protection_ends_on is None:
+        return None
+    days = Program.current().registration_extension_window_days
+    return registration.protection_ends_on - timedelta(days=days), registration.protection_ends_on
+
+
+def extension_can_request(registration: Registration, *, today: date | None = None) -> bool:
+    today = today or timezone.localdate()
+    window = extension_window(registration)
+    return (
+        registration.status == Registration.Status.APPROVED
+        and registration.extension == Registration.Extension.NONE
+        and window is not None
+        and window[0] <= today <= window[1]
     )

@@ -32,8 +32,9 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..matching import CustomerIdentity, customer_match, customer_near_matches, normalize_name
+from ..matching import CustomerIdentity, customer_match, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
+from .selectors import extension_can_request, extension_window, registration_competitors, registration_holders
 
 Status = Registration.Status
 Extension = Registration.Extension
@@ -129,11 +130,6 @@ def tier_of(partner: Partner) -> Tier:
     return partner.tier or Tier.objects.get(code=Tier.AUTHORIZED)
 
 
-def _holders(*, customer_id: int, product_lines, day: date):
-    """Registrations holding the opportunity for this customer and one of ``product_lines`` on ``day``."""
-    return Registration.objects.filter(customer_id=customer_id).holding_on(day).covering(product_lines)
-
-
 # --- submission -----------------------------------------------------------------------------------------------
 
 
@@ -217,7 +213,7 @@ def registration_submit(
             return SubmitResult(existing, created=False)
 
     product_lines = sorted(lines)
-    holders = _holders(customer_id=customer.pk, product_lines=product_lines, day=today)
+    holders = registration_holders(customer_id=customer.pk, product_lines=product_lines, day=today)
     own = holders.filter(partner=partner).order_by("submitted_at", "pk").first()
     if own is not None:
         raise ValidationError(
@@ -269,20 +265,6 @@ def registration_submit(
     return SubmitResult(registration, created=True)
 
 
-def registration_near_matches(identity: CustomerIdentity, *, partner: Partner) -> list[Customer]:
-    """The partner's own customers (orders or registrations) that look like ``identity`` without matching it
-    exactly, for the form's warning. Never another partner's: that would reveal its pipeline (staff see every
-    look-alike in the queue)."""
-    exact = customer_match(identity)
-    if exact is not None:
-        return []
-    own = Customer.objects.filter(
-        Exists(Order.objects.filter(customer=OuterRef("pk"), partner=partner))
-        | Exists(Registration.objects.filter(customer=OuterRef("pk"), partner=partner))
-    )
-    return customer_near_matches(identity, among=own)
-
-
 # --- staff decisions ------------------------------------------------------------------------------------------
 
 
@@ -313,7 +295,7 @@ def _active_conflict(registration: Registration, today: date) -> Registration | 
     """Another partner's registration that still holds this opportunity (the reason to arbitrate)."""
     lines = list(registration.lines.values_list("product_line", flat=True))
     return (
-        _holders(customer_id=registration.customer_id, product_lines=lines, day=today)
+        registration_holders(customer_id=registration.customer_id, product_lines=lines, day=today)
         .exclude(partner_id=registration.partner_id)
         .exclude(pk=registration.pk)
         .order_by("submitted_at", "pk")
@@ -401,20 +383,6 @@ def registration_reject(*, registration: Registration, actor, reason: str):
     return registration
 
 
-def registration_competitors(registration: Registration, *, today: date | None = None):
-    """The registrations competing with ``registration``: same customer, overlapping product line, holding the
-    opportunity (submitted or protected), other partners — staff only."""
-    today = today or _today()
-    lines = list(registration.lines.values_list("product_line", flat=True))
-    return (
-        _holders(customer_id=registration.customer_id, product_lines=lines, day=today)
-        .exclude(pk=registration.pk)
-        .exclude(partner_id=registration.partner_id)
-        .select_related("partner", "customer")
-        .order_by("submitted_at", "pk")
-    )
-
-
 @transaction.atomic
 def registration_arbitrate(
     *, winner: Registration, actor, winner_note: str = "", others_note: str = "", today: date | None = None
@@ -491,25 +459,6 @@ def registration_mark_lost(*, registration: Registration, actor, note: str = "")
     registration.save(update_fields=["status"])
     _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.LOST, note=note)
     return registration
-
-
-def extension_window(registration: Registration) -> tuple[date, date] | None:
-    """The days on which the one extension may be requested (the last N days of protection), or None."""
-    if registration.protection_ends_on is None:
-        return None
-    days = Program.current().registration_extension_window_days
-    return registration.protection_ends_on - timedelta(days=days), registration.protection_ends_on
-
-
-def extension_can_request(registration: Registration, *, today: date | None = None) -> bool:
-    today = today or _today()
-    window = extension_window(registration)
-    return (
-        registration.status == Status.APPROVED
-        and registration.extension == Extension.NONE
-        and window is not None
-        and window[0] <= today <= window[1]
-    )
 
 
 @transaction.atomic
@@ -733,14 +682,10 @@ def registrations_expire_once(*, as_of: date, force: bool = False) -> dict | Non
 
 __all__ = [
     "SubmitResult",
-    "extension_can_request",
-    "extension_window",
     "registration_approve",
     "registration_arbitrate",
-    "registration_competitors",
     "registration_decide_extension",
     "registration_mark_lost",
-    "registration_near_matches",
     "registration_reject",
     "registration_request_extension",
     "registration_submit",

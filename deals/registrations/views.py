@@ -22,12 +22,15 @@ from .forms import (
     LostForm,
     RegistrationForm,
 )
-from .selectors import registration_detail_for_partner, registration_list_for_partner
-from .services import (
+from .selectors import (
     extension_can_request,
     extension_window,
-    registration_mark_lost,
+    registration_detail_for_partner,
+    registration_list_for_partner,
     registration_near_matches,
+)
+from .services import (
+    registration_mark_lost,
     registration_request_extension,
     registration_submit,
     registration_withdraw,

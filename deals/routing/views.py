@@ -19,7 +19,8 @@ from django.views.generic import FormView, TemplateView
 from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 
 from ..models import RoutingOffer
-from .services import RoutingError, routed_offer_accept, routed_offer_decline, routed_offers_for_partner
+from .selectors import routed_offers_for_partner
+from .services import RoutingError, routed_offer_accept, routed_offer_decline
 
 ROUTED_ROLES = (ROLE_ADMIN, ROLE_SALES)
 HISTORY_ROWS = 100

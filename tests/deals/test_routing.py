@@ -22,7 +22,7 @@ from deals.routing.services import (
     routing_run,
 )
 from partners.models import Zone
-from partners.tiers import tier_raw_figures
+from partners.tiers.engine import tier_raw_figures
 from portal.models import OutboxEmail, Program
 from tests.factories import UserFactory
 from tests.factories.registrations import RegistrationFactory

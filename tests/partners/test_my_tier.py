@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from partners import selectors, tiers
+from partners import selectors
 from partners.models import (
     Certification,
     DellOnlyAttestation,
@@ -21,6 +21,7 @@ from partners.models import (
     Zone,
 )
 from partners.services import partner_status_match
+from partners.tiers import awards, overview
 from tests.factories import (
     CertificationRecordFactory,
     MembershipFactory,
@@ -98,7 +99,7 @@ def test_an_at_risk_partner_sees_why_and_when_the_review_applies_it(client):
 def test_titanium_black_validity_and_history_are_shown(client):
     membership = member(legacy_dell="premier_plus")
     partner = membership.partner
-    tiers.titanium_black_award(partner=partner, sponsor="VP EMEA", reason="strategic", awarded_on=today())
+    awards.titanium_black_award(partner=partner, sponsor="VP EMEA", reason="strategic", awarded_on=today())
     client.force_login(membership.user)
     page = client.get(reverse("my_tier")).content.decode()
     assert "VP EMEA" in page
@@ -139,7 +140,7 @@ def test_the_page_is_a_bounded_number_of_queries(client):
     certify(partner, 6)
     staff = UserFactory(is_staff=True)
     for n, code in enumerate(["platinum", "gold", "titanium", "platinum"]):
-        tiers.tier_override(
+        awards.tier_override(
             partner=partner, tier=code, reason="test", effective_on=today() - timedelta(days=50 - n), changed_by=staff
         )
     assert count() == small
@@ -196,7 +197,7 @@ def test_staff_download_the_tier_export(staff_client):
     response = staff_client.get(reverse("admin:partners_partner_tier_export") + "?as_of=2017-03-01")
     assert response["Content-Type"].startswith("text/csv")
     lines = response.content.decode().splitlines()
-    assert lines[0] == ",".join(tiers.EXPORT_HEADER)
+    assert lines[0] == ",".join(overview.EXPORT_HEADER)
     assert lines[1] == "EXP1,gold,authorized,true,0.00,0.00,0,0"
     action = staff_client.post(
         reverse("admin:partners_partner_changelist"),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from partners.models import Certification, CertificationRecord, Person
-from partners.people import certification_record_add, person_add
+from partners.services import certification_record_add, person_add
 from tests.factories import CertificationRecordFactory, MembershipFactory, PartnerFactory, PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

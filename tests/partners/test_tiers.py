@@ -14,9 +14,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from partners import selectors, tiers
+from partners import selectors
 from partners.models import Certification, DellOnlyAttestation, Partner, Tier, TierHistory, TitaniumBlackAward
 from partners.services import partner_status_match
+from partners.tiers import awards, engine, overview
 from portal.models import JobRun, OutboxEmail
 from tests.factories import (
     CertificationRecordFactory,
@@ -62,8 +63,8 @@ def gold_training(partner, booked_on=date(2017, 1, 15), revenue="690000.00"):
     certify(partner, 4)
 
 
-def evaluation(partner, as_of) -> tiers.TierEvaluation:
-    (result,) = tiers.tier_evaluations(as_of=as_of, partner_ids=[partner.pk])
+def evaluation(partner, as_of) -> engine.TierEvaluation:
+    (result,) = engine.tier_evaluations(as_of=as_of, partner_ids=[partner.pk])
     return result
 
 
@@ -150,7 +151,7 @@ def test_the_default_zone_has_half_the_revenue_thresholds():
 def test_an_upgrade_is_written_with_its_reason_and_figures_and_the_partner_is_updated():
     partner = make_partner()
     gold_training(partner)
-    tiers.tier_recompute_all(as_of=date(2017, 3, 1))
+    engine.tier_recompute_all(as_of=date(2017, 3, 1))
     change = TierHistory.objects.filter(partner=partner).order_by("-id").first()
     assert (change.from_tier.code, change.to_tier.code, change.effective_on, change.reason) == (
         "authorized",
@@ -172,13 +173,13 @@ def test_an_upgrade_is_written_with_its_reason_and_figures_and_the_partner_is_up
 def test_a_status_matched_partner_keeps_its_tier_all_first_year_and_loses_it_at_the_review():
     partner = make_partner(legacy_dell="premier_plus")
     for month in range(2, 13):
-        tiers.tier_recompute_all(as_of=date(2017, month, 1))
+        engine.tier_recompute_all(as_of=date(2017, month, 1))
         assert tier_code(partner, date(2017, month, 1)) == "titanium"
-    tiers.tier_recompute_all(as_of=date(2018, 1, 31))
+    engine.tier_recompute_all(as_of=date(2018, 1, 31))
     partner.refresh_from_db()
     assert partner.tier.code == "titanium" and partner.at_risk
     assert "annual review on 2018-02-01" in partner.at_risk_reason
-    tiers.tier_recompute_all(as_of=date(2018, 2, 1))
+    engine.tier_recompute_all(as_of=date(2018, 2, 1))
     partner.refresh_from_db()
     assert (partner.tier.code, partner.at_risk) == ("authorized", False)
     assert TierHistory.objects.get(partner=partner, effective_on=date(2018, 2, 1)).reason == "annual_review"
@@ -187,14 +188,14 @@ def test_a_status_matched_partner_keeps_its_tier_all_first_year_and_loses_it_at_
 def test_mid_year_a_lower_tier_only_flags_at_risk_and_the_next_review_downgrades():
     partner = make_partner(legacy_emc="gold")  # platinum by status match
     gold_training(partner, booked_on=date(2017, 6, 1))
-    tiers.tier_recompute_all(as_of=date(2018, 2, 1))  # annual review: platinum → gold
+    engine.tier_recompute_all(as_of=date(2018, 2, 1))  # annual review: platinum → gold
     assert tier_code(partner, date(2018, 2, 1)) == "gold"
-    tiers.tier_recompute_all(as_of=date(2018, 6, 2))  # the order left the window: computed authorized
+    engine.tier_recompute_all(as_of=date(2018, 6, 2))  # the order left the window: computed authorized
     partner.refresh_from_db()
     assert tier_code(partner, date(2018, 6, 2)) == "gold"
     assert partner.at_risk and partner.computed_tier.code == "authorized"
     assert "revenue" in partner.at_risk_reason
-    tiers.tier_recompute_all(as_of=date(2019, 2, 5))  # the first evaluation of FY2020 is its review
+    engine.tier_recompute_all(as_of=date(2019, 2, 5))  # the first evaluation of FY2020 is its review
     assert tier_code(partner, date(2019, 2, 5)) == "authorized"
     assert TierHistory.objects.filter(partner=partner, reason="annual_review").count() == 2
 
@@ -202,8 +203,8 @@ def test_mid_year_a_lower_tier_only_flags_at_risk_and_the_next_review_downgrades
 def test_only_the_first_evaluation_of_the_year_is_the_review():
     partner = make_partner(legacy_emc="gold")
     gold_training(partner, booked_on=date(2017, 3, 1))  # still in the window on 2018-02-01, out by 2018-03-02
-    tiers.tier_recompute_all(as_of=date(2018, 2, 1))
-    tiers.tier_recompute_all(as_of=date(2018, 3, 2))
+    engine.tier_recompute_all(as_of=date(2018, 2, 1))
+    engine.tier_recompute_all(as_of=date(2018, 3, 2))
     assert tier_code(partner, date(2018, 3, 2)) == "gold"
     partner.refresh_from_db()
     assert partner.at_risk
@@ -214,11 +215,11 @@ def test_a_second_run_is_a_no_op_and_a_forced_rerun_gives_the_same_result():
     gold_training(partner)
     other = make_partner()
     gold_training(other)
-    assert tiers.tier_recompute_all(as_of=date(2018, 2, 1)) is not None
+    assert engine.tier_recompute_all(as_of=date(2018, 2, 1)) is not None
     state = list(Partner.objects.order_by("pk").values())
     history = list(TierHistory.objects.order_by("pk").values("partner", "to_tier", "effective_on", "reason"))
-    assert tiers.tier_recompute_all(as_of=date(2018, 2, 1)) is None
-    result = tiers.tier_recompute_all(as_of=date(2018, 2, 1), force=True)
+    assert engine.tier_recompute_all(as_of=date(2018, 2, 1)) is None
+    result = engine.tier_recompute_all(as_of=date(2018, 2, 1), force=True)
     assert result["changes"] == 0
     assert list(Partner.objects.order_by("pk").values()) == state
     assert list(TierHistory.objects.order_by("pk").values("partner", "to_tier", "effective_on", "reason")) == history
@@ -228,13 +229,13 @@ def test_a_second_run_is_a_no_op_and_a_forced_rerun_gives_the_same_result():
 def test_the_tier_on_a_date_follows_every_change_with_ties_to_the_latest_row():
     partner = make_partner(legacy_dell="preferred")  # gold from 2017-02-01
     staff = UserFactory(is_staff=True)
-    tiers.tier_override(
+    awards.tier_override(
         partner=partner, tier="platinum", reason="merger", effective_on=date(2017, 5, 1), changed_by=staff
     )
-    tiers.tier_override(
+    awards.tier_override(
         partner=partner, tier="titanium", reason="correction", effective_on=date(2017, 5, 1), changed_by=staff
     )
-    tiers.titanium_black_award(
+    awards.titanium_black_award(
         partner=partner, sponsor="VP EMEA", reason="strategic", awarded_on=date(2017, 6, 10), awarded_by=staff
     )
     expected = {
@@ -253,8 +254,8 @@ def test_the_tier_on_a_date_follows_every_change_with_ties_to_the_latest_row():
 def test_an_evaluation_does_not_overwrite_the_pages_state_of_a_later_one():
     partner = make_partner()
     gold_training(partner, booked_on=date(2017, 5, 1))
-    tiers.tier_recompute_all(as_of=date(2017, 6, 1))
-    tiers.tier_recompute_all(as_of=date(2017, 4, 1))
+    engine.tier_recompute_all(as_of=date(2017, 6, 1))
+    engine.tier_recompute_all(as_of=date(2017, 4, 1))
     partner.refresh_from_db()
     assert (partner.tier.code, partner.evaluated_on) == ("gold", date(2017, 6, 1))
     assert tier_code(partner, date(2017, 4, 1)) == "authorized"
@@ -263,7 +264,7 @@ def test_an_evaluation_does_not_overwrite_the_pages_state_of_a_later_one():
 def test_inactive_partners_are_not_evaluated():
     partner = make_partner(active=False)
     gold_training(partner)
-    assert tiers.tier_recompute_all(as_of=date(2017, 3, 1))["evaluated"] == 0
+    assert engine.tier_recompute_all(as_of=date(2017, 3, 1))["evaluated"] == 0
     assert tier_code(partner, date(2017, 3, 1)) == "authorized"
 
 
@@ -272,7 +273,7 @@ def test_the_evaluation_is_a_fixed_number_of_queries_whatever_the_number_of_part
         for _n in range(count):
             gold_training(make_partner(legacy_dell="preferred"))
         with CaptureQueriesContext(connection) as captured:
-            tiers.tier_evaluate(as_of=date(2017, 3, 1) + timedelta(days=count))
+            engine.tier_evaluate(as_of=date(2017, 3, 1) + timedelta(days=count))
         return len(captured)
 
     assert queries_for(2) == queries_for(8)
@@ -288,28 +289,28 @@ def titanium_partner():
 def test_titanium_black_is_awarded_to_titanium_partners_only_for_one_year():
     staff = UserFactory(is_staff=True)
     with pytest.raises(ValidationError):
-        tiers.titanium_black_award(
+        awards.titanium_black_award(
             partner=make_partner(legacy_dell="premier"), sponsor="VP", reason="r", awarded_on=date(2017, 3, 1)
         )
     partner = titanium_partner()
     with pytest.raises(ValidationError):
-        tiers.titanium_black_award(partner=partner, sponsor="", reason="r", awarded_on=date(2017, 3, 1))
-    award = tiers.titanium_black_award(
+        awards.titanium_black_award(partner=partner, sponsor="", reason="r", awarded_on=date(2017, 3, 1))
+    award = awards.titanium_black_award(
         partner=partner, sponsor="VP", reason="strategic", awarded_on=date(2017, 3, 1), awarded_by=staff
     )
     assert award.ends_on == date(2018, 3, 1)
     partner.refresh_from_db()
     assert partner.tier.code == "titanium_black"
     with pytest.raises(ValidationError):
-        tiers.titanium_black_award(partner=partner, sponsor="VP", reason="again", awarded_on=date(2017, 4, 1))
+        awards.titanium_black_award(partner=partner, sponsor="VP", reason="again", awarded_on=date(2017, 4, 1))
 
 
 def test_titanium_black_expires_on_its_end_date_once():
     partner = titanium_partner()
-    award = tiers.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
-    assert tiers.titanium_black_expire_due(as_of=date(2018, 2, 28)) == {"expired": 0}
-    assert tiers.titanium_black_expire_due(as_of=date(2018, 3, 5)) == {"expired": 1}
-    assert tiers.titanium_black_expire_due(as_of=date(2018, 3, 5), force=True) == {"expired": 0}
+    award = awards.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
+    assert engine.titanium_black_expire_due(as_of=date(2018, 2, 28)) == {"expired": 0}
+    assert engine.titanium_black_expire_due(as_of=date(2018, 3, 5)) == {"expired": 1}
+    assert engine.titanium_black_expire_due(as_of=date(2018, 3, 5), force=True) == {"expired": 0}
     assert tier_code(partner, date(2018, 2, 28)) == "titanium_black"
     assert tier_code(partner, date(2018, 3, 1)) == "titanium"
     award.refresh_from_db()
@@ -319,31 +320,31 @@ def test_titanium_black_expires_on_its_end_date_once():
 
 def test_a_recompute_applies_due_expiries_first_so_the_history_stays_complete():
     partner = titanium_partner()
-    tiers.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
-    tiers.tier_recompute_all(as_of=date(2018, 3, 10))
+    awards.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
+    engine.tier_recompute_all(as_of=date(2018, 3, 10))
     assert tier_code(partner, date(2018, 3, 1)) == "titanium"
 
 
 def test_titanium_black_revocation_returns_to_titanium_from_that_day():
     partner = titanium_partner()
-    award = tiers.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
+    award = awards.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
     with pytest.raises(ValidationError):
-        tiers.titanium_black_revoke(award=award, revoked_on=date(2018, 3, 1), reason="out of range")
-    tiers.titanium_black_revoke(award=award, revoked_on=date(2017, 9, 1), reason="audit")
+        awards.titanium_black_revoke(award=award, revoked_on=date(2018, 3, 1), reason="out of range")
+    awards.titanium_black_revoke(award=award, revoked_on=date(2017, 9, 1), reason="audit")
     assert tier_code(partner, date(2017, 8, 31)) == "titanium_black"
     assert tier_code(partner, date(2017, 9, 1)) == "titanium"
     with pytest.raises(ValidationError):
-        tiers.titanium_black_revoke(award=award, revoked_on=date(2017, 10, 1), reason="twice")
-    assert tiers.titanium_black_expire_due(as_of=date(2018, 4, 1)) == {"expired": 0}
+        awards.titanium_black_revoke(award=award, revoked_on=date(2017, 10, 1), reason="twice")
+    assert engine.titanium_black_expire_due(as_of=date(2018, 4, 1)) == {"expired": 0}
 
 
 def test_the_annual_review_below_titanium_ends_titanium_black():
     partner = titanium_partner()
     gold_training(partner, booked_on=date(2017, 6, 1))
-    award = tiers.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 6, 1))
-    tiers.tier_recompute_all(as_of=date(2017, 7, 1))
+    award = awards.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 6, 1))
+    engine.tier_recompute_all(as_of=date(2017, 7, 1))
     assert tier_code(partner, date(2017, 7, 1)) == "titanium_black"
-    tiers.tier_recompute_all(as_of=date(2018, 2, 1))
+    engine.tier_recompute_all(as_of=date(2018, 2, 1))
     assert tier_code(partner, date(2018, 2, 1)) == "gold"
     award.refresh_from_db()
     assert (award.ended_on, award.end_reason) == (date(2018, 2, 1), "annual_review")
@@ -354,14 +355,14 @@ def test_the_annual_review_below_titanium_ends_titanium_black():
 def test_an_override_needs_a_reason_cannot_give_titanium_black_and_ends_an_award():
     partner = titanium_partner()
     staff = UserFactory(is_staff=True)
-    award = tiers.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
+    award = awards.titanium_black_award(partner=partner, sponsor="VP", reason="r", awarded_on=date(2017, 3, 1))
     with pytest.raises(ValidationError):
-        tiers.tier_override(partner=partner, tier="gold", reason=" ", effective_on=date(2017, 4, 1), changed_by=staff)
+        awards.tier_override(partner=partner, tier="gold", reason=" ", effective_on=date(2017, 4, 1), changed_by=staff)
     with pytest.raises(ValidationError):
-        tiers.tier_override(
+        awards.tier_override(
             partner=partner, tier="titanium_black", reason="x", effective_on=date(2017, 4, 1), changed_by=staff
         )
-    change = tiers.tier_override(
+    change = awards.tier_override(
         partner=partner, tier="gold", reason="contract breach", effective_on=date(2017, 4, 1), changed_by=staff
     )
     assert (change.reason, change.note, change.changed_by) == ("manual_override", "contract breach", staff)
@@ -381,8 +382,8 @@ def test_tier_change_and_at_risk_emails_go_to_the_partner_admins_once():
     risky = make_partner(legacy_emc="gold")
     risky_admin = MembershipFactory(partner=risky, role="admin", user__language="fr")
     for day in [date(2017, 3, 1), date(2017, 4, 1)]:
-        tiers.tier_recompute_all(as_of=day)
-    tiers.tier_recompute_all(as_of=date(2017, 4, 1), force=True)
+        engine.tier_recompute_all(as_of=day)
+    engine.tier_recompute_all(as_of=date(2017, 4, 1), force=True)
     changed = OutboxEmail.objects.filter(key__startswith="tier-changed:")
     assert [email.to for email in changed] == [[admin.user.email]]
     assert "Gold" in changed.get().subject
@@ -405,7 +406,7 @@ def test_export_tiers_prints_the_design_columns_with_the_multiplier_applied():
     call_command("export_tiers", "--as-of", "2017-03-01", stdout=out)
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows == [
-        tiers.EXPORT_HEADER,
+        overview.EXPORT_HEADER,
         ["A1", "titanium", "authorized", "true", "1262.63", "12.50", "2", "1"],
     ]
 

@@ -43,7 +43,7 @@ def demo_steps():
     """Each app's demo activity, in dependency order."""
     from django.utils import timezone
 
-    from partners.tiers import tier_recompute_all
+    from partners.tiers.engine import tier_recompute_all
 
     from ...orders import seed_demo_orders, seed_demo_people
     from ...rebates import seed_demo_statements

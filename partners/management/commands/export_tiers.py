@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from partners.tiers import tier_export_csv
+from partners.tiers.overview import tier_export_csv
 from portal.fiscal import parse_iso_date
 
 

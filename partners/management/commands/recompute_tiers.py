@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from partners.tiers import tier_recompute_all
+from partners.tiers.engine import tier_recompute_all
 from portal.fiscal import parse_iso_date
 
 

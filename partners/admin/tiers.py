@@ -1,3 +1,9 @@
+"""Tiers in the admin (DESIGN §3): the explanation page, Titanium Black, overrides, the export, the history.
+
+``PartnerTierAdminMixin`` gives the partner admin its tier pages and actions; every write goes through the tier
+services (``partners.tiers``).
+"""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,206 +16,20 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.admin_mixins import ReadOnlyAdminMixin
 
-from . import services, tiers
-from .models import (
-    Certification,
-    CertificationRecord,
-    DellOnlyAttestation,
-    Invitation,
-    Membership,
-    Partner,
-    Person,
-    Tier,
-    TierHistory,
-    TierRequirement,
-    TitaniumBlackAward,
-    Zone,
-    ZoneCountry,
-)
+from ..models import Partner, Tier, TierHistory, TitaniumBlackAward
+from ..tiers import awards, engine, overview
 
 
-class ZoneCountryInline(admin.TabularInline):
-    model = ZoneCountry
-    extra = 1
+class PartnerTierAdminMixin:
+    """The tier pages and actions of the partner admin."""
 
-
-class TierRequirementForm(forms.ModelForm):
-    """A path is thresholds on the four figures: none negative, at least one above zero (the model's own
-    ``clean`` refuses Titanium Black, which has no requirements)."""
-
-    class Meta:
-        model = TierRequirement
-        fields = [
-            "zone",
-            "tier",
-            "path",
-            "min_revenue",
-            "min_services_revenue",
-            "min_certified_people",
-            "min_competencies",
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in ["min_revenue", "min_services_revenue"]:
-            value = cleaned.get(name)
-            if value is not None and value < 0:
-                self.add_error(name, _("A threshold cannot be negative."))
-        values = [cleaned.get(name) for name in self.Meta.fields[3:]]
-        if all(value is not None for value in values) and not any(values):
-            raise ValidationError(_("A path with every threshold at zero would give the tier to every partner."))
-        return cleaned
-
-
-class TierRequirementInline(admin.TabularInline):
-    model = TierRequirement
-    form = TierRequirementForm
-    extra = 0
-
-
-@admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "is_default", "min_deal_size", "hard_deck_ceiling"]
-    inlines = [ZoneCountryInline, TierRequirementInline]
-
-
-@admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "rank", "is_overlay", "routing_weight", "auto_approval_limit", "protection_days"]
-
-
-@admin.register(TierRequirement)
-class TierRequirementAdmin(admin.ModelAdmin):
-    form = TierRequirementForm
-    list_display = [
-        "zone",
-        "tier",
-        "path",
-        "min_revenue",
-        "min_services_revenue",
-        "min_certified_people",
-        "min_competencies",
-    ]
-    list_filter = ["zone", "tier"]
-
-
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    raw_id_fields = ["user"]
-
-
-class AttestationInline(admin.TabularInline):
-    model = DellOnlyAttestation
-    extra = 0
-    readonly_fields = ["verified_by", "verified_at"]
-
-
-class InvitationInline(admin.TabularInline):
-    model = Invitation
-    extra = 0
-    fields = ["email", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
-    readonly_fields = ["created_at", "accepted_at"]
-
-
-class PartnerAddForm(forms.ModelForm):
-    first_admin_email = forms.EmailField(
-        label=_("first admin's email"),
-        help_text=_("An invitation to this address makes them the partner's first administrator."),
-    )
-
-    class Meta:
-        model = Partner
-        fields = ["code", "name", "country", "kind", "active", "legacy_dell_tier", "legacy_emc_tier"]
-
-
-@admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "country", "kind", "tier", "at_risk", "active"]
-    list_filter = ["active", "kind", "tier", "at_risk", "country"]
-    search_fields = ["code", "name"]
-    readonly_fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "evaluated_on", "created_at"]
-    inlines = [MembershipInline, InvitationInline, AttestationInline]
-    actions = [
-        "invite_admin",
+    tier_actions = [
         "evaluate_tiers_today",
         "download_tier_export",
         "award_titanium_black",
         "revoke_titanium_black",
         "override_tier",
     ]
-
-    def get_fields(self, request, obj=None):
-        fields = ["code", "name", "country", "kind", "active", "legacy_dell_tier", "legacy_emc_tier"]
-        if obj is None:
-            return [*fields, "first_admin_email"]
-        return fields + self.readonly_fields
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = PartnerAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj else []
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        partner = services.partner_create(
-            code=obj.code,
-            name=obj.name,
-            country=obj.country,
-            kind=obj.kind,
-            legacy_dell_tier=obj.legacy_dell_tier,
-            legacy_emc_tier=obj.legacy_emc_tier,
-            admin_email=form.cleaned_data["first_admin_email"],
-            created_by=request.user,
-            base_url=request.build_absolute_uri("/"),
-        )
-        obj.pk = partner.pk
-        obj.refresh_from_db()
-
-    def save_formset(self, request, form, formset, change):
-        instances = formset.save(commit=False)
-        for instance in instances:
-            if isinstance(instance, DellOnlyAttestation) and instance.verified_by_id is None:
-                from django.utils import timezone
-
-                instance.verified_by, instance.verified_at = request.user, timezone.now()
-            instance.save()
-        for deleted in formset.deleted_objects:
-            deleted.delete()
-        formset.save_m2m()
-
-    @admin.action(description=_("Re-send an invitation to the partner's admin"), permissions=["change"])
-    def invite_admin(self, request, queryset):
-        for partner in queryset:
-            admin_membership = partner.memberships.filter(role=Membership.Role.ADMIN).first()
-            if admin_membership:
-                self.message_user(request, _("%(code)s already has an admin.") % {"code": partner.code}, messages.INFO)
-                continue
-            invitation = partner.invitations.order_by("-created_at").first()
-            if invitation is None:
-                self.message_user(
-                    request, _("%(code)s has no invitation to re-send.") % {"code": partner.code}, messages.WARNING
-                )
-                continue
-            try:
-                services.invitation_create(
-                    partner=partner,
-                    email=invitation.email,
-                    role=invitation.role,
-                    invited_by=request.user,
-                    base_url=request.build_absolute_uri("/"),
-                )
-            except ValidationError as error:
-                self.message_user(request, " ".join(error.messages), messages.ERROR)
-
-    # --- tiers (DESIGN §3): the explanation page, Titanium Black, overrides, the export -----------------------
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -242,7 +62,7 @@ class PartnerAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": partner,
             "title": _("Tier of %(partner)s") % {"partner": partner},
-            "overview": tiers.tier_overview(partner=partner, as_of=as_of),
+            "overview": overview.tier_overview(partner=partner, as_of=as_of),
             "staff_view": True,
             "base_template": "admin/partners/partner/tier_base.html",
         }
@@ -289,7 +109,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Evaluate the selected partners' tiers today"), permissions=["change"])
     def evaluate_tiers_today(self, request, queryset):
-        result = tiers.tier_evaluate(
+        result = engine.tier_evaluate(
             as_of=timezone.localdate(), partner_ids=list(queryset.values_list("pk", flat=True)), changed_by=request.user
         )
         self.message_user(
@@ -324,7 +144,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
 def _tier_export_response(as_of, partner_ids=None) -> HttpResponse:
     response = HttpResponse(
-        tiers.tier_export_csv(as_of=as_of, partner_ids=partner_ids), content_type="text/csv; charset=utf-8"
+        overview.tier_export_csv(as_of=as_of, partner_ids=partner_ids), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="tiers-{as_of.isoformat()}.csv"'
     return response
@@ -346,7 +166,7 @@ class TitaniumBlackAwardForm(TierOperationForm):
     awarded_on = forms.DateField(label=_("awarded on"), initial=timezone.localdate)
 
     def apply(self, *, user):
-        return tiers.titanium_black_award(
+        return awards.titanium_black_award(
             partner=self.partner,
             sponsor=self.cleaned_data["sponsor"],
             reason=self.cleaned_data["reason"],
@@ -367,7 +187,7 @@ class TitaniumBlackRevokeForm(TierOperationForm):
         return cleaned
 
     def apply(self, *, user):
-        return tiers.titanium_black_revoke(
+        return awards.titanium_black_revoke(
             award=self.award,
             revoked_on=self.cleaned_data["revoked_on"],
             reason=self.cleaned_data["reason"],
@@ -381,7 +201,7 @@ class TierOverrideForm(TierOperationForm):
     reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
 
     def apply(self, *, user):
-        return tiers.tier_override(
+        return awards.tier_override(
             partner=self.partner,
             tier=self.cleaned_data["tier"],
             reason=self.cleaned_data["reason"],
@@ -395,49 +215,6 @@ TIER_OPERATIONS = {
     "revoke": (TitaniumBlackRevokeForm, _("Revoke Titanium Black")),
     "override": (TierOverrideForm, _("Override the tier")),
 }
-
-
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "partner", "role", "created_at"]
-    list_filter = ["role"]
-    search_fields = ["user__email", "partner__code", "partner__name"]
-    raw_id_fields = ["user", "partner"]
-
-
-@admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "partner", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
-    search_fields = ["email", "partner__code"]
-    readonly_fields = ["token", "created_at", "accepted_at"]
-
-
-class CertificationRecordInline(admin.TabularInline):
-    model = CertificationRecord
-    extra = 0
-
-
-@admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "partner", "user"]
-    search_fields = ["name", "email", "partner__code"]
-    raw_id_fields = ["partner", "user"]
-    inlines = [CertificationRecordInline]
-
-
-@admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "track", "product_line", "validity_months"]
-    list_filter = ["track", "product_line"]
-
-
-@admin.register(CertificationRecord)
-class CertificationRecordAdmin(admin.ModelAdmin):
-    list_display = ["person", "certification", "earned_on", "expires_on"]
-    list_filter = ["certification"]
-    search_fields = ["person__email", "person__partner__code"]
-    raw_id_fields = ["person"]
-    date_hierarchy = "earned_on"
 
 
 @admin.register(TierHistory)
@@ -455,9 +232,3 @@ class TitaniumBlackAwardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["partner", "awarded_on", "ends_on", "sponsor", "ended_on", "end_reason"]
     search_fields = ["partner__code", "sponsor"]
     readonly_fields = [f.name for f in TitaniumBlackAward._meta.fields]
-
-
-@admin.register(DellOnlyAttestation)
-class DellOnlyAttestationAdmin(admin.ModelAdmin):
-    list_display = ["partner", "starts_on", "ends_on", "verified_by", "verified_at"]
-    search_fields = ["partner__code"]

@@ -1,40 +1,29 @@
-"""The tier engine (DESIGN §3): set-based figures, the nightly evaluation, Titanium Black, overrides, export.
+"""The tier engine (DESIGN §3): set-based figures, the evaluation on a date, the nightly job, Titanium Black expiry.
 
 Reads are a fixed number of queries whatever the number of partners (one ``SUM … GROUP BY`` over the order
 lines of the window, one count over the active certification records, one over the attestations); the rules
-themselves live in ``calculations.py``. Writes are bulk operations.
-
-``TierHistory`` is the complete record of the *effective* tier: the tier of partner P on date D is the
-``to_tier`` of P's latest row with ``effective_on <= D`` (ties: highest id), Authorized before any row. Every
-change made here — evaluation, Titanium Black award / expiry / revocation / annual-review loss, staff
-override — writes such a row, so that contract (which the rebates engine reads in SQL) always holds.
+themselves live in ``partners.calculations``. Writes are bulk operations.
 """
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
-from django.utils.translation import gettext as _
 
 from deals.models import OrderLine
-from portal.emails import email_users
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
 from portal.jobs import exclusive, job_run_once
 from portal.models import JobRun, Program
 from portal.money import round_money
 
-from . import calculations as calc
-from .models import (
+from .. import calculations as calc
+from ..models import (
     Certification,
     CertificationRecord,
     DellOnlyAttestation,
-    Membership,
     Partner,
     Tier,
     TierHistory,
@@ -43,21 +32,10 @@ from .models import (
     Zone,
     ZoneCountry,
 )
-from .selectors import partner_tier_on
+from .notifications import email_at_risk, email_tier_changes
 
 RECOMPUTE_JOB = "tiers.recompute"
 EXPIRE_JOB = "tiers.titanium_black_expire"
-EXPORT_HEADER = [
-    "partner_code",
-    "tier",
-    "computed_tier",
-    "at_risk",
-    "qualifying_revenue",
-    "services_revenue",
-    "certified_people",
-    "competencies",
-]
-COMPETENCY_TRACKS = [Certification.Track.TECHNICAL, Certification.Track.SERVICES_DELIVERY]
 
 # --------------------------------------------------------------------------------------------------------------
 # Tier on a date
@@ -106,7 +84,9 @@ def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict
     people = records.values(partner_id=F("person__partner_id")).annotate(
         people=Count("person_id", distinct=True),
         competencies=Count(
-            "certification__product_line", distinct=True, filter=Q(certification__track__in=COMPETENCY_TRACKS)
+            "certification__product_line",
+            distinct=True,
+            filter=Q(certification__track__in=Certification.COMPETENCY_TRACKS),
         ),
     )
     figures: dict[int, dict] = defaultdict(dict)
@@ -253,7 +233,6 @@ def _evaluated_earlier_this_year(as_of: date) -> bool:
 
 
 @transaction.atomic
-@transaction.atomic
 def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     """Evaluate the active partners (or ``partner_ids``) on ``as_of``: write changes, flags and emails.
 
@@ -322,8 +301,8 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
         TitaniumBlackAward.objects.filter(
             partner_id__in=lost_black, ended_on__isnull=True, awarded_on__lte=as_of, ends_on__gt=as_of
         ).update(ended_on=as_of, end_reason=TierHistory.Reason.ANNUAL_REVIEW)
-    _email_tier_changes(history)
-    _email_at_risk(at_risk_news, tiers_by_code)
+    email_tier_changes(history)
+    email_at_risk(at_risk_news, tiers_by_code)
     return {
         "as_of": as_of.isoformat(),
         "evaluated": len(evaluations),
@@ -371,11 +350,7 @@ def tier_recompute_all(*, as_of: date, force: bool = False) -> dict | None:
     return job_run_once(RECOMPUTE_JOB, as_of.isoformat(), lambda: tier_evaluate(as_of=as_of), force=force)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Titanium Black and overrides
-
-
-def _sync_partner_tier(partner_ids) -> None:
+def partner_tier_cache_refresh(partner_ids) -> None:
     """Refresh the denormalised ``Partner.tier`` from the latest history row (one UPDATE)."""
     latest = TierHistory.objects.filter(partner=OuterRef("pk")).order_by("-effective_on", "-id")
     Partner.objects.filter(pk__in=list(partner_ids)).update(tier_id=Subquery(latest.values("to_tier_id")[:1]))
@@ -405,7 +380,7 @@ def titanium_black_expire(*, as_of: date) -> int:
     TitaniumBlackAward.objects.filter(pk__in=[award_id for award_id, _p, _e in due]).update(
         ended_on=F("ends_on"), end_reason=TierHistory.Reason.TITANIUM_BLACK_EXPIRY
     )
-    _sync_partner_tier({partner_id for _a, partner_id, _e in due})
+    partner_tier_cache_refresh({partner_id for _a, partner_id, _e in due})
     return len(due)
 
 
@@ -413,344 +388,4 @@ def titanium_black_expire_due(*, as_of: date, force: bool = False) -> dict | Non
     """Expire the Titanium Black awards due on ``as_of``, once per date (the nightly job)."""
     return job_run_once(
         EXPIRE_JOB, as_of.isoformat(), lambda: {"expired": titanium_black_expire(as_of=as_of)}, force=force
-    )
-
-
-@transaction.atomic
-def titanium_black_award(
-    *, partner: Partner, sponsor: str, reason: str, awarded_on: date, awarded_by=None
-) -> TitaniumBlackAward:
-    """Award Titanium Black to a partner whose effective tier on ``awarded_on`` is Titanium, for one year."""
-    Partner.objects.select_for_update().filter(pk=partner.pk).first()
-    if not sponsor.strip() or not reason.strip():
-        raise ValidationError(_("A Titanium Black award needs a sponsor and a reason."))
-    titanium_black_expire(as_of=awarded_on)
-    current = partner_tier_on(partner, awarded_on)
-    if current.code == Tier.TITANIUM_BLACK:
-        raise ValidationError(_("%(code)s already holds Titanium Black on that date.") % {"code": partner.code})
-    if current.code != Tier.TITANIUM:
-        raise ValidationError(
-            _("Titanium Black is awarded to Titanium partners only; %(code)s is %(tier)s on %(day)s.")
-            % {"code": partner.code, "tier": current.name, "day": awarded_on.isoformat()}
-        )
-    program = Program.current()
-    award = TitaniumBlackAward.objects.create(
-        partner=partner,
-        awarded_on=awarded_on,
-        ends_on=add_months(awarded_on, program.titanium_black_months),
-        sponsor=sponsor.strip(),
-        reason=reason.strip(),
-        awarded_by=awarded_by,
-    )
-    change = TierHistory.objects.create(
-        partner=partner,
-        from_tier=current,
-        to_tier=Tier.objects.get(code=Tier.TITANIUM_BLACK),
-        effective_on=awarded_on,
-        reason=TierHistory.Reason.TITANIUM_BLACK_AWARD,
-        note=f"{award.sponsor}: {award.reason}",
-        figures={"award_id": award.pk, "ends_on": award.ends_on.isoformat()},
-        changed_by=awarded_by,
-    )
-    _sync_partner_tier([partner.pk])
-    _email_tier_changes([change])
-    return award
-
-
-@transaction.atomic
-def titanium_black_revoke(*, award: TitaniumBlackAward, revoked_on: date, reason: str, revoked_by=None) -> TierHistory:
-    """End an active Titanium Black award on ``revoked_on``: the partner is Titanium again from that day."""
-    award = TitaniumBlackAward.objects.select_for_update().select_related("partner").get(pk=award.pk)
-    if not reason.strip():
-        raise ValidationError(_("Give the reason for the revocation."))
-    if award.ended_on is not None:
-        raise ValidationError(_("This award already ended on %(day)s.") % {"day": award.ended_on.isoformat()})
-    if not award.awarded_on <= revoked_on < award.ends_on:
-        raise ValidationError(
-            _("The revocation date must be within the award (%(start)s to %(end)s, exclusive).")
-            % {"start": award.awarded_on.isoformat(), "end": award.ends_on.isoformat()}
-        )
-    award.ended_on, award.end_reason = revoked_on, TierHistory.Reason.TITANIUM_BLACK_REVOCATION
-    award.save(update_fields=["ended_on", "end_reason"])
-    change = TierHistory.objects.create(
-        partner=award.partner,
-        from_tier=Tier.objects.get(code=Tier.TITANIUM_BLACK),
-        to_tier=Tier.objects.get(code=Tier.TITANIUM),
-        effective_on=revoked_on,
-        reason=TierHistory.Reason.TITANIUM_BLACK_REVOCATION,
-        note=reason.strip(),
-        figures={"award_id": award.pk},
-        changed_by=revoked_by,
-    )
-    _sync_partner_tier([award.partner_id])
-    _email_tier_changes([change])
-    return change
-
-
-@transaction.atomic
-def tier_override(*, partner: Partner, tier: Tier | str, reason: str, effective_on: date, changed_by) -> TierHistory:
-    """Set a partner's tier by hand (staff), with a reason; an active Titanium Black award ends with it.
-
-    The override is a tier change like any other: later evaluations start from it (an upgrade still
-    applies at once, a lower computed tier flags the partner at risk until the annual review).
-    """
-    Partner.objects.select_for_update().filter(pk=partner.pk).first()
-    if isinstance(tier, str):
-        tier = Tier.objects.filter(code=tier).first()
-        if tier is None:
-            raise ValidationError(_("Unknown tier."))
-    if tier.is_overlay:
-        raise ValidationError(_("Titanium Black is given with an award (sponsor and reason), not an override."))
-    if not reason.strip():
-        raise ValidationError(_("Give the reason for the override."))
-    current = partner_tier_on(partner, effective_on)
-    if current.pk == tier.pk:
-        raise ValidationError(
-            _("%(code)s is already %(tier)s on %(day)s.")
-            % {"code": partner.code, "tier": tier.name, "day": effective_on.isoformat()}
-        )
-    TitaniumBlackAward.objects.filter(
-        partner=partner, ended_on__isnull=True, awarded_on__lte=effective_on, ends_on__gt=effective_on
-    ).update(ended_on=effective_on, end_reason=TierHistory.Reason.MANUAL_OVERRIDE)
-    change = TierHistory.objects.create(
-        partner=partner,
-        from_tier=current,
-        to_tier=tier,
-        effective_on=effective_on,
-        reason=TierHistory.Reason.MANUAL_OVERRIDE,
-        note=reason.strip(),
-        changed_by=changed_by,
-    )
-    _sync_partner_tier([partner.pk])
-    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="")
-    _email_tier_changes([change])
-    return change
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Emails
-
-
-def _admins_by_partner(partner_ids) -> dict[int, list]:
-    admins: dict[int, list] = defaultdict(list)
-    memberships = Membership.objects.filter(
-        partner_id__in=list(partner_ids), role=Membership.Role.ADMIN, user__is_active=True
-    ).select_related("user")
-    for membership in memberships:
-        admins[membership.partner_id].append(membership.user)
-    return admins
-
-
-def _email_tier_changes(changes: list[TierHistory]) -> None:
-    """Tell the partner's admins about each change, once per change (keyed by partner, date and tiers)."""
-    if not changes:
-        return
-    admins = _admins_by_partner({change.partner_id for change in changes})
-    tiers = {tier.pk: tier for tier in Tier.objects.all()}
-    for change in changes:
-        users = admins.get(change.partner_id)
-        if not users:
-            continue
-        email_users(
-            key=f"tier-changed:{change.partner_id}:{change.effective_on.isoformat()}:{change.to_tier_id}",
-            users=users,
-            template="partners/email/tier_changed",
-            context={
-                "partner": change.partner,
-                "from_tier": tiers.get(change.from_tier_id),
-                "to_tier": tiers[change.to_tier_id],
-                "effective_on": change.effective_on,
-                "reason": change.reason,
-                "note": change.note,
-            },
-        )
-
-
-def _email_at_risk(news: list[tuple[TierEvaluation, calc.TierDecision]], tiers_by_code: dict[str, Tier]) -> None:
-    """Warn the partner's admins once per program year, tier and computed tier that a downgrade is coming."""
-    if not news:
-        return
-    admins = _admins_by_partner({evaluation.partner.pk for evaluation, _d in news})
-    for evaluation, decision in news:
-        users = admins.get(evaluation.partner.pk)
-        if not users:
-            continue
-        keep = calc.base_tier(evaluation.tier)
-        email_users(
-            key=(
-                f"tier-at-risk:{evaluation.partner.pk}:FY{fiscal_year_of(evaluation.as_of)}:"
-                f"{keep}:{evaluation.computed_tier}"
-            ),
-            users=users,
-            template="partners/email/at_risk",
-            context={
-                "partner": evaluation.partner,
-                "tier": tiers_by_code[keep],
-                "computed_tier": tiers_by_code[evaluation.computed_tier],
-                "review_on": calc.annual_review_date(evaluation.as_of),
-                "gaps": evaluation.computation.gaps_for(keep),
-                "reason": decision.at_risk_reason,
-            },
-        )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Export (DESIGN §7)
-
-
-def _money(amount: Decimal) -> str:
-    return f"{round_money(amount):.2f}"
-
-
-def tier_export_rows(*, as_of: date, partner_ids=None) -> list[list[str]]:
-    """Return the rows of the tier export on ``as_of``, header first, one row per active partner by code.
-
-    ``tier`` is the effective tier on ``as_of`` (``titanium_black`` while an award stands); the figures and
-    ``computed_tier`` are those of an evaluation on ``as_of``, 1.25X applied; ``at_risk`` is ``true`` when the
-    computed tier is below the effective tier (``false`` otherwise).
-    """
-    rows = [list(EXPORT_HEADER)]
-    for evaluation in tier_evaluations(as_of=as_of, partner_ids=partner_ids):
-        rows.append(
-            [
-                evaluation.partner.code,
-                evaluation.tier,
-                evaluation.computed_tier,
-                "true" if evaluation.at_risk else "false",
-                _money(evaluation.figures.qualifying_revenue),
-                _money(evaluation.figures.services_revenue),
-                str(evaluation.figures.certified_people),
-                str(evaluation.figures.competencies),
-            ]
-        )
-    return rows
-
-
-def tier_export_csv(*, as_of: date, partner_ids=None) -> str:
-    """Return the tier export on ``as_of`` as CSV text (DESIGN §7)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(tier_export_rows(as_of=as_of, partner_ids=partner_ids))
-    return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The "My tier" explanation (partner page and admin)
-
-
-@dataclass
-class PathStatus:
-    gap: calc.PathGap
-    rows: list[dict]
-
-
-@dataclass
-class TierOverview:
-    evaluation: TierEvaluation
-    tier: Tier
-    base_tier: Tier  # Titanium for Titanium Black: what the figures must keep
-    since: TierHistory | None
-    computed_tier: Tier
-    next_tier: Tier | None
-    next_paths: list[PathStatus]
-    at_risk: bool
-    at_risk_paths: list[PathStatus]
-    review_on: date
-    award: TitaniumBlackAward | None
-    history: list[TierHistory]
-
-    @property
-    def sections(self) -> list[dict]:
-        """The path tables to show: the current tier's when at risk, then the next tier's."""
-        sections = []
-        if self.at_risk:
-            sections.append({"kind": "at_risk", "tier": self.base_tier, "paths": self.at_risk_paths})
-        if self.next_tier:
-            sections.append({"kind": "next", "tier": self.next_tier, "paths": self.next_paths})
-        return sections
-
-    @property
-    def award_last_day(self) -> date | None:
-        """The last day of the active award (``ends_on`` is exclusive)."""
-        return self.award.ends_on - timedelta(days=1) if self.award else None
-
-
-def _percent(value, target) -> int:
-    if not target:
-        return 100
-    return max(0, min(100, int(Decimal(value) * 100 / Decimal(target))))
-
-
-def _path_status(gap: calc.PathGap, figures: calc.TierFigures) -> PathStatus:
-    requirement = gap.requirement
-    rows = [
-        {
-            "key": "qualifying_revenue",
-            "label": _("Qualifying revenue"),
-            "money": True,
-            "have": figures.qualifying_revenue,
-            "need": requirement.min_revenue,
-            "missing": gap.revenue_missing,
-        },
-        {
-            "key": "services_revenue",
-            "label": _("Services revenue"),
-            "money": True,
-            "have": figures.services_revenue,
-            "need": requirement.min_services_revenue,
-            "missing": gap.services_missing,
-        },
-        {
-            "key": "certified_people",
-            "label": _("Certified people"),
-            "money": False,
-            "have": figures.certified_people,
-            "need": requirement.min_certified_people,
-            "missing": gap.people_missing,
-        },
-        {
-            "key": "competencies",
-            "label": _("Competencies"),
-            "money": False,
-            "have": figures.competencies,
-            "need": requirement.min_competencies,
-            "missing": gap.competencies_missing,
-        },
-    ]
-    for row in rows:
-        row["met"] = not row["missing"]
-        row["percent"] = _percent(row["have"], row["need"])
-    return PathStatus(gap=gap, rows=rows)
-
-
-def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
-    """Explain a partner's tier on ``as_of``: figures, next tier's paths, risk, award, history (bounded queries)."""
-    (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
-    tiers = {tier.code: tier for tier in Tier.objects.all()}
-    next_code = calc.next_tier(evaluation.tier)
-    computation = evaluation.computation
-    history = list(
-        TierHistory.objects.filter(partner=partner)
-        .select_related("from_tier", "to_tier", "changed_by")
-        .order_by("-effective_on", "-id")
-    )
-    since = next((change for change in history if change.effective_on <= as_of), None)
-    award = (
-        TitaniumBlackAward.objects.filter(partner=partner, awarded_on__lte=as_of, ends_on__gt=as_of)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=as_of))
-        .first()
-    )
-    return TierOverview(
-        evaluation=evaluation,
-        tier=tiers[evaluation.tier],
-        base_tier=tiers[calc.base_tier(evaluation.tier)],
-        since=since,
-        computed_tier=tiers[evaluation.computed_tier],
-        next_tier=tiers[next_code] if next_code else None,
-        next_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(next_code or "")],
-        at_risk=evaluation.at_risk,
-        at_risk_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(evaluation.tier)],
-        review_on=calc.annual_review_date(as_of),
-        award=award,
-        history=history,
     )
