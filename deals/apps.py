@@ -9,6 +9,10 @@ class DealsConfig(AppConfig):
     verbose_name = _("Customers, orders and deals")
 
     def ready(self):
+        from partners.dashboard import dashboard_card_register
+
+        from .dashboard import ACTIONS_CARD
         from .imports import import_orders
 
         importer_register("orders", import_orders)
+        dashboard_card_register(ACTIONS_CARD)

@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, ROLE_SALES, PartnerViewMixin
+from partners.scoping import ROLE_ADMIN, PartnerViewMixin
 from portal.catalog import ProductLine
 
 from . import selectors, services
+from .dashboard import dashboard_card_values, dashboard_cards
 from .forms import CertificationRecordForm, InvitationAcceptForm, InvitationForm, PersonForm, RoleForm
 from .models import CertificationRecord, Invitation, Membership, Person
 from .tiers.overview import tier_overview
@@ -26,12 +27,10 @@ class DashboardView(PartnerViewMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["tier_history"] = selectors.partner_tier_history(partner=self.partner)[:5]
-        if self.membership.role in (ROLE_ADMIN, ROLE_SALES):  # deals and routed orders are theirs
-            context["actions"] = selectors.partner_action_items(partner=self.partner, today=timezone.localdate())
-        if self.membership.role in (ROLE_ADMIN, ROLE_FINANCE):  # rebate figures are for admin and finance
-            from rebates.selectors import rebate_accrual
-
-            context["accrual"] = rebate_accrual(partner=self.partner, as_of=timezone.localdate())
+        # The other apps' cards (routed orders and protections, the rebate accrual), each for its roles.
+        role, today = self.membership.role, timezone.localdate()
+        context["dashboard_cards"] = dashboard_cards(role=role)
+        context.update(dashboard_card_values(partner=self.partner, role=role, today=today))
         return context
 
 

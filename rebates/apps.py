@@ -5,3 +5,19 @@ from django.utils.translation import gettext_lazy as _
 class RebatesConfig(AppConfig):
     name = "rebates"
     verbose_name = _("Rebates")
+
+    def ready(self):
+        from partners.dashboard import DashboardCard, dashboard_card_register
+        from partners.scoping import ROLE_ADMIN, ROLE_FINANCE
+
+        from .selectors import rebate_accrual
+
+        dashboard_card_register(
+            DashboardCard(
+                key="accrual",
+                template="rebates/_accrual_card.html",
+                roles=(ROLE_ADMIN, ROLE_FINANCE),  # rebate figures are for admin and finance
+                load=lambda *, partner, today: rebate_accrual(partner=partner, as_of=today),
+                order=20,
+            )
+        )

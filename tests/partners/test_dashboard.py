@@ -1,0 +1,81 @@
+"""The partner dashboard: the cards the other apps register, by role, in a fixed number of queries; and
+``partners`` reads none of the apps above it."""
+
+import ast
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from partners.dashboard import dashboard_cards
+from portal.models import Program
+from tests.factories import MembershipFactory
+from tests.factories.registrations import RegistrationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def imported_modules(package: Path) -> set[str]:
+    names = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    return names
+
+
+def test_partners_imports_nothing_from_rebates():
+    modules = imported_modules(Path(settings.BASE_DIR) / "partners")
+    assert sorted(name for name in modules if name.split(".")[0] == "rebates") == []
+
+
+@pytest.mark.parametrize(
+    ("role", "keys"), [("admin", ["actions", "accrual"]), ("sales", ["actions"]), ("finance", ["accrual"])]
+)
+def test_each_role_sees_the_cards_registered_for_it_in_order(role, keys):
+    assert [card.key for card in dashboard_cards(role=role)] == keys
+
+
+def expiring_registrations(partner, count):
+    today = timezone.localdate()
+    for days in range(count):
+        RegistrationFactory(
+            partner=partner, status="approved", approved_on=today - timedelta(days=60),
+            protection_ends_on=today + timedelta(days=5 + days),
+        )  # fmt: skip
+
+
+# Session, user, membership, tier history, then each card: routed offers and protections (2, +1 for the
+# extension window when a protection ends soon), the accrual (program, order lines, their context).
+@pytest.mark.parametrize(("role", "queries"), [("admin", 9), ("sales", 7), ("finance", 6)])
+@pytest.mark.parametrize("registrations", [1, 4])
+def test_the_dashboard_takes_the_same_queries_whatever_the_partners_data(
+    client, django_assert_num_queries, role, queries, registrations
+):
+    member = MembershipFactory(role=role)
+    expiring_registrations(member.partner, registrations)
+    client.force_login(member.user)
+    client.get(reverse("dashboard"))  # the session is warm
+    with django_assert_num_queries(queries):
+        response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert ("accrual" in response.context) is (role != "sales")
+    if role != "finance":
+        assert response.context["actions"]["expiring"]["count"] == registrations
+
+
+def test_the_protections_card_reads_the_extension_window_from_the_program(client):
+    member = MembershipFactory(role="sales")
+    expiring_registrations(member.partner, 1)
+    program = Program.current()
+    program.registration_extension_window_days = 45
+    program.save()
+    client.force_login(member.user)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "an extension can be requested in the last 45 days" in page
+    assert "Protections ending within 30 days" in page
