@@ -68,20 +68,24 @@ def tier_timelines(partner_ids: Iterable[int]) -> dict[int, list[tuple[date, int
     return timelines
 
 
-def tier_ids_on(pairs: Iterable[tuple[int, date]]) -> dict[tuple[int, date], int]:
-    """The effective tier id of each ``(partner_id, day)`` pair, in two queries whatever the number of pairs."""
+def tier_ids_on(pairs: Iterable[tuple[int, date]], *, authorized_id: int | None = None) -> dict[tuple[int, date], int]:
+    """The effective tier id of each ``(partner_id, day)`` pair, in two queries whatever the number of pairs
+    (one when the caller, which already read the tiers, passes ``authorized_id``)."""
     pairs = set(pairs)
     if not pairs:
         return {}
-    authorized_id = Tier.objects.values_list("pk", flat=True).get(code=Tier.AUTHORIZED)
+    if authorized_id is None:
+        authorized_id = Tier.objects.values_list("pk", flat=True).get(code=Tier.AUTHORIZED)
     timelines = tier_timelines(partner_id for partner_id, _day in pairs)
     return {(pid, day): calc.tier_on(timelines.get(pid, []), day, authorized_id) for pid, day in pairs}
 
 
 def partners_tier_on(partner_ids, day: date) -> dict[int, Tier]:
-    """The effective tier on ``day`` of each partner in ``partner_ids``, in three queries."""
+    """The effective tier on ``day`` of each partner in ``partner_ids``, in two queries."""
     tiers = Tier.objects.in_bulk()
-    return {pid: tiers[tier_id] for (pid, _day), tier_id in tier_ids_on((pid, day) for pid in partner_ids).items()}
+    authorized_id = next(pk for pk, tier in tiers.items() if tier.code == Tier.AUTHORIZED)
+    day_tiers = tier_ids_on(((pid, day) for pid in partner_ids), authorized_id=authorized_id)
+    return {pid: tiers[tier_id] for (pid, _day), tier_id in day_tiers.items()}
 
 
 def partner_tier_on(partner: Partner, day: date) -> Tier:

@@ -24,7 +24,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from partners.models import Membership, Partner, Tier, Zone
+from partners.models import Membership, Partner, Zone
+from partners.selectors import partner_tier_on
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
 from portal.emails import email_users, portal_url
@@ -123,11 +124,6 @@ def _notify(registration: Registration, *, kind: str, key_suffix: str = "", **co
         template=f"deals/email/{kind}",
         context={"registration": registration, "path": portal_url(_registration_url(registration)), **context},
     )
-
-
-def tier_of(partner: Partner) -> Tier:
-    """The partner's effective tier (Authorized before any tier is set)."""
-    return partner.tier or Tier.objects.get(code=Tier.AUTHORIZED)
 
 
 # --- submission -----------------------------------------------------------------------------------------------
@@ -257,7 +253,7 @@ def registration_submit(
         note="Conflict: another partner registered this opportunity first; awaiting arbitration." if first else "",
     )
     if first is None:
-        tier = tier_of(partner)
+        tier = partner_tier_on(partner, today)  # the tier on the submission date, from the history
         limit = tier.auto_approval_limit
         total = sum(lines.values(), start=Decimal("0"))
         if limit is not None and total <= limit:
@@ -271,7 +267,7 @@ def registration_submit(
 def _locked(registration: Registration) -> Registration:
     """Re-read ``registration`` under its customer's lock and its own row lock (decisions never race)."""
     _lock_customer(registration.customer_id)
-    return Registration.objects.select_for_update(of=("self",)).select_related("partner__tier").get(pk=registration.pk)
+    return Registration.objects.select_for_update(of=("self",)).select_related("partner").get(pk=registration.pk)
 
 
 def _refuse(message: str):
@@ -279,7 +275,7 @@ def _refuse(message: str):
 
 
 def _approve(registration: Registration, *, actor, today: date, note: str = "", notify: bool = True) -> None:
-    tier = tier_of(registration.partner)
+    tier = partner_tier_on(registration.partner, today)  # protection by the tier on the approval date
     registration.status = Status.APPROVED
     registration.decided_at = timezone.now()
     registration.approved_on = today
@@ -695,5 +691,4 @@ __all__ = [
     "registrations_expire_once",
     "registrations_mark_won",
     "registrations_remind",
-    "tier_of",
 ]

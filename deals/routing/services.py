@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership, Partner, Zone
+from partners.selectors import partners_tier_on
 from portal.emails import email_users, portal_url
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -70,8 +71,8 @@ def routing_run(*, as_of: date) -> dict:
 
 def _routing_mutex() -> Program:
     """Serialise the writers that choose partners (the nightly run, a decline, a staff reassignment)."""
-    Program.current()
-    return Program.objects.select_for_update().get(pk=1)
+    program, _created = Program.objects.select_for_update().get_or_create(pk=1)
+    return program
 
 
 @dataclass
@@ -108,10 +109,13 @@ class _Allocator:
         return self.ceilings[country]
 
     def pool(self, country: str) -> list[Partner]:
+        """The active partners of ``country``, each with ``routing_weight``: its tier's weight on the run's day."""
         if country not in self.pools:
-            self.pools[country] = list(
-                Partner.objects.filter(active=True, country=country).select_related("tier").order_by("id")
-            )
+            pool = list(Partner.objects.filter(active=True, country=country).order_by("id"))
+            tiers = partners_tier_on([partner.pk for partner in pool], self.day)
+            for partner in pool:
+                partner.routing_weight = max(tiers[partner.pk].routing_weight, 1)
+            self.pools[country] = pool
         return self.pools[country]
 
     def fair_choice(self, country: str, excluded: set[int]) -> Partner | None:
@@ -122,7 +126,7 @@ class _Allocator:
         candidates = [partner for partner in self.pool(country) if partner.pk not in excluded]
         if not candidates:
             return None
-        return min(candidates, key=lambda p: (Fraction(self.offer_counts[p.pk], _weight(p)), p.pk))
+        return min(candidates, key=lambda p: (Fraction(self.offer_counts[p.pk], p.routing_weight), p.pk))
 
     def next_target(self, case: RoutingCase, excluded: set[int]) -> tuple[Partner, str] | None:
         """The next partner to offer ``case`` to, and why it was chosen; ``None`` when nobody is left."""
@@ -138,10 +142,6 @@ class _Allocator:
 
     def record_offer(self, partner_id: int) -> None:
         self.offer_counts[partner_id] += 1
-
-
-def _weight(partner: Partner) -> int:
-    return max(partner.tier.routing_weight, 1) if partner.tier_id else 1
 
 
 def _route_new_orders(allocator: _Allocator) -> dict:

@@ -11,7 +11,8 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
 from deals.models import OrderLine
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
@@ -32,27 +33,11 @@ from ..models import (
     Zone,
     ZoneCountry,
 )
+from ..selectors import tier_ids_on
 from .notifications import email_at_risk, email_tier_changes
 
 RECOMPUTE_JOB = "tiers.recompute"
 EXPIRE_JOB = "tiers.titanium_black_expire"
-
-# --------------------------------------------------------------------------------------------------------------
-# Tier on a date
-
-
-def _changes_until(day: date, partner=None):
-    """The partner's tier-history rows effective on or before ``day``, latest first (ties: highest id).
-
-    Without ``partner`` this is the correlated subquery "of the outer partner".
-    """
-    partner = OuterRef("pk") if partner is None else partner
-    return TierHistory.objects.filter(partner=partner, effective_on__lte=day).order_by("-effective_on", "-id")
-
-
-def _latest_change(day: date):
-    return _changes_until(day)
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Figures, for every partner at once
@@ -167,7 +152,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
     """Evaluate partners on ``as_of`` without writing anything, in a fixed number of queries."""
     program = Program.current()
     tiers = {tier.pk: tier.code for tier in Tier.objects.all()}
-    partners = Partner.objects.annotate(day_tier_id=Subquery(_latest_change(as_of).values("to_tier_id")[:1]))
+    partners = Partner.objects.all()
     if active_only:
         partners = partners.filter(active=True)
     if partner_ids is not None:
@@ -187,6 +172,8 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
             "evaluated_on",
         ).order_by("code")
     )
+    authorized_id = next(pk for pk, code in tiers.items() if code == Tier.AUTHORIZED)
+    day_tiers = tier_ids_on(((partner.pk, as_of) for partner in partners), authorized_id=authorized_id)
     raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
     attested = _attested_partner_ids(as_of, partner_ids)
     countries, default_zone_id, paths, zone_codes = _requirement_paths()
@@ -203,8 +190,8 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
             TierEvaluation(
                 partner=partner,
                 as_of=as_of,
-                tier=tiers.get(partner.day_tier_id, Tier.AUTHORIZED),
-                tier_id=partner.day_tier_id,
+                tier=tiers[day_tiers[partner.pk, as_of]],
+                tier_id=day_tiers[partner.pk, as_of],
                 zone=zone_codes.get(zone_id, ""),
                 raw=partner_raw,
                 figures=figures,
@@ -351,9 +338,12 @@ def tier_recompute_all(*, as_of: date, force: bool = False) -> dict | None:
 
 
 def partner_tier_cache_refresh(partner_ids) -> None:
-    """Refresh the denormalised ``Partner.tier`` from the latest history row (one UPDATE)."""
-    latest = TierHistory.objects.filter(partner=OuterRef("pk")).order_by("-effective_on", "-id")
-    Partner.objects.filter(pk__in=list(partner_ids)).update(tier_id=Subquery(latest.values("to_tier_id")[:1]))
+    """Refresh the ``Partner.tier`` display cache: each partner's tier today, by the one tier-on-a-date rule."""
+    today = timezone.localdate()
+    tiers = tier_ids_on((partner_id, today) for partner_id in partner_ids)
+    Partner.objects.bulk_update(
+        [Partner(pk=partner_id, tier_id=tier_id) for (partner_id, _day), tier_id in tiers.items()], ["tier"]
+    )
 
 
 def titanium_black_expire(*, as_of: date) -> int:

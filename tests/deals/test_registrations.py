@@ -24,6 +24,7 @@ from partners.models import Membership, Tier, Zone
 from portal.models import OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.factories.deals_pages import CustomerFactory
+from tests.factories.partners import tier_set
 from tests.factories.registrations import TODAY, RegistrationFactory, submit
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +220,30 @@ def test_auto_approval_at_the_tier_limit_but_not_one_cent_over(code, limit):
 
 def test_an_authorized_partner_is_never_auto_approved():
     assert submit(PartnerFactory(tier=tier("authorized")), lines={"server": "0.01"}).registration.status == S.SUBMITTED
+
+
+def test_auto_approval_and_protection_follow_the_tier_on_the_day_not_the_cached_tier(staff):
+    """The tier history decides: Gold on the submission date, Authorized from the day after (so the cached
+    ``Partner.tier``, which is today's, says Authorized)."""
+    partner = PartnerFactory(tier="gold")
+    tier_set(partner, "authorized", TODAY + timedelta(days=1))
+    partner.refresh_from_db()
+    assert partner.tier.code == "authorized"
+    registration = submit(partner, lines={"server": "50000.00"}).registration
+    assert registration.status == S.APPROVED
+    assert "Gold limit" in registration.events.last().note
+    assert registration.protection_ends_on == TODAY + timedelta(days=90)
+    later = submit(partner, lines={"storage": "10.00"}, today=TODAY + timedelta(days=1)).registration
+    assert later.status == S.SUBMITTED
+
+
+def test_protection_days_are_those_of_the_tier_on_the_approval_date(staff):
+    partner = PartnerFactory(tier="platinum")
+    tier_set(partner, "titanium", TODAY + timedelta(days=2))
+    registration = submit(partner, lines={"server": "900000"}).registration
+    registration_approve(registration=registration, actor=staff, today=TODAY + timedelta(days=1))
+    registration.refresh_from_db()
+    assert registration.protection_ends_on == TODAY + timedelta(days=1 + 120)
 
 
 @pytest.mark.parametrize(

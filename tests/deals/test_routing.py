@@ -25,6 +25,7 @@ from partners.models import Zone
 from partners.tiers.engine import tier_raw_figures
 from portal.models import OutboxEmail, Program
 from tests.factories import UserFactory
+from tests.factories.partners import tier_set
 from tests.factories.registrations import RegistrationFactory
 from tests.factories.routing import customer, order, partner, partner_user
 
@@ -206,6 +207,19 @@ class TestFairShare:
         assert sum(counts.values()) == n
         for code, weight in weights.items():
             assert abs(counts[partners[code].pk] - Decimal(n * weight) / 15) <= 1, code
+
+    def test_the_weight_is_that_of_the_tier_on_the_run_day_not_the_cached_tier(self):
+        """A is Authorized (weight 1) on the run day and Titanium (4) from the day after, which is what its
+        cached ``Partner.tier`` says today; B is Gold (2). By the history: A, B, B; by the cache it would be A, B, A."""
+        a, b = partner("BE"), partner("BE", "gold")
+        tier_set(a, "titanium", AS_OF + timedelta(days=1))
+        a.refresh_from_db()
+        assert a.tier.code == "titanium"
+        orders = [order(customer=customer("BE"), booked_on=BOOKED) for _ in range(3)]
+
+        routing_run(as_of=AS_OF)
+
+        assert [open_offer(o).partner for o in orders] == [a, b, b]
 
     def test_ties_go_to_the_lowest_id_and_inactive_or_foreign_partners_get_nothing(self):
         first, second = partner("BE"), partner("BE")

@@ -3,6 +3,10 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
 from partners.models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier
+from partners.selectors import partner_tier_on
+from partners.services import partner_status_match
+from partners.tiers.awards import tier_override, titanium_black_award
+from portal.models import Program
 
 PASSWORD = "correct-horse-battery-7"
 # Channel staff must use TOTP in the admin: staff made by the factory have it, with this secret.
@@ -46,16 +50,42 @@ class UserFactory(factory.django.DjangoModelFactory):
             TOTP.activate(self, STAFF_TOTP_SECRET)
 
 
+def tier_set(partner: Partner, tier: Tier | str, effective_on) -> None:
+    """Give ``partner`` the tier ``tier`` from ``effective_on`` the way staff do, through the services that
+    write the history and refresh the ``Partner.tier`` cache: an override, and for Titanium Black an award
+    (on Titanium, the same day). Nothing is written when the partner already has that tier on that date."""
+    code = tier if isinstance(tier, str) else tier.code
+    current = partner_tier_on(partner, effective_on).code
+    if code == current:
+        return
+    base = Tier.TITANIUM if code == Tier.TITANIUM_BLACK else code
+    if current != base:
+        tier_override(partner=partner, tier=base, reason="test data", effective_on=effective_on, changed_by=None)
+    if code == Tier.TITANIUM_BLACK:
+        titanium_black_award(partner=partner, sponsor="test", reason="test data", awarded_on=effective_on)
+
+
 class PartnerFactory(factory.django.DjangoModelFactory):
+    """A partner status-matched from its legacy tiers, as the import and the admin create one; ``tier`` (a
+    ``Tier`` or a code) is then given by a staff override from the program start."""
+
     class Meta:
         model = Partner
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"P{n:05d}")
     name = factory.Sequence(lambda n: f"Partner {n} SAS")
     country = "FR"
     kind = Partner.Kind.RESELLER
-    tier = factory.LazyFunction(lambda: Tier.objects.get(code="authorized"))
-    computed_tier = factory.SelfAttribute("tier")
+
+    @factory.post_generation
+    def tier(self, create, extracted, **kwargs):
+        if not create:
+            return
+        partner_status_match(partner=self)
+        if extracted is not None:
+            tier_set(self, extracted, Program.current().start_date)
+            self.refresh_from_db(fields=["tier", "computed_tier", "at_risk", "at_risk_reason"])
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from deals.models import Customer, Order, OrderLine, Registration
-from partners.models import Certification, CertificationRecord, DellOnlyAttestation, Person, Tier, TierHistory
+from partners.models import Certification, CertificationRecord, DellOnlyAttestation, Person
 
-from .partners import PartnerFactory
+from .partners import PartnerFactory, tier_set
 
 _numbers = itertools.count(1)
 
@@ -28,9 +28,8 @@ def partner(code=None, *, tier=None, since=datetime.date(2017, 2, 1), attested_o
 
 
 def tier_change(partner, tier_code, effective_on):
-    return TierHistory.objects.create(
-        partner=partner, to_tier=Tier.objects.get(code=tier_code), effective_on=effective_on, reason="manual_override"
-    )
+    """``partner`` has ``tier_code`` from ``effective_on`` (through the tier services: history and cache agree)."""
+    tier_set(partner, tier_code, effective_on)
 
 
 def customer(name=None, country="FR"):

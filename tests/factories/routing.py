@@ -18,8 +18,7 @@ def tier(code: str) -> Tier:
 
 
 def partner(country: str = "FR", tier_code: str = "authorized", **kwargs) -> Partner:
-    the_tier = tier(tier_code)
-    return PartnerFactory(country=country, tier=the_tier, computed_tier=the_tier, **kwargs)
+    return PartnerFactory(country=country, tier=tier_code, **kwargs)
 
 
 def customer(country: str = "FR", **kwargs) -> Customer:

@@ -20,7 +20,6 @@ from partners.models import (
     TitaniumBlackAward,
     Zone,
 )
-from partners.services import partner_status_match
 from partners.tiers import awards, overview
 from tests.factories import (
     CertificationRecordFactory,
@@ -41,7 +40,6 @@ def today():
 
 def member(role="admin", legacy_dell="", **partner_kwargs):
     partner = PartnerFactory(legacy_dell_tier=legacy_dell, **partner_kwargs)
-    partner_status_match(partner=partner)
     return MembershipFactory(partner=partner, role=role)
 
 

@@ -186,3 +186,14 @@ def test_the_page_reads_a_bounded_number_of_queries(client, partner, django_asse
     # session, user, membership, people, records, certified count, competencies, people + catalog for the form
     with django_assert_max_num_queries(9):
         assert client.get(PEOPLE).status_code == 200
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1, 29, 30, 31])
+def test_one_record_is_active_by_the_same_rule_as_the_queryset(offset):
+    """``earned_on <= day < expires_on``: the model method (the people page) and ``active_on`` (the tier engine)
+    agree on each side of both bounds."""
+    earned_on = timezone.localdate() - timedelta(days=100)
+    record = CertificationRecordFactory(earned_on=earned_on, expires_on=earned_on + timedelta(days=30))
+    day = earned_on + timedelta(days=offset)
+    in_queryset = CertificationRecord.objects.active_on(day).filter(pk=record.pk).exists()
+    assert record.is_active_on(day) is in_queryset is (0 <= offset < 30)

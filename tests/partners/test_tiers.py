@@ -13,12 +13,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from partners import selectors
 from partners.models import Certification, DellOnlyAttestation, Partner, Tier, TierHistory, TitaniumBlackAward
-from partners.services import partner_status_match
 from partners.tiers import awards, engine, overview
-from portal.models import JobRun, OutboxEmail
+from portal.models import JobRun, OutboxEmail, Program
 from tests.factories import (
     CertificationRecordFactory,
     MembershipFactory,
@@ -36,7 +36,6 @@ SCENARIO = Path(__file__).resolve().parents[3] / "shared" / "examples" / "scenar
 
 def make_partner(legacy_dell="", legacy_emc="", country="FR", **kwargs) -> Partner:
     partner = PartnerFactory(legacy_dell_tier=legacy_dell, legacy_emc_tier=legacy_emc, country=country, **kwargs)
-    partner_status_match(partner=partner)
     return partner
 
 
@@ -369,6 +368,27 @@ def test_an_override_needs_a_reason_cannot_give_titanium_black_and_ends_an_award
     award.refresh_from_db()
     assert award.ended_on == date(2017, 4, 1)
     assert tier_code(partner, date(2017, 4, 1)) == "gold"
+
+
+def test_the_cached_tier_is_the_tier_today_a_change_dated_later_shows_from_its_day():
+    partner = titanium_partner()
+    staff = UserFactory(is_staff=True)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    awards.tier_override(partner=partner, tier="gold", reason="from tomorrow", effective_on=tomorrow, changed_by=staff)
+    partner.refresh_from_db()
+    assert partner.tier.code == "titanium" == selectors.partner_tier_on(partner, timezone.localdate()).code
+    assert selectors.partner_tier_on(partner, tomorrow).code == "gold"
+
+
+@pytest.mark.parametrize("code", ["authorized", "gold", "platinum", "titanium", "titanium_black"])
+def test_the_test_builders_write_the_history_and_the_cache_agrees(code):
+    partner = PartnerFactory(tier=code)
+    start = Program.current().start_date
+    assert partner.tier.code == code
+    assert selectors.partner_tier_on(partner, start).code == code
+    assert selectors.partner_tier_on(partner, start - timedelta(days=1)).code == "authorized"
+    reasons = list(TierHistory.objects.filter(partner=partner).order_by("id").values_list("reason", flat=True))
+    assert reasons[0] == "status_match"
 
 
 # --- emails -------------------------------------------------------------------------------------------------
