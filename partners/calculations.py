@@ -1,12 +1,13 @@
 """Pure tier rules (DESIGN §3): no ORM here, figures in and decisions out.
 
-Tiers are handled by code (``"gold"``); ``titanium_black`` is an overlay on Titanium, so every comparison of
-ranks is made on the *base* tier (:func:`base_tier`). Money is ``Decimal``; the only rounding goes through
-``portal.money.round_money``.
+Tiers are handled by code (``"gold"``); their order is the ``rank`` of the ``Tier`` table, which callers pass
+in (``ranks``: code → rank of the base tiers, ``partners.selectors.tier_ranks``). ``titanium_black`` is an
+overlay on Titanium, so every comparison of ranks is made on the *base* tier (:func:`base_tier`). Money is
+``Decimal``; the only rounding goes through ``portal.money.round_money``.
 """
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,19 +21,19 @@ TITANIUM_BLACK = "titanium_black"
 
 DELL_LEGACY_TO_TIER = {"premier_plus": "titanium", "premier": "platinum", "preferred": "gold"}
 EMC_LEGACY_TO_TIER = {"platinum": "titanium", "gold": "platinum", "silver": "gold"}
-TIER_RANK = {"authorized": 1, "gold": 2, "platinum": 3, "titanium": 4}
+TierRanks = Mapping[str, int]  # code → rank of each base tier, from the Tier table
 
 REASON_UPGRADE = "upgrade"
 REASON_ANNUAL_REVIEW = "annual_review"
 
 
-def status_match_tier(legacy_dell_tier: str, legacy_emc_tier: str) -> str:
+def status_match_tier(legacy_dell_tier: str, legacy_emc_tier: str, *, ranks: TierRanks) -> str:
     """Return the first tier a new partner gets from its legacy tiers: the higher of the two wins."""
     candidates = [
-        DELL_LEGACY_TO_TIER.get(legacy_dell_tier or "", "authorized"),
-        EMC_LEGACY_TO_TIER.get(legacy_emc_tier or "", "authorized"),
+        DELL_LEGACY_TO_TIER.get(legacy_dell_tier or "", AUTHORIZED),
+        EMC_LEGACY_TO_TIER.get(legacy_emc_tier or "", AUTHORIZED),
     ]
-    return max(candidates, key=TIER_RANK.__getitem__)
+    return max(candidates, key=ranks.__getitem__)
 
 
 def tier_on(changes: Sequence[tuple[date, int]], day: date, default: int) -> int:
@@ -96,10 +97,6 @@ class RequirementPath:
     min_certified_people: int = 0
     min_competencies: int = 0
 
-    @property
-    def rank(self) -> int:
-        return TIER_RANK[self.tier]
-
 
 @dataclass(frozen=True)
 class PathGap:
@@ -156,7 +153,12 @@ class TierComputation:
 
     tier: str
     figures: TierFigures
+    ranks: TierRanks
     requirements: tuple[RequirementPath, ...] = ()
+
+    def is_below(self, tier: str) -> bool:
+        """Is the computed tier below ``tier``'s base tier (the partner would be at risk)?"""
+        return self.ranks[self.tier] < self.ranks[base_tier(tier)]
 
     def gaps_for(self, tier: str) -> list[PathGap]:
         tier = base_tier(tier)
@@ -164,22 +166,23 @@ class TierComputation:
         return [path_gap(self.figures, requirement) for requirement in paths]
 
 
-def compute_tier(figures: TierFigures, requirements) -> TierComputation:
-    """Return the highest tier with at least one path fully met (else Authorized).
+def compute_tier(figures: TierFigures, requirements, *, ranks: TierRanks) -> TierComputation:
+    """Return the highest-ranked tier with at least one path fully met (else Authorized).
 
     A tier without any path cannot be reached by figures (only by status match or staff).
     """
-    tier, rank = AUTHORIZED, TIER_RANK[AUTHORIZED]
+    tier, rank = AUTHORIZED, ranks[AUTHORIZED]
     for requirement in requirements:
-        if requirement.rank > rank and meets(figures, requirement):
-            tier, rank = requirement.tier, requirement.rank
-    return TierComputation(tier=tier, figures=figures, requirements=tuple(requirements))
+        if ranks[requirement.tier] > rank and meets(figures, requirement):
+            tier, rank = requirement.tier, ranks[requirement.tier]
+    return TierComputation(tier=tier, figures=figures, ranks=ranks, requirements=tuple(requirements))
 
 
-def next_tier(tier: str) -> str | None:
-    """Return the tier above ``tier``'s base tier, or ``None`` at Titanium (Titanium Black is awarded)."""
-    rank = TIER_RANK[base_tier(tier)] + 1
-    return next((code for code, value in TIER_RANK.items() if value == rank), None)
+def next_tier(tier: str, *, ranks: TierRanks) -> str | None:
+    """Return the next-ranked tier above ``tier``'s base tier, or ``None`` at the top (Titanium Black is awarded)."""
+    rank = ranks[base_tier(tier)]
+    above = [(value, code) for code, value in ranks.items() if value > rank]
+    return min(above)[1] if above else None
 
 
 def is_annual_review(*, on: date, program_start: date, previous_evaluation_this_year: bool) -> bool:
@@ -229,8 +232,8 @@ def decide_tier(*, current: str, computed: TierComputation, on: date, annual_rev
     Upgrades take effect at once. A lower computed tier downgrades only at the annual review (and ends
     Titanium Black when it goes below Titanium); mid-year it flags the partner at risk, with the reason.
     """
-    current_rank = TIER_RANK[base_tier(current)]
-    computed_rank = TIER_RANK[computed.tier]
+    current_rank = computed.ranks[base_tier(current)]
+    computed_rank = computed.ranks[computed.tier]
     if computed_rank > current_rank:
         return TierDecision(tier=computed.tier, reason=REASON_UPGRADE, at_risk=False, at_risk_reason="")
     if computed_rank == current_rank:

@@ -15,8 +15,27 @@ def team_members(*, partner: Partner) -> QuerySet[Membership]:
     return Membership.objects.filter(partner=partner).select_related("user").order_by("user__email")
 
 
+def partner_users_with_roles(partner_ids: Iterable[int], roles: Iterable[str]) -> dict[int, list]:
+    """The active portal users of each partner whose role is one of ``roles``, by user id, in one query (the
+    recipients of every partner email: tier changes, registrations, routed offers, statements)."""
+    users: dict[int, list] = defaultdict(list)
+    memberships = (
+        Membership.objects.filter(partner_id__in=set(partner_ids), role__in=list(roles), user__is_active=True)
+        .select_related("user")
+        .order_by("user_id")
+    )
+    for membership in memberships:
+        users[membership.partner_id].append(membership.user)
+    return users
+
+
 def team_open_invitations(*, partner: Partner) -> QuerySet[Invitation]:
     return Invitation.objects.filter(partner=partner, accepted_at=None, revoked_at=None).order_by("-created_at")
+
+
+def tier_ranks() -> dict[str, int]:
+    """The order of the base tiers (code → rank) as staff keep it in the ``Tier`` table, for the pure rules."""
+    return dict(Tier.objects.filter(is_overlay=False).values_list("code", "rank"))
 
 
 def partner_tier_history(*, partner: Partner) -> QuerySet[TierHistory]:

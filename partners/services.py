@@ -20,11 +20,13 @@ from portal.models import Program
 
 from .calculations import status_match_tier
 from .models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier, TierHistory
+from .selectors import tier_ranks
 
 
 def partner_status_match(*, partner: Partner, changed_by=None) -> TierHistory:
     """Give a new partner its first tier from its legacy tiers, effective from the program start."""
-    tier = Tier.objects.get(code=status_match_tier(partner.legacy_dell_tier, partner.legacy_emc_tier))
+    code = status_match_tier(partner.legacy_dell_tier, partner.legacy_emc_tier, ranks=tier_ranks())
+    tier = Tier.objects.get(code=code)
     history = TierHistory.objects.create(
         partner=partner,
         from_tier=None,

@@ -55,7 +55,17 @@ class ZoneAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
+    """The tier ladder is fixed: code, rank and overlay are read only (the rules and the history name tiers by
+    code and order them by rank); staff edit each tier's numbers — weight, auto-approval limit, protection."""
+
     list_display = ["name", "code", "rank", "is_overlay", "routing_weight", "auto_approval_limit", "protection_days"]
+    readonly_fields = ["code", "rank", "is_overlay"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TierRequirement)

@@ -134,7 +134,7 @@ class TierEvaluation:
     @property
     def at_risk(self) -> bool:
         """Mid-year view: the computed tier is below the effective tier."""
-        return calc.TIER_RANK[self.computed_tier] < calc.TIER_RANK[calc.base_tier(self.tier)]
+        return self.computation.is_below(self.tier)
 
     def figures_json(self) -> dict:
         return {
@@ -151,7 +151,9 @@ class TierEvaluation:
 def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True) -> list[TierEvaluation]:
     """Evaluate partners on ``as_of`` without writing anything, in a fixed number of queries."""
     program = Program.current()
-    tiers = {tier.pk: tier.code for tier in Tier.objects.all()}
+    all_tiers = list(Tier.objects.all())
+    tiers = {tier.pk: tier.code for tier in all_tiers}
+    ranks = {tier.code: tier.rank for tier in all_tiers if not tier.is_overlay}  # the order staff keep
     partners = Partner.objects.all()
     if active_only:
         partners = partners.filter(active=True)
@@ -197,7 +199,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
                 figures=figures,
                 attested=is_attested,
                 multiplier=program.exclusivity_multiplier,
-                computation=calc.compute_tier(figures, requirements),
+                computation=calc.compute_tier(figures, requirements, ranks=ranks),
                 requirements=requirements,
             )
         )

@@ -160,7 +160,7 @@ def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
     """Explain a partner's tier on ``as_of``: figures, next tier's paths, risk, award, history (bounded queries)."""
     (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
     tiers = {tier.code: tier for tier in Tier.objects.all()}
-    next_code = calc.next_tier(evaluation.tier)
+    next_code = calc.next_tier(evaluation.tier, ranks=evaluation.computation.ranks)
     computation = evaluation.computation
     history = list(
         TierHistory.objects.filter(partner=partner)

@@ -9,6 +9,7 @@ from partners import calculations as calc
 from partners.calculations import RequirementPath, TierFigures
 
 MULTIPLIER = Decimal("1.250")
+RANKS = {"authorized": 1, "gold": 2, "platinum": 3, "titanium": 4}  # the seed Tier table
 
 # DESIGN §3, EMEA-1.
 EMEA = [
@@ -27,7 +28,7 @@ def figures(revenue="0", services="0", people=0, competencies=0) -> TierFigures:
 
 
 def test_a_path_exactly_at_every_threshold_is_met():
-    assert calc.compute_tier(GOLD_TRAINING, EMEA).tier == "gold"
+    assert calc.compute_tier(GOLD_TRAINING, EMEA, ranks=RANKS).tier == "gold"
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_a_path_exactly_at_every_threshold_is_met():
     ],
 )
 def test_one_cent_or_one_unit_under_any_threshold_misses_the_path(short):
-    assert calc.compute_tier(short, EMEA).tier == "authorized"
+    assert calc.compute_tier(short, EMEA, ranks=RANKS).tier == "authorized"
 
 
 def test_the_gap_names_exactly_what_is_missing():
@@ -68,7 +69,7 @@ def test_the_gap_names_exactly_what_is_missing():
     ],
 )
 def test_each_path_alone_is_enough(partner_figures, tier):
-    computation = calc.compute_tier(partner_figures, EMEA)
+    computation = calc.compute_tier(partner_figures, EMEA, ranks=RANKS)
     assert computation.tier == tier
     if tier != "authorized":
         assert sum(gap.met for gap in computation.gaps_for(tier)) == 1
@@ -84,9 +85,9 @@ def test_the_multiplier_applies_to_both_revenue_figures_in_decimal():
 
 def test_one_point_two_five_x_turns_a_miss_into_a_pass():
     raw = figures("600000", "48000", 4, 1)
-    assert calc.compute_tier(raw, EMEA).tier == "authorized"
+    assert calc.compute_tier(raw, EMEA, ranks=RANKS).tier == "authorized"
     attested = calc.figures_for_evaluation(raw, attested=True, multiplier=MULTIPLIER)
-    assert calc.compute_tier(attested, EMEA).tier == "gold"
+    assert calc.compute_tier(attested, EMEA, ranks=RANKS).tier == "gold"
 
 
 def test_multiplied_amounts_are_rounded_half_up_to_the_cent():
@@ -95,9 +96,9 @@ def test_multiplied_amounts_are_rounded_half_up_to_the_cent():
 
 
 def test_status_match_takes_the_higher_legacy_tier():
-    assert calc.status_match_tier("premier", "platinum") == "titanium"
-    assert calc.status_match_tier("registered", "silver") == "gold"
-    assert calc.status_match_tier("", "") == "authorized"
+    assert calc.status_match_tier("premier", "platinum", ranks=RANKS) == "titanium"
+    assert calc.status_match_tier("registered", "silver", ranks=RANKS) == "gold"
+    assert calc.status_match_tier("", "", ranks=RANKS) == "authorized"
 
 
 PROGRAM_START = date(2017, 2, 1)
@@ -119,7 +120,7 @@ def test_the_first_evaluation_of_a_later_year_is_the_annual_review_and_only_that
 
 def decide(current, computed_figures, on, review):
     return calc.decide_tier(
-        current=current, computed=calc.compute_tier(computed_figures, EMEA), on=on, annual_review=review
+        current=current, computed=calc.compute_tier(computed_figures, EMEA, ranks=RANKS), on=on, annual_review=review
     )
 
 
@@ -152,9 +153,23 @@ def test_titanium_black_is_kept_while_titanium_is_met_and_lost_at_review_below_i
 
 
 def test_next_tier_stops_at_titanium():
-    assert calc.next_tier("gold") == "platinum"
-    assert calc.next_tier("titanium") is None
-    assert calc.next_tier("titanium_black") is None
+    assert calc.next_tier("gold", ranks=RANKS) == "platinum"
+    assert calc.next_tier("titanium", ranks=RANKS) is None
+    assert calc.next_tier("titanium_black", ranks=RANKS) is None
+
+
+def test_the_order_of_tiers_is_the_ranks_given_not_a_constant():
+    """Ranks are an input: with gold ranked above platinum, figures meeting both compute gold, gold is the tier
+    after platinum, and the higher status match is gold; spaced ranks (10, 20, …) order the same as 1, 2, …"""
+    swapped = {"authorized": 1, "gold": 3, "platinum": 2, "titanium": 4}
+    both = figures("20000000", "1600000", 8, 2)
+    assert calc.compute_tier(both, EMEA, ranks=RANKS).tier == "platinum"
+    assert calc.compute_tier(both, EMEA, ranks=swapped).tier == "gold"
+    assert calc.next_tier("platinum", ranks=swapped) == "gold"
+    assert calc.status_match_tier("preferred", "gold", ranks=swapped) == "gold"
+    spaced = {code: rank * 10 for code, rank in RANKS.items()}
+    assert [calc.next_tier(code, ranks=spaced) for code in RANKS] == ["gold", "platinum", "titanium", None]
+    assert calc.compute_tier(both, EMEA, ranks=spaced).tier == "platinum"
 
 
 def test_the_tier_on_a_date_is_set_by_the_latest_change_on_or_before_it_and_the_later_row_wins_a_tie():

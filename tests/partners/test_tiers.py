@@ -391,6 +391,18 @@ def test_the_test_builders_write_the_history_and_the_cache_agrees(code):
     assert reasons[0] == "status_match"
 
 
+def test_the_engine_orders_tiers_by_the_rank_in_the_tier_table():
+    """The rules read the ranks from the table: spaced ranks change nothing, and the table's order is the one
+    evaluations follow (ranks here reversed between gold and platinum)."""
+    partner = make_partner()
+    gold_training(partner)
+    for code, rank in [("authorized", 10), ("platinum", 20), ("gold", 30), ("titanium", 40)]:
+        Tier.objects.filter(code=code).update(rank=rank)
+    assert selectors.tier_ranks() == {"authorized": 10, "platinum": 20, "gold": 30, "titanium": 40}
+    assert evaluation(partner, date(2017, 3, 1)).computed_tier == "gold"
+    assert overview.tier_overview(partner=partner, as_of=date(2017, 3, 1)).next_tier.code == "platinum"
+
+
 # --- emails -------------------------------------------------------------------------------------------------
 
 
