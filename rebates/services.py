@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.models import Membership, Partner
+from partners.selectors import partner_users_with_roles
 from portal.emails import email_users
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -168,17 +169,8 @@ def quarter_close_due(*, as_of: date) -> list[dict]:
 
 
 def statement_recipients(statement: Statement):
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            membership__partner=statement.partner_id,
-            membership__role__in=[Membership.Role.ADMIN, Membership.Role.FINANCE],
-        )
-        .order_by("pk")
-    )
+    roles = [Membership.Role.ADMIN, Membership.Role.FINANCE]
+    return partner_users_with_roles([statement.partner_id], roles)[statement.partner_id]
 
 
 def statement_email(*, statement: Statement) -> int:

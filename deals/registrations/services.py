@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from partners.models import Membership, Partner, Zone
-from partners.selectors import partner_tier_on
+from partners.selectors import partner_tier_on, partner_users_with_roles
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
 from portal.emails import email_users, portal_url
@@ -108,10 +108,8 @@ def _partner_recipients(registration: Registration):
     users = {}
     if registration.submitted_by_id and registration.submitted_by.is_active:
         users[registration.submitted_by_id] = registration.submitted_by
-    for membership in Membership.objects.filter(
-        partner_id=registration.partner_id, role=Membership.Role.ADMIN, user__is_active=True
-    ).select_related("user"):
-        users.setdefault(membership.user_id, membership.user)
+    for user in partner_users_with_roles([registration.partner_id], [Membership.Role.ADMIN])[registration.partner_id]:
+        users.setdefault(user.pk, user)
     return [users[pk] for pk in sorted(users)]
 
 

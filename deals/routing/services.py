@@ -25,14 +25,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership, Partner, Zone
-from partners.selectors import partners_tier_on
+from partners.selectors import partner_users_with_roles, partners_tier_on
 from portal.emails import email_users, portal_url
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -363,19 +362,9 @@ def _notify(offers: list[RoutingOffer]) -> None:
     """Email each offer to the partner's admin and sales users (once per offer and user, after commit)."""
     if not offers:
         return
-    users_by_partner: dict[int, list] = defaultdict(list)
-    users = (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            membership__partner_id__in={offer.partner_id for offer in offers},
-            membership__role__in=[Membership.Role.ADMIN, Membership.Role.SALES],
-        )
-        .select_related("membership")
-        .order_by("pk")
+    users_by_partner = partner_users_with_roles(
+        {offer.partner_id for offer in offers}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
-    for user in users:
-        users_by_partner[user.membership.partner_id].append(user)
     offer_ids = [offer.pk for offer in offers]
     for offer in RoutingOffer.objects.filter(pk__in=offer_ids).select_related("case__order__customer", "partner"):
         if not users_by_partner.get(offer.partner_id):

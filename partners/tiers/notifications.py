@@ -1,6 +1,5 @@
 """The emails of the tier engine: a tier change, a coming downgrade (once each: outbox keys)."""
 
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from portal.emails import email_users
@@ -8,26 +7,17 @@ from portal.fiscal import fiscal_year_of
 
 from .. import calculations as calc
 from ..models import Membership, Tier, TierHistory
+from ..selectors import partner_users_with_roles
 
 if TYPE_CHECKING:  # the engine imports this module
     from .engine import TierEvaluation
-
-
-def _admins_by_partner(partner_ids) -> dict[int, list]:
-    admins: dict[int, list] = defaultdict(list)
-    memberships = Membership.objects.filter(
-        partner_id__in=list(partner_ids), role=Membership.Role.ADMIN, user__is_active=True
-    ).select_related("user")
-    for membership in memberships:
-        admins[membership.partner_id].append(membership.user)
-    return admins
 
 
 def email_tier_changes(changes: list[TierHistory]) -> None:
     """Tell the partner's admins about each change, once per change (keyed by partner, date and tiers)."""
     if not changes:
         return
-    admins = _admins_by_partner({change.partner_id for change in changes})
+    admins = partner_users_with_roles({change.partner_id for change in changes}, [Membership.Role.ADMIN])
     tiers = {tier.pk: tier for tier in Tier.objects.all()}
     for change in changes:
         users = admins.get(change.partner_id)
@@ -52,7 +42,7 @@ def email_at_risk(news: list[tuple["TierEvaluation", calc.TierDecision]], tiers_
     """Warn the partner's admins once per program year, tier and computed tier that a downgrade is coming."""
     if not news:
         return
-    admins = _admins_by_partner({evaluation.partner.pk for evaluation, _d in news})
+    admins = partner_users_with_roles({evaluation.partner.pk for evaluation, _d in news}, [Membership.Role.ADMIN])
     for evaluation, decision in news:
         users = admins.get(evaluation.partner.pk)
         if not users:
