@@ -16,6 +16,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from portal.admin_mixins import ReadOnlyAdminMixin
 from portal.models import Program
 
 from ..matching import CustomerIdentity, customer_near_matches
@@ -71,25 +72,16 @@ class AwaitingDecisionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class RegistrationLineInline(ReadOnlyInline):
+class RegistrationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RegistrationLine
+    extra = 0
     fields = ["product_line", "estimated_amount"]
     readonly_fields = fields
 
 
-class RegistrationEventInline(ReadOnlyInline):
+class RegistrationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RegistrationEvent
+    extra = 0
     fields = ["created_at", "actor", "from_status", "to_status", "note"]
     readonly_fields = fields
     ordering = ["created_at", "pk"]
@@ -131,7 +123,11 @@ OPERATIONS = {
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Partners register deals in the portal and a registration's history is kept: staff change registrations
+    only through the decisions (actions and pages calling the services)."""
+
+    changed_through_actions = True
     list_display = [
         "number",
         "partner",
@@ -174,12 +170,6 @@ class RegistrationAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     change_form_template = "admin/deals/registration/change_form.html"
-
-    def has_add_permission(self, request):
-        return False  # partners register deals in the portal
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the history of a registration is kept
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(estimated_total=Sum("lines__estimated_amount"))

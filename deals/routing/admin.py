@@ -12,23 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from partners.models import Partner
+from portal.admin_mixins import ReadOnlyAdminMixin
 
 from ..models import ChannelLock, ChannelLockEvent, RoutingCase, RoutingOffer
 from .services import RoutingError, routing_reassign
 
 
-class _ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RoutingOfferInline(_ReadOnly, admin.TabularInline):
+class RoutingOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RoutingOffer
     extra = 0
-    can_delete = False
     verbose_name_plural = _("routing trail (offers, in order)")
     fields = [
         "partner",
@@ -43,9 +35,6 @@ class RoutingOfferInline(_ReadOnly, admin.TabularInline):
     ]
     readonly_fields = fields
     ordering = ["id"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("partner", "decided_by")
@@ -72,7 +61,7 @@ class CurrentOfferFilter(admin.SimpleListFilter):
 
 
 @admin.register(RoutingCase)
-class RoutingCaseAdmin(_ReadOnly, admin.ModelAdmin):
+class RoutingCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "order",
         "booked_on",
@@ -102,7 +91,8 @@ class RoutingCaseAdmin(_ReadOnly, admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [RoutingOfferInline]
-    actions = ["reassign_selected"]  # the change permission is for this action: every field is read-only
+    actions = ["reassign_selected"]
+    changed_through_actions = True  # the change permission is for this action: every field is read-only
 
     def get_queryset(self, request):
         return (
@@ -207,7 +197,7 @@ class LockStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ChannelLock)
-class ChannelLockAdmin(_ReadOnly, admin.ModelAdmin):
+class ChannelLockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["customer", "country", "partner", "locked_on", "last_booked_on", "expires_on", "released_on"]
     list_filter = [LockStateFilter, ("partner", admin.RelatedOnlyFieldListFilter), "customer__country"]
     search_fields = ["customer__name", "partner__code", "partner__name"]
@@ -225,9 +215,6 @@ class ChannelLockAdmin(_ReadOnly, admin.ModelAdmin):
         "history",
     ]
     readonly_fields = fields
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("country"), ordering="customer__country")
     def country(self, obj):
@@ -259,12 +246,9 @@ class ChannelLockAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(ChannelLockEvent)
-class ChannelLockEventAdmin(_ReadOnly, admin.ModelAdmin):
+class ChannelLockEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["customer", "kind", "partner", "order", "effective_on", "expires_on", "recorded_on"]
     list_filter = ["kind", "recorded_on"]
     search_fields = ["customer__name", "partner__code", "order__number"]
     list_select_related = ["customer", "partner", "order"]
     readonly_fields = [field.name for field in ChannelLockEvent._meta.fields]
-
-    def has_change_permission(self, request, obj=None):
-        return False
