@@ -1,17 +1,13 @@
 """Filters of the partner's order list."""
 
 import django_filters
-from django import forms
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.widgets import DateInput
 
 from .models import Order, OrderLine
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class OrderFilter(django_filters.FilterSet):

@@ -11,6 +11,10 @@ class AllYesNoSelect(forms.NullBooleanSelect):
 
 
 class DateInput(forms.DateInput):
-    """A date field the browser shows with its date picker (``<input type="date">``, ISO value)."""
+    """A date field the browser shows with its date picker: ``<input type="date">``, whose value is always ISO
+    (``YYYY-MM-DD``) whatever the page's language — a localized value such as ``01/06/2017`` would show empty."""
 
     input_type = "date"
+
+    def __init__(self, attrs=None, format="%Y-%m-%d"):
+        super().__init__(attrs, format=format)

@@ -9,6 +9,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.widgets import DateInput
+
 from . import selectors, services
 from .models import BaseRate, ComponentRate, QuarterClose, RebateLine, Statement
 
@@ -42,9 +44,7 @@ class RebateLineInline(admin.TabularInline):
 
 class MarkPaidForm(forms.Form):
     payment_reference = forms.CharField(label=_("Payment reference"), max_length=100)
-    paid_on = forms.DateField(
-        label=_("Paid on"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    paid_on = forms.DateField(label=_("Paid on"), initial=timezone.localdate, widget=DateInput)
 
 
 @admin.register(Statement)

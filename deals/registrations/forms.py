@@ -7,14 +7,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.widgets import DateInput
 
 from ..matching import CustomerIdentity
 
 NEW_CUSTOMER = "new"
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 def amount_field_name(product_line: str) -> str:
@@ -87,10 +84,6 @@ class RegistrationForm(forms.Form):
     @staticmethod
     def new_token() -> uuid.UUID:
         return uuid.uuid4()
-
-
-class ConfirmForm(forms.Form):
-    """A confirmation with no input (the POST is the confirmation)."""
 
 
 class ExtensionRequestForm(forms.Form):

@@ -12,12 +12,12 @@ from django_tables2 import SingleTableMixin
 
 from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 from portal.csvexport import FilteredCsvExportMixin
+from portal.forms import ConfirmForm
 
 from ..models import Customer, Registration
 from .filters import RegistrationFilter
 from .forms import (
     NEW_CUSTOMER,
-    ConfirmForm,
     ExtensionRequestForm,
     LostForm,
     RegistrationForm,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
+from portal.forms import ConfirmForm
 
 from ..models import RoutingOffer
 from .selectors import routed_offers_for_partner
@@ -61,10 +62,6 @@ class DeclineForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-
-
-class ConfirmForm(forms.Form):
-    pass
 
 
 class RoutedOfferActionView(RoutedScopeMixin, FormView):
