@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
@@ -22,6 +21,7 @@ from portal.forms import ConfirmForm
 from ..models import RoutingOffer
 from .selectors import routed_offers_for_partner
 from .services import RoutingError, routed_offer_accept, routed_offer_decline
+from .tables import RoutedHistoryTable, RoutedPendingTable
 
 ROUTED_ROLES = (ROLE_ADMIN, ROLE_SALES)
 HISTORY_ROWS = 100
@@ -48,11 +48,12 @@ class RoutedListView(RoutedScopeMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["today"] = timezone.localdate()
         context["pending"] = _with_order_figures(routed_offers_for_partner(offers=self.offers(), pending=True))
         context["history"] = _with_order_figures(
             routed_offers_for_partner(offers=self.offers(), pending=False)[:HISTORY_ROWS]
         )
+        context["pending_table"] = RoutedPendingTable(context["pending"])
+        context["history_table"] = RoutedHistoryTable(context["history"])
         return context
 
 
