@@ -162,10 +162,6 @@ class OrderLine(models.Model):
 
 
 class RegistrationQuerySet(models.QuerySet):
-    def protected_on(self, day):
-        """Approved registrations whose protection covers ``day``."""
-        return self.filter(status=Registration.Status.APPROVED, approved_on__lte=day, protection_ends_on__gte=day)
-
     def holding_on(self, day):
         """Registrations that hold the opportunity on ``day``: submitted (awaiting a decision) or protected."""
         return self.filter(

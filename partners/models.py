@@ -200,8 +200,11 @@ def _invitation_token():
     return secrets.token_urlsafe(32)
 
 
+INVITATION_VALID_DAYS = 14  # the emailed invitation states its expiry date, read from the row
+
+
 def _invitation_expiry():
-    return timezone.now() + timedelta(days=14)
+    return timezone.now() + timedelta(days=INVITATION_VALID_DAYS)
 
 
 class Invitation(models.Model):

@@ -50,11 +50,6 @@ def scope_to_partner(
     return queryset.filter(**{partner_field: partner})
 
 
-def user_has_role(user, *roles: str) -> bool:
-    membership = membership_of(user)
-    return membership is not None and membership.role in roles
-
-
 class PartnerViewMixin(LoginRequiredMixin):
     """A partner-facing view: requires a partner membership with one of ``partner_roles``.
 

@@ -13,6 +13,7 @@ from django_tables2 import SingleTableMixin
 from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 from portal.csvexport import FilteredCsvExportMixin
 from portal.forms import ConfirmForm
+from portal.models import Program
 
 from ..models import Customer, Registration
 from .filters import RegistrationFilter
@@ -127,8 +128,11 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
             else:
                 messages.success(
                     self.request,
-                    _("Registration %(number)s is submitted; channel staff will decide within 48 hours.")
-                    % {"number": registration.number},
+                    _("Registration %(number)s is submitted; channel staff will decide within %(hours)s hours.")
+                    % {
+                        "number": registration.number,
+                        "hours": Program.current().registration_decision_target_hours,
+                    },
                 )
         return redirect("deals:registration_detail", number=registration.number)
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import Customer, Registration
+from portal.models import Program
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.factories.deals_pages import CustomerFactory, OrderFactory
 from tests.factories.registrations import RegistrationFactory
@@ -96,6 +97,14 @@ def test_register_a_deal_and_land_on_its_page(client, partner):
     assert (registration.partner, registration.status, registration.total) == (partner, S.SUBMITTED, Decimal("12000"))
     page = client.get(response.url)
     assert b"Datacenter refresh" in page.content and b"submitted" in page.content.lower()
+
+
+def test_the_submission_message_states_the_programs_decision_target(client, partner):
+    program = Program.current()
+    program.registration_decision_target_hours = 24
+    program.save()
+    page = client.post(CREATE, form_data(), follow=True)
+    assert "channel staff will decide within 24 hours" in page.content.decode()
 
 
 def test_the_form_starts_with_a_fresh_token_and_the_partner_country(client, partner):

@@ -3,6 +3,8 @@ import re
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from partners.models import Invitation, Membership, Person, TierHistory
 from partners.services import partner_create
@@ -20,6 +22,8 @@ def test_a_partner_admin_invites_a_colleague_who_joins_with_the_chosen_role(clie
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["new.colleague@example.com"]
     link = re.search(r"http://testserver(/invitation/\S+/)", mail.outbox[0].body).group(1)
+    invitation = Invitation.objects.get(email="new.colleague@example.com")
+    assert f"valid until {date_format(timezone.localtime(invitation.expires_at), 'DATE_FORMAT')}" in mail.outbox[0].body
 
     client.logout()
     page = client.get(link)
