@@ -639,7 +639,7 @@ def registrations_expire(*, as_of: date) -> dict:
 
 
 def registrations_remind(*, as_of: date) -> int:
-    """Queue the reminder of each threshold (e.g. 14 and 3 days) to approved registrations ending soon.
+    """Queue the reminder of each threshold (``Program.reminder_days``) to approved registrations ending soon.
 
     A registration with ``n`` days left gets the reminder of the smallest threshold ≥ ``n``, keyed by
     registration, threshold and end date: never twice, and a missed night still sends it.

@@ -9,8 +9,9 @@ from portal.fiscal import parse_iso_date
 
 class Command(BaseCommand):
     help = (
-        "Expire approved registrations whose protection ended, send the 14- and 3-day reminders and re-check "
-        "wins from late orders (once per date; --force re-runs it with the same result)."
+        "Expire approved registrations whose protection ended, send the reminders due (the program's reminder "
+        "days before the end) and re-check wins from late orders (once per date; --force re-runs it with the "
+        "same result)."
     )
 
     def add_arguments(self, parser):
