@@ -123,6 +123,13 @@ def _invitation_set_role(invitation: Invitation, role: str) -> Invitation:
     return invitation
 
 
+def invitation_revoke(*, invitation: Invitation) -> Invitation:
+    """Withdraw an invitation not yet accepted: its link stops working."""
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str, language: str = "en"):
     """Create the invited login (its email counts as verified: the link proved it), and its membership."""

@@ -143,11 +143,8 @@ class InvitationRevokeView(PartnerViewMixin, View):
     partner_roles = (ROLE_ADMIN,)
 
     def post(self, request, pk):
-        from django.utils import timezone
-
         invitation = get_object_or_404(self.scope(Invitation.objects.filter(accepted_at=None)), pk=pk)
-        invitation.revoked_at = timezone.now()
-        invitation.save(update_fields=["revoked_at"])
+        services.invitation_revoke(invitation=invitation)
         messages.success(request, _("Invitation withdrawn."))
         return redirect("team")
 

@@ -179,3 +179,18 @@ def test_removing_a_colleague_is_confirmed_first(client):
     assert Membership.objects.filter(pk=colleague.pk).exists()  # looking is not removing
     other = MembershipFactory(role="sales")
     assert client.get(reverse("membership_remove", args=[other.pk])).status_code == 404
+
+
+def test_an_admin_withdraws_an_invitation_of_their_partner_only(client):
+    from tests.factories import InvitationFactory
+
+    admin = MembershipFactory(role="admin")
+    mine = InvitationFactory(partner=admin.partner)
+    theirs = InvitationFactory()
+    client.force_login(admin.user)
+    assert client.post(reverse("invitation_revoke", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("invitation_revoke", args=[mine.pk])).status_code == 302
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.revoked_at is not None and not mine.is_usable
+    assert theirs.revoked_at is None
