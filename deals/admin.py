@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.admin_mixins import ReadOnlyAdminMixin
 
-from .matching import CustomerIdentity, customer_keys, customer_near_matches
+from .matching import CustomerIdentity, customer_keys
 from .models import Customer, Order, OrderLine
 from .selectors import customer_ids_with_near_duplicates
 
@@ -58,7 +58,7 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("possible duplicates"))
     def possible_duplicates(self, obj):
         identity = CustomerIdentity(name=obj.name, country=obj.country, vat=obj.vat, domain=obj.domain)
-        matches = customer_near_matches(identity, exclude_pk=obj.pk)
+        matches = Customer.objects.near_matches(identity, exclude_pk=obj.pk)
         if not matches:
             return _("None: no customer of this country has a similar name.")
         return format_html(

@@ -1,6 +1,7 @@
-"""Customer identity (DESIGN §4): normalised keys, exact matching in order, and near-match detection.
+"""Customer identity (DESIGN §4): normalised keys, exact matching in order, and the near-match score.
 
-Imports and deal registration both use this module, so one real company is one customer.
+Pure rules, no ORM: ``deals.models`` computes the keys with them and its ``CustomerQuerySet`` looks customers up
+with them. Imports and deal registration both go through these, so one real company is one customer.
 """
 
 import re
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-LEGAL_SUFFIXES = frozenset(
+LEGAL_FORMS = frozenset(
     {"sa", "sas", "sarl", "gmbh", "ag", "ltd", "limited", "inc", "llc", "plc", "bv", "nv", "spa", "srl"}
 )
 NEAR_MATCH_THRESHOLD = 90
@@ -21,14 +22,19 @@ def _strip_accents(text: str) -> str:
 
 
 def normalize_name(name: str) -> str:
-    """Case-fold, drop accents and punctuation, and drop legal suffixes: "Établissements Dupont, S.A.R.L." →
-    "etablissements dupont"."""
+    """Case-fold, drop accents, dots and other punctuation, and drop the legal forms that end the name (DESIGN §4):
+    "Établissements Dupont, S.A.R.L." → "etablissements dupont", "NV Energy" → "nv energy".
+
+    A name made only of legal forms keeps its first word ("SA" → "sa")."""
     text = _strip_accents(name).casefold()
     text = text.replace(".", "")  # S.A.R.L. → sarl, before other punctuation becomes a space
     text = re.sub(r"[^\w\s]|_", " ", text)
     tokens = text.split()
-    kept = [token for token in tokens if token not in LEGAL_SUFFIXES]
-    return " ".join(kept or tokens)
+    # Only trailing words are legal forms: "NV Energy" is a company called NV Energy, "Energy NV" is Energy.
+    end = len(tokens)
+    while end > 1 and tokens[end - 1] in LEGAL_FORMS:
+        end -= 1
+    return " ".join(tokens[:end])
 
 
 def normalize_vat(vat: str) -> str:
@@ -100,44 +106,6 @@ def _conflicts(known: str, given: str) -> bool:
     return bool(known and given and known != given)
 
 
-def customer_match(identity: CustomerIdentity):
-    """Find the existing customer for ``identity`` in the database (three indexed look-ups at most)."""
-    from .models import Customer
-
-    vat_key, domain_key, name_key = identity.keys
-    index = CustomerIndex()
-    candidates = Customer.objects.none()
-    if vat_key:
-        candidates = candidates | Customer.objects.filter(vat_key=vat_key)
-    if domain_key:
-        candidates = candidates | Customer.objects.filter(domain_key=domain_key)
-    candidates = candidates | Customer.objects.filter(country=identity.country, name_key=name_key)
-    for customer in candidates.order_by("pk"):
-        index.add(customer)
-    return index.match(identity)
-
-
 def name_similarity(a: str, b: str) -> float:
     """Similarity 0–100 of two normalised names."""
     return fuzz.ratio(a, b)
-
-
-def customer_near_matches(identity: CustomerIdentity, *, exclude_pk=None, limit: int = 5, among=None):
-    """Customers of the same country whose normalised name is ≥ 90 similar (possible duplicates), looked for
-    ``among`` a queryset of customers (default: all of them, for staff)."""
-    from .models import Customer
-
-    name_key = identity.keys[2]
-    candidates = (
-        (among if among is not None else Customer.objects.all())
-        .filter(country=identity.country)
-        .exclude(pk=exclude_pk)
-        .only("pk", "name", "country", "name_key", "vat", "domain")
-    )
-    scored = []
-    for customer in candidates.iterator(chunk_size=2000):
-        score = name_similarity(name_key, customer.name_key)
-        if score >= NEAR_MATCH_THRESHOLD:
-            scored.append((score, customer))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].pk))
-    return [customer for _score, customer in scored[:limit]]

@@ -10,6 +10,43 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import Partner, country_code_validator
 from portal.catalog import ProductLine
 
+from .matching import NEAR_MATCH_THRESHOLD, CustomerIdentity, CustomerIndex, customer_keys, name_similarity
+
+
+class CustomerQuerySet(models.QuerySet):
+    def match(self, identity: CustomerIdentity) -> "Customer | None":
+        """The customer ``identity`` is (DESIGN §4's order: VAT, domain, name in the country), or None.
+
+        Three indexed look-ups at most; the order of preference is ``CustomerIndex``'s.
+        """
+        vat_key, domain_key, name_key = identity.keys
+        condition = Q(country=identity.country, name_key=name_key)
+        if vat_key:
+            condition |= Q(vat_key=vat_key)
+        if domain_key:
+            condition |= Q(domain_key=domain_key)
+        index = CustomerIndex()
+        for customer in self.filter(condition).order_by("pk"):
+            index.add(customer)
+        return index.match(identity)
+
+    def near_matches(self, identity: CustomerIdentity, *, exclude_pk=None, limit: int = 5) -> list["Customer"]:
+        """Customers of the same country whose normalised name is ≥ 90 similar (possible duplicates), best
+        first; call it on a narrower queryset to look only among those customers."""
+        name_key = identity.keys[2]
+        candidates = (
+            self.filter(country=identity.country)
+            .exclude(pk=exclude_pk)
+            .only("pk", "name", "country", "name_key", "vat", "domain")
+        )
+        scored = []
+        for customer in candidates.iterator(chunk_size=2000):
+            score = name_similarity(name_key, customer.name_key)
+            if score >= NEAR_MATCH_THRESHOLD:
+                scored.append((score, customer))
+        scored.sort(key=lambda pair: (-pair[0], pair[1].pk))
+        return [customer for _score, customer in scored[:limit]]
+
 
 class Customer(models.Model):
     """An end customer; the normalised keys of DESIGN §4 make one real company one row."""
@@ -23,6 +60,8 @@ class Customer(models.Model):
     name_key = models.CharField(max_length=255, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CustomerQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("customer")
         ordering = ["name"]
@@ -35,8 +74,6 @@ class Customer(models.Model):
         return f"{self.name} ({self.country})"
 
     def save(self, *args, **kwargs):
-        from .matching import customer_keys
-
         self.vat_key, self.domain_key, self.name_key = customer_keys(self.name, self.vat, self.domain)
         super().save(*args, **kwargs)
 

@@ -74,7 +74,7 @@ def order_detail_for_partner(*, orders: QuerySet[Order], number: str) -> Order |
 def customer_ids_with_near_duplicates(*, customers: QuerySet[Customer]) -> set[int]:
     """Ids of ``customers`` that have at least one possible duplicate (DESIGN §4) among them, in their country.
 
-    Same scorer and threshold as ``customer_near_matches``. Names are compared only with names of a length that
+    Same scorer and threshold as ``CustomerQuerySet.near_matches``. Names are compared only with names of a length that
     can still reach the threshold (``fuzz.ratio`` ≥ 90 needs the longer at most 11/9 of the shorter), so the cost
     is well under n² per country; staff use it as an admin filter, not a page of the portal.
     """

@@ -19,8 +19,8 @@ from django.utils.translation import ngettext
 from portal.admin_mixins import ReadOnlyAdminMixin
 from portal.models import Program
 
-from ..matching import CustomerIdentity, customer_near_matches
-from ..models import Registration, RegistrationEvent, RegistrationLine
+from ..matching import CustomerIdentity
+from ..models import Customer, Registration, RegistrationEvent, RegistrationLine
 from .selectors import registration_competitors
 from .services import (
     registration_approve,
@@ -219,7 +219,7 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         identity = CustomerIdentity(
             name=customer.name, country=customer.country, vat=customer.vat, domain=customer.domain
         )
-        near = customer_near_matches(identity, exclude_pk=customer.pk)
+        near = Customer.objects.near_matches(identity, exclude_pk=customer.pk)
         product_lines = list(registration.lines.values_list("product_line", flat=True))
         look_alikes = list(
             Registration.objects.filter(customer__in=near)

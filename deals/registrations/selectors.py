@@ -10,7 +10,7 @@ from django.utils import timezone
 from partners.models import Partner
 from portal.models import Program
 
-from ..matching import CustomerIdentity, customer_match, customer_near_matches
+from ..matching import CustomerIdentity
 from ..models import Customer, Order, Registration, RegistrationEvent
 from ..selectors import DistinctProductLines
 
@@ -75,14 +75,14 @@ def registration_near_matches(identity: CustomerIdentity, *, partner: Partner) -
     """The partner's own customers (orders or registrations) that look like ``identity`` without matching it
     exactly, for the form's warning. Never another partner's: that would reveal its pipeline (staff see every
     look-alike in the queue)."""
-    exact = customer_match(identity)
+    exact = Customer.objects.match(identity)
     if exact is not None:
         return []
     own = Customer.objects.filter(
         Exists(Order.objects.filter(customer=OuterRef("pk"), partner=partner))
         | Exists(Registration.objects.filter(customer=OuterRef("pk"), partner=partner))
     )
-    return customer_near_matches(identity, among=own)
+    return own.near_matches(identity)
 
 
 def extension_window(registration: Registration) -> tuple[date, date] | None:

@@ -33,7 +33,7 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..matching import CustomerIdentity, customer_match, normalize_name
+from ..matching import CustomerIdentity, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 from .selectors import extension_can_request, extension_window, registration_competitors, registration_holders
 
@@ -195,7 +195,7 @@ def registration_submit(
     if customer_id is not None:
         customer = _lock_customer(customer_id)
     else:
-        customer = customer_match(identity)
+        customer = Customer.objects.match(identity)
         if customer is None:
             customer = Customer.objects.create(
                 name=identity.name, country=identity.country, vat=identity.vat, domain=identity.domain

@@ -171,6 +171,19 @@ def test_spellings_of_one_company_become_one_customer(partner):
     assert Customer.objects.count() == 2
 
 
+def test_a_legal_form_is_dropped_only_at_the_end_of_the_name(partner):
+    """DESIGN §4 (settled): "NV Energy" keeps its NV, so it is not "Energy Inc"; "Energy N.V." is."""
+    run(csv_bytes(
+        line(number="A", customer="NV Energy", country="US", vat=""),
+        line(number="B", customer="Energy Inc", country="US", vat=""),
+        line(number="C", customer="Energy N.V.", country="US", vat=""),
+    ))  # fmt: skip
+    customer_of = {order.number: order.customer for order in Order.objects.select_related("customer")}
+    assert customer_of["A"] != customer_of["B"]
+    assert customer_of["B"] == customer_of["C"]
+    assert Customer.objects.get(pk=customer_of["A"].pk).name_key == "nv energy"
+
+
 def test_the_command_exits_non_zero_with_the_report(tmp_path, partner):
     path = tmp_path / "orders.csv"
     path.write_bytes(csv_bytes(line(booked="2017-13-01")))

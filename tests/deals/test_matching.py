@@ -1,6 +1,6 @@
 import pytest
 
-from deals.matching import CustomerIdentity, customer_match, customer_near_matches, normalize_domain, normalize_name
+from deals.matching import CustomerIdentity, normalize_domain, normalize_name
 from deals.models import Customer
 
 
@@ -13,13 +13,35 @@ from deals.models import Customer
         ("Müller & Söhne GmbH", "muller sohne"),
         ("ACME, Inc.", "acme"),
         ("Acme Ltd", "acme"),
-        ("S.A.R.L. Boulangerie", "boulangerie"),
         ("Big Data B.V.", "big data"),
-        ("SA", "sa"),  # a name made only of a suffix keeps it
+        ("Dupont S.A.R.L.", "dupont"),
+        ("Dupont SARL", "dupont"),
+        ("Holding Dupont SA SARL", "holding dupont"),  # every legal form that ends the name
+        ("SA", "sa"),  # a name made only of a legal form keeps it
     ],
 )
-def test_names_are_case_folded_without_accents_punctuation_or_legal_suffixes(raw, normalized):
+def test_names_are_case_folded_without_accents_punctuation_or_trailing_legal_forms(raw, normalized):
     assert normalize_name(raw) == normalized
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("NV Energy", "nv energy"),
+        ("S.A.R.L. Boulangerie", "sarl boulangerie"),
+        ("AG Barr plc", "ag barr"),
+        ("Inc Publishing Ltd", "inc publishing"),
+        ("The SA Group", "the sa group"),
+    ],
+)
+def test_legal_forms_are_dropped_only_as_the_last_words(raw, normalized):
+    """DESIGN §4 (settled): "NV Energy" keeps its NV, so it is not the same company as "Energy Inc"."""
+    assert normalize_name(raw) == normalized
+
+
+def test_nv_energy_and_energy_inc_are_two_names():
+    assert normalize_name("NV Energy") != normalize_name("Energy Inc")
+    assert normalize_name("Energy N.V.") == normalize_name("Energy Inc")
 
 
 @pytest.mark.parametrize(
@@ -39,26 +61,46 @@ class TestMatchingOrder:
     def test_vat_wins_over_domain_and_name(self):
         by_vat = Customer.objects.create(name="Alpha", country="FR", vat="FR 123 456")
         Customer.objects.create(name="Beta", country="FR", domain="beta.fr")
-        found = customer_match(CustomerIdentity(name="Beta", country="FR", vat="fr123456", domain="beta.fr"))
+        found = Customer.objects.match(CustomerIdentity(name="Beta", country="FR", vat="fr123456", domain="beta.fr"))
         assert found == by_vat
 
     def test_domain_wins_over_name(self):
         by_domain = Customer.objects.create(name="Alpha", country="FR", domain="alpha.fr")
         Customer.objects.create(name="Gamma", country="FR")
-        assert customer_match(CustomerIdentity(name="Gamma", country="FR", domain="www.alpha.fr")) == by_domain
+        assert Customer.objects.match(CustomerIdentity(name="Gamma", country="FR", domain="www.alpha.fr")) == by_domain
 
     def test_name_matches_only_in_the_same_country(self):
         french = Customer.objects.create(name="Dupont SA", country="FR")
-        assert customer_match(CustomerIdentity(name="DUPONT", country="FR")) == french
-        assert customer_match(CustomerIdentity(name="DUPONT", country="BE")) is None
+        assert Customer.objects.match(CustomerIdentity(name="DUPONT", country="FR")) == french
+        assert Customer.objects.match(CustomerIdentity(name="DUPONT", country="BE")) is None
 
     def test_two_different_vat_ids_are_two_companies_even_with_the_same_name(self):
         Customer.objects.create(name="Dupont SA", country="FR", vat="FR1")
-        assert customer_match(CustomerIdentity(name="Dupont", country="FR", vat="FR2")) is None
+        assert Customer.objects.match(CustomerIdentity(name="Dupont", country="FR", vat="FR2")) is None
 
     def test_near_matches_are_possible_duplicates_in_the_same_country(self):
         near = Customer.objects.create(name="Etablissements Dupond", country="FR")
         Customer.objects.create(name="Etablissements Dupond", country="DE")
         Customer.objects.create(name="Totally Different", country="FR")
-        found = customer_near_matches(CustomerIdentity(name="Établissements Dupont SARL", country="FR"))
+        found = Customer.objects.near_matches(CustomerIdentity(name="Établissements Dupont SARL", country="FR"))
         assert found == [near]
+
+
+@pytest.mark.django_db
+def test_the_migration_recomputes_keys_written_under_the_old_rule():
+    """Keys stored before the rule was settled ("NV Energy" → "energy") are rewritten, so the next import of
+    "Energy Inc" no longer matches NV Energy; the migration's frozen copy of the rule equals today's."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("deals.migrations.0006_customer_name_key_trailing_legal_forms")
+    nv = Customer.objects.create(name="NV Energy", country="US")
+    dupont = Customer.objects.create(name="Dupont S.A.R.L.", country="FR")
+    Customer.objects.filter(pk=nv.pk).update(name_key="energy")  # as the old rule wrote it
+    migration.recompute_name_keys(apps, None)
+    assert Customer.objects.get(pk=nv.pk).name_key == "nv energy"
+    assert Customer.objects.get(pk=dupont.pk).name_key == "dupont"
+    assert Customer.objects.match(CustomerIdentity(name="Energy Inc", country="US")) is None
+    for name in ["NV Energy", "S.A.R.L. Boulangerie", "Müller & Söhne GmbH", "SA", "Holding Dupont SA SARL"]:
+        assert migration._name_key(name) == normalize_name(name)
