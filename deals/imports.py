@@ -1,17 +1,34 @@
-"""``orders.csv`` import (DESIGN §5, §7): every row validated, all-or-nothing, bulk writes, re-import a no-op."""
+"""``orders.csv`` import (DESIGN §5, §7): every row validated, all-or-nothing, bulk writes, re-import a no-op.
+
+Five stages, each a function of what the previous one returned, so each can be tested and replaced alone:
+
+1. ``parse_rows``: the file's cells → typed ``OrderRow``s (shape, values, rows of one order agree, amounts fit);
+2. ``resolve_customers``: each customer identity → an existing customer or a new, unsaved one;
+3. ``resolve_lines``: the partner, credited order and registration of each line (``BookedOrders`` holds what the
+   database already has for the orders the file names);
+4. ``check_against_booked``: lines already booked identically are no-ops, contradicting ones are errors, the rest
+   is the ``ImportPlan``;
+5. ``write_plan``: the plan into the database. Only this stage writes: a set-based version (COPY into a staging
+   table, then ``INSERT … SELECT``) replaces it without touching the others.
+
+Every stage adds its problems to the file's ``RowErrors``; nothing is written unless there are none.
+"""
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 from partners.models import Partner
 from portal.catalog import ProductLine
+from portal.countries import is_country_code
 from portal.csvimport import ImportResult, RowErrors, bulk_insert, chunks, read_csv
 from portal.fiscal import parse_iso_date
 from portal.money import parse_money
 
-from .matching import CustomerIdentity, CustomerIndex
-from .models import Customer, Order, OrderLine, Registration
+from .matching import CustomerIdentity, CustomerIndex, domain_is_valid, vat_is_valid
+from .models import ORDER_NUMBER_MAX_LENGTH, ORDER_NUMBER_PATTERN, Customer, Order, OrderLine, Registration
 from .registrations.services import registrations_mark_won
 
 ORDER_HEADER = [
@@ -35,121 +52,289 @@ ORDER_HEADER = [
 ]
 ORDER_FIELDS = ["booked_on", "channel", "partner_code", "customer_name", "customer_country", "customer_vat",
                 "customer_domain"]  # fmt: skip
-COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
 CHANNELS = frozenset(Order.Channel.values)
 PRODUCT_LINES = frozenset(ProductLine.values)
 DELIVERIES = frozenset(OrderLine.ServiceDelivery.values)
 LINE_FIELDS = ["product_line", "sku", "description", "quantity", "net_amount", "service_delivery",
                "registration_number", "credited_order__number"]  # fmt: skip
 POSITIVE_INT = re.compile(r"^[1-9]\d{0,8}$")
+ORDER_NUMBER = re.compile(ORDER_NUMBER_PATTERN)
+
+# The largest amounts an import accepts. The columns hold 16 digits with 2 decimals (``OrderLine.net_amount``,
+# ``RoutingCase.order_total``, statement amounts: below 10^14); the largest real IT orders are in the hundreds of
+# millions. One billion per line and ten billion per order (the sum of its lines' absolute amounts) leave every
+# order total, and a partner's 12-month revenue over thousands of such orders, room in those columns, and turn a
+# typo (an amount with its cents pasted twice) into an import error instead of a nightly job that fails for all.
+MAX_LINE_AMOUNT = Decimal("1000000000.00")
+MAX_ORDER_TOTAL = Decimal("10000000000.00")
 
 
-@dataclass
-class ParsedLine:
+@dataclass(frozen=True)
+class OrderRow:
+    """One valid row of ``orders.csv``, typed."""
+
     line: int
-    row: dict
-    booked_on: object
-    line_number: int
-    quantity: int
-    net_amount: object
+    number: str
+    booked_on: date
+    channel: str
+    partner_code: str
     identity: CustomerIdentity
+    line_number: int
+    product_line: str
+    sku: str
+    description: str
+    quantity: int
+    net_amount: Decimal
+    net_amount_source: str
+    service_delivery: str
+    registration_number: str
+    credits_order_number: str
+
+    def line_values(self) -> tuple:
+        """The line's fields in ``LINE_FIELDS`` order, as the database returns them."""
+        return (
+            self.product_line,
+            self.sku,
+            self.description,
+            self.quantity,
+            self.net_amount,
+            self.service_delivery,
+            self.registration_number,
+            self.credits_order_number,
+        )
 
 
-def _parse_rows(csv_file, errors: RowErrors, partners: dict[str, Partner]) -> list[ParsedLine]:
-    parsed = []
+# --- 1. parse ---------------------------------------------------------------------------------------------------
+
+
+def row_problems(row: dict[str, str], *, partner_codes: set[str]) -> list[str]:
+    """What is wrong with one row on its own (an empty list when nothing is), column by column."""
+    return [
+        *_number_problems(row),
+        *_date_problems(row),
+        *_channel_problems(row, partner_codes),
+        *_customer_problems(row),
+        *_line_problems(row),
+        *_amount_problems(row),
+        *_delivery_problems(row),
+        *_credit_problems(row),
+    ]
+
+
+def _is_order_number(text: str) -> bool:
+    return len(text) <= ORDER_NUMBER_MAX_LENGTH and bool(ORDER_NUMBER.fullmatch(text))
+
+
+def _number_problems(row: dict[str, str]) -> list[str]:
+    number = row["order_number"]
+    if not number or len(number) > ORDER_NUMBER_MAX_LENGTH:
+        return [f"order_number: required, at most {ORDER_NUMBER_MAX_LENGTH} characters"]
+    if not _is_order_number(number):
+        return [
+            f"order_number: “{number}” may use only letters, digits, “.”, “_”, “-” and single “/” between them, "
+            "starting with a letter or digit"
+        ]
+    return []
+
+
+def _date_problems(row: dict[str, str]) -> list[str]:
+    try:
+        parse_iso_date(row["booked_on"])
+    except ValueError:
+        return [f"booked_on: “{row['booked_on']}” is not a date (YYYY-MM-DD)"]
+    return []
+
+
+def _channel_problems(row: dict[str, str], partner_codes: set[str]) -> list[str]:
+    problems = []
+    channel = row["channel"]
+    if channel not in CHANNELS:
+        problems.append(f"channel: “{channel}” must be partner or direct")
+    elif channel == Order.Channel.PARTNER and not row["partner_code"]:
+        problems.append("partner_code: required on a partner order")
+    elif channel == Order.Channel.DIRECT and row["partner_code"]:
+        problems.append("partner_code: must be blank on a direct order")
+    if row["partner_code"] and row["partner_code"] not in partner_codes:
+        problems.append(f"partner_code: unknown partner “{row['partner_code']}”")
+    return problems
+
+
+def _line_problems(row: dict[str, str]) -> list[str]:
+    problems = []
+    if not POSITIVE_INT.match(row["line_number"]):
+        problems.append(f"line_number: “{row['line_number']}” is not a positive whole number")
+    if row["product_line"] not in PRODUCT_LINES:
+        problems.append(f"product_line: “{row['product_line']}” must be one of {', '.join(ProductLine.values)}")
+    if not row["sku"] or len(row["sku"]) > 80:
+        problems.append("sku: required, at most 80 characters")
+    if len(row["description"]) > 255:
+        problems.append("description: at most 255 characters")
+    if not POSITIVE_INT.match(row["quantity"]):
+        problems.append(f"quantity: “{row['quantity']}” is not a positive whole number")
+    return problems
+
+
+def _delivery_problems(row: dict[str, str]) -> list[str]:
+    delivery = row["service_delivery"]
+    if row["product_line"] == ProductLine.SERVICES:
+        if delivery not in DELIVERIES:
+            return ["service_delivery: resold or partner_delivered on a services line"]
+    elif delivery:
+        return ["service_delivery: must be blank on a line that is not services"]
+    return []
+
+
+def _credit_problems(row: dict[str, str]) -> list[str]:
+    credited = row["credits_order_number"]
+    if credited and credited == row["order_number"]:
+        return ["credits_order_number: an order cannot credit itself"]
+    if credited and not _is_order_number(credited):
+        return [f"credits_order_number: “{credited}” is not an order number"]
+    return []
+
+
+def _customer_problems(row: dict[str, str]) -> list[str]:
+    problems = []
+    if not row["customer_name"] or len(row["customer_name"]) > 255:
+        problems.append("customer_name: required, at most 255 characters")
+    if not is_country_code(row["customer_country"]):
+        problems.append(f"customer_country: “{row['customer_country']}” is not an ISO 3166 alpha-2 code")
+    if row["customer_vat"] and (len(row["customer_vat"]) > 50 or not vat_is_valid(row["customer_vat"])):
+        problems.append(f"customer_vat: “{row['customer_vat']}” is not a VAT or company id")
+    if row["customer_domain"] and (len(row["customer_domain"]) > 255 or not domain_is_valid(row["customer_domain"])):
+        problems.append(f"customer_domain: “{row['customer_domain']}” is not a web domain")
+    return problems
+
+
+def _amount_problems(row: dict[str, str]) -> list[str]:
+    try:
+        amount = parse_money(row["net_amount"])
+    except ValueError as error:
+        return [f"net_amount: {error}"]
+    if amount == 0:
+        return ["net_amount: must not be zero"]
+    if abs(amount) > MAX_LINE_AMOUNT:
+        return [f"net_amount: more than {MAX_LINE_AMOUNT:,} on one line"]
+    if amount < 0 and not row["credits_order_number"]:
+        return ["net_amount: negative only on a credit, which must name credits_order_number"]
+    if amount > 0 and row["credits_order_number"]:
+        return ["net_amount: a credit line (credits_order_number) must be negative"]
+    return []
+
+
+def order_problems(rows: list[tuple[int, dict[str, str]]]) -> dict[int, list[str]]:
+    """What is wrong with rows taken together, by line: the rows of one order repeat the same order fields, an
+    order's line numbers are unique, and its lines add up to at most ``MAX_ORDER_TOTAL``."""
+    problems: dict[int, list[str]] = defaultdict(list)
     first_of_order: dict[str, tuple[int, dict]] = {}
     seen_lines: dict[tuple[str, str], int] = {}
-    for line, row in csv_file.rows:
-        before = len(errors.errors)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for line, row in rows:
         number = row["order_number"]
-        if not number or len(number) > 50:
-            errors.add(line, "order_number: required, at most 50 characters")
-        booked_on = None
-        try:
-            booked_on = parse_iso_date(row["booked_on"])
-        except ValueError:
-            errors.add(line, f"booked_on: “{row['booked_on']}” is not a date (YYYY-MM-DD)")
-        channel = row["channel"]
-        if channel not in CHANNELS:
-            errors.add(line, f"channel: “{channel}” must be partner or direct")
-        elif channel == Order.Channel.PARTNER and not row["partner_code"]:
-            errors.add(line, "partner_code: required on a partner order")
-        elif channel == Order.Channel.DIRECT and row["partner_code"]:
-            errors.add(line, "partner_code: must be blank on a direct order")
-        if row["partner_code"] and row["partner_code"] not in partners:
-            errors.add(line, f"partner_code: unknown partner “{row['partner_code']}”")
-        if not row["customer_name"] or len(row["customer_name"]) > 255:
-            errors.add(line, "customer_name: required, at most 255 characters")
-        if not COUNTRY_PATTERN.match(row["customer_country"]):
-            errors.add(line, f"customer_country: “{row['customer_country']}” is not an ISO 3166 alpha-2 code")
-        if not POSITIVE_INT.match(row["line_number"]):
-            errors.add(line, f"line_number: “{row['line_number']}” is not a positive whole number")
-        if row["product_line"] not in PRODUCT_LINES:
-            errors.add(line, f"product_line: “{row['product_line']}” must be one of {', '.join(ProductLine.values)}")
-        if not row["sku"] or len(row["sku"]) > 80:
-            errors.add(line, "sku: required, at most 80 characters")
-        if len(row["description"]) > 255:
-            errors.add(line, "description: at most 255 characters")
-        if not POSITIVE_INT.match(row["quantity"]):
-            errors.add(line, f"quantity: “{row['quantity']}” is not a positive whole number")
-        net_amount = None
-        try:
-            net_amount = parse_money(row["net_amount"])
-        except ValueError as error:
-            errors.add(line, f"net_amount: {error}")
-        else:
-            if net_amount == 0:
-                errors.add(line, "net_amount: must not be zero")
-            elif net_amount < 0 and not row["credits_order_number"]:
-                errors.add(line, "net_amount: negative only on a credit, which must name credits_order_number")
-            elif net_amount > 0 and row["credits_order_number"]:
-                errors.add(line, "net_amount: a credit line (credits_order_number) must be negative")
-        delivery = row["service_delivery"]
-        if row["product_line"] == ProductLine.SERVICES:
-            if delivery not in DELIVERIES:
-                errors.add(line, "service_delivery: resold or partner_delivered on a services line")
-        elif delivery:
-            errors.add(line, "service_delivery: must be blank on a line that is not services")
-        if row["credits_order_number"] == number and number:
-            errors.add(line, "credits_order_number: an order cannot credit itself")
-        # The rows of one order repeat the same order fields.
         if number in first_of_order:
             first_line, first_row = first_of_order[number]
             different = [column for column in ORDER_FIELDS if row[column] != first_row[column]]
             if different:
-                errors.add(line, f"order {number}: {', '.join(different)} differ from line {first_line}")
+                problems[line].append(f"order {number}: {', '.join(different)} differ from line {first_line}")
         else:
             first_of_order[number] = (line, row)
         key = (number, row["line_number"])
         if key in seen_lines:
-            errors.add(
-                line, f"duplicate line: order {number} line {row['line_number']} is also on line {seen_lines[key]}"
+            problems[line].append(
+                f"duplicate line: order {number} line {row['line_number']} is also on line {seen_lines[key]}"
             )
         else:
             seen_lines[key] = line
-        if len(errors.errors) == before:
-            parsed.append(
-                ParsedLine(
-                    line=line,
-                    row=row,
-                    booked_on=booked_on,
-                    line_number=int(row["line_number"]),
-                    quantity=int(row["quantity"]),
-                    net_amount=net_amount,
-                    identity=CustomerIdentity(
-                        name=row["customer_name"],
-                        country=row["customer_country"],
-                        vat=row["customer_vat"],
-                        domain=row["customer_domain"],
-                    ),
-                )
-            )
+        try:
+            amount = abs(parse_money(row["net_amount"]))
+        except ValueError:
+            continue
+        if amount > MAX_LINE_AMOUNT:
+            continue  # reported with its line; the order's total counts the amounts that could be booked
+        if totals[number] <= MAX_ORDER_TOTAL < totals[number] + amount:
+            problems[line].append(f"order {number}: its lines add up to more than {MAX_ORDER_TOTAL:,}")
+        totals[number] += amount
+    return problems
+
+
+def parse_rows(rows: list[tuple[int, dict[str, str]]], *, partner_codes: set[str], errors: RowErrors) -> list[OrderRow]:
+    """The valid rows, typed; every problem of the others goes to ``errors`` with its line."""
+    together = order_problems(rows)
+    parsed = []
+    for line, row in rows:
+        problems = row_problems(row, partner_codes=partner_codes) + together.get(line, [])
+        for problem in problems:
+            errors.add(line, problem)
+        if not problems:
+            parsed.append(_order_row(line, row))
     return parsed
+
+
+def _order_row(line: int, row: dict[str, str]) -> OrderRow:
+    return OrderRow(
+        line=line,
+        number=row["order_number"],
+        booked_on=parse_iso_date(row["booked_on"]),
+        channel=row["channel"],
+        partner_code=row["partner_code"],
+        identity=CustomerIdentity(
+            name=row["customer_name"],
+            country=row["customer_country"],
+            vat=row["customer_vat"],
+            domain=row["customer_domain"],
+        ),
+        line_number=int(row["line_number"]),
+        product_line=row["product_line"],
+        sku=row["sku"],
+        description=row["description"],
+        quantity=int(row["quantity"]),
+        net_amount=parse_money(row["net_amount"]),
+        net_amount_source=row["net_amount"],
+        service_delivery=row["service_delivery"],
+        registration_number=row["registration_number"],
+        credits_order_number=row["credits_order_number"],
+    )
+
+
+# --- 2. resolve customers ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerResolution:
+    """The customer of every identity of the file; ``new`` are the unsaved ones among them, in file order."""
+
+    of: dict[CustomerIdentity, Customer] = field(default_factory=dict)
+    new: list[Customer] = field(default_factory=list)
+
+
+def resolve_customers(rows: list[OrderRow]) -> CustomerResolution:
+    """Match every identity against the database, then against the customers new in this file (DESIGN §4)."""
+    index = _customer_index({row.identity for row in rows})
+    resolution = CustomerResolution()
+    for row in rows:
+        if row.identity in resolution.of:
+            continue
+        customer = index.match(row.identity)
+        if customer is None:
+            identity = row.identity
+            vat_key, domain_key, name_key = identity.keys
+            customer = Customer(
+                name=identity.name,
+                country=identity.country,
+                vat=identity.vat,
+                domain=identity.domain,
+                vat_key=vat_key,
+                domain_key=domain_key,
+                name_key=name_key,
+            )
+            resolution.new.append(customer)
+            index.add(customer)
+        resolution.of[row.identity] = customer
+    return resolution
 
 
 def _customer_index(identities: set[CustomerIdentity]) -> CustomerIndex:
     """Index the existing customers that any identity of the file could match (a few chunked queries)."""
-    index = CustomerIndex()
     vat_keys, domain_keys, name_keys = set(), set(), set()
     for identity in identities:
         vat_key, domain_key, name_key = identity.keys
@@ -163,225 +348,284 @@ def _customer_index(identities: set[CustomerIdentity]) -> CustomerIndex:
         for chunk in chunks(sorted(keys)):
             for customer in Customer.objects.filter(**{lookup: chunk}):
                 found[customer.pk] = customer
+    index = CustomerIndex()
     for pk in sorted(found):
         index.add(found[pk])
     return index
 
 
-def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None) -> ImportResult:
-    """Book the orders of ``orders.csv``: customers matched or created, lines bulk-inserted."""
-    csv_file = read_csv(data, name=name, header=ORDER_HEADER)
-    errors = RowErrors()
-    partner_codes = {row["partner_code"] for _line, row in csv_file.rows if row["partner_code"]}
-    partners = {p.code: p for p in Partner.objects.filter(code__in=partner_codes)}
-    parsed = _parse_rows(csv_file, errors, partners)
+# --- 3. resolve orders, credits and registrations ---------------------------------------------------------------
 
-    # Customers: match every identity against the database, then against customers new in this file.
-    index = _customer_index({p.identity for p in parsed})
-    new_customers: list[Customer] = []
-    customer_of: dict[CustomerIdentity, Customer] = {}
-    for item in parsed:
-        if item.identity in customer_of:
-            continue
-        customer = index.match(item.identity)
-        if customer is None:
-            vat_key, domain_key, name_key = item.identity.keys
-            customer = Customer(
-                name=item.identity.name,
-                country=item.identity.country,
-                vat=item.identity.vat,
-                domain=item.identity.domain,
-                vat_key=vat_key,
-                domain_key=domain_key,
-                name_key=name_key,
-            )
-            new_customers.append(customer)
-            index.add(customer)
-        customer_of[item.identity] = customer
 
-    # Orders already booked, and orders credited by this file.
-    numbers = {p.row["order_number"] for p in parsed}
-    credited_numbers = {p.row["credits_order_number"] for p in parsed if p.row["credits_order_number"]}
-    existing_orders: dict[str, Order] = {}
-    for chunk in chunks(sorted(numbers | credited_numbers)):
-        for order in Order.objects.filter(number__in=chunk).select_related("partner"):
-            existing_orders[order.number] = order
-    existing_lines: dict[tuple[int, int], tuple] = {}
-    product_lines_of: dict[str, set[str]] = defaultdict(set)
-    order_ids = [order.pk for order in existing_orders.values()]
-    for chunk in chunks(order_ids):
+@dataclass
+class BookedOrders:
+    """What the database already holds for the orders a file names (its own, and those its credits name)."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    line_values: dict[tuple[int, int], tuple] = field(default_factory=dict)  # (order id, line number) → values
+    product_lines: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def booked_orders(rows: list[OrderRow]) -> BookedOrders:
+    numbers = {row.number for row in rows} | {row.credits_order_number for row in rows if row.credits_order_number}
+    booked = BookedOrders()
+    for chunk in chunks(sorted(numbers)):
+        for order in Order.objects.filter(number__in=chunk).select_related("partner", "customer"):
+            booked.orders[order.number] = order
+    number_of_id = {order.pk: number for number, order in booked.orders.items()}
+    for chunk in chunks(sorted(number_of_id)):
         for order_id, line_number, *values in OrderLine.objects.filter(order_id__in=chunk).values_list(
             "order_id", "line_number", *LINE_FIELDS
         ):
-            existing_lines[(order_id, line_number)] = tuple(value or "" for value in values)
-    number_of_id = {order.pk: number for number, order in existing_orders.items()}
-    for (order_id, _line_number), values in existing_lines.items():
-        product_lines_of[number_of_id[order_id]].add(values[0])
-    # Orders of this file: their partner, customer and product lines (a credit may name one of them).
-    file_orders: dict[str, ParsedLine] = {}
-    for item in parsed:
-        file_orders.setdefault(item.row["order_number"], item)
-        if item.row["order_number"] not in existing_orders:
-            product_lines_of[item.row["order_number"]].add(item.row["product_line"])
+            booked.line_values[(order_id, line_number)] = tuple(value or "" for value in values)
+            booked.product_lines[number_of_id[order_id]].add(values[0])
+    return booked
 
-    registration_numbers = {p.row["registration_number"] for p in parsed if p.row["registration_number"]}
-    registrations = {
-        r.number: r for r in Registration.objects.filter(number__in=registration_numbers).select_related("partner")
-    }
 
-    new_orders: dict[str, Order] = {}
-    new_lines: list[tuple[ParsedLine, OrderLine]] = []
-    unchanged = 0
-    for item in parsed:
-        row = item.row
-        number = row["order_number"]
-        partner = partners.get(row["partner_code"])
-        customer = customer_of[item.identity]
-        # Credits name an order of the same partner and customer that has the credited product line.
-        credited = None
-        if row["credits_order_number"]:
-            credited_number = row["credits_order_number"]
-            if credited_number in existing_orders:
-                credited = existing_orders[credited_number]
-                credited_partner, credited_customer = credited.partner, credited.customer
-            elif credited_number in file_orders and credited_number != number:
-                other = file_orders[credited_number]
-                credited_partner = partners.get(other.row["partner_code"])
-                credited_customer = customer_of[other.identity]
-                credited = credited_number  # resolved after the orders are created
-            else:
-                errors.add(item.line, f"credits_order_number: unknown order “{credited_number}”")
-                continue
-            if (
-                partner is None
-                and row["channel"] == Order.Channel.DIRECT
-                and isinstance(credited, Order)
-                and credited.channel == Order.Channel.DIRECT
-                and credited_partner is not None
-            ):
-                # A direct credit of a routed order a partner accepted: it counts for that partner, as the order.
-                partner = credited_partner
-            if credited_partner != partner or not _same_customer(credited_customer, customer):
-                errors.add(
-                    item.line, f"credits_order_number: order {credited_number} is not of the same partner and customer"
-                )
-                continue
-            if row["product_line"] not in product_lines_of[credited_number]:
-                errors.add(
-                    item.line,
-                    f"credits_order_number: order {credited_number} has no {row['product_line']} line to credit",
-                )
+def registrations_named(rows: list[OrderRow]) -> dict[str, Registration]:
+    numbers = {row.registration_number for row in rows if row.registration_number}
+    return {r.number: r for r in Registration.objects.filter(number__in=numbers).select_related("partner")}
+
+
+@dataclass(frozen=True)
+class ResolvedLine:
+    """A row with what it refers to: the partner it counts for, its customer, registration and credited order."""
+
+    row: OrderRow
+    partner: Partner | None
+    customer: Customer
+    registration: Registration | None = None
+    credited_number: str = ""
+
+
+@dataclass(frozen=True)
+class _FileOrder:
+    partner: Partner | None
+    customer: Customer
+    product_lines: frozenset[str]
+
+
+def resolve_lines(
+    rows: list[OrderRow],
+    *,
+    partners: dict[str, Partner],
+    customers: dict[CustomerIdentity, Customer],
+    booked: BookedOrders,
+    registrations: dict[str, Registration],
+    errors: RowErrors,
+) -> list[ResolvedLine]:
+    """Resolve each row's references; a row naming an unknown or foreign order or registration is an error."""
+    file_orders = _file_orders(rows, partners=partners, customers=customers, booked=booked)
+    resolved = []
+    for row in rows:
+        partner = partners.get(row.partner_code)
+        customer = customers[row.identity]
+        if row.credits_order_number:
+            partner, problem = _credit_partner(row, partner, customer, booked=booked, file_orders=file_orders)
+            if problem:
+                errors.add(row.line, problem)
                 continue
         registration = None
-        if row["registration_number"]:
-            registration = registrations.get(row["registration_number"])
-            if registration is None:
-                errors.add(item.line, f"registration_number: unknown registration “{row['registration_number']}”")
+        if row.registration_number:
+            registration = registrations.get(row.registration_number)
+            problem = _registration_problem(row, registration, partner, customer)
+            if problem:
+                errors.add(row.line, problem)
                 continue
-            if registration.partner_id != (partner.pk if partner else None) or registration.customer_id != customer.pk:
-                errors.add(
-                    item.line,
-                    f"registration_number: {registration.number} is not a registration of this partner and customer",
-                )
-                continue
-        order = existing_orders.get(number)
-        if order is not None:
-            different = []
-            if order.booked_on != item.booked_on:
-                different.append("booked_on")
-            if order.channel != row["channel"]:
-                different.append("channel")
-            if order.channel == Order.Channel.PARTNER and order.partner != partner:
-                different.append("partner_code")
-            if order.customer_id != customer.pk:
-                different.append("customer")
-            if different:
-                errors.add(item.line, f"order {number} is already booked with a different {', '.join(different)}")
-                continue
-            stored = existing_lines.get((order.pk, item.line_number))
-            if stored is None:
-                errors.add(
-                    item.line,
-                    f"order {number} is already booked without line {item.line_number}; "
-                    "booked orders are never edited (send a credit instead)",
-                )
-                continue
-            if stored != _line_values(item):
-                errors.add(item.line, f"order {number} line {item.line_number} is already booked with other values")
-                continue
-            unchanged += 1
-            continue
-        if number not in new_orders:
-            new_orders[number] = Order(
-                number=number,
-                booked_on=item.booked_on,
-                channel=row["channel"],
-                partner=partner,
-                customer=customer,
-                import_run=run,
-            )
-        new_lines.append(
-            (
-                item,
-                OrderLine(
-                    line_number=item.line_number,
-                    product_line=row["product_line"],
-                    sku=row["sku"],
-                    description=row["description"],
-                    quantity=item.quantity,
-                    net_amount=item.net_amount,
-                    net_amount_source=row["net_amount"],
-                    service_delivery=row["service_delivery"],
-                    registration_number=row["registration_number"],
-                    registration=registration,
-                    partner=partner,
-                    booked_on=item.booked_on,
-                    channel=row["channel"],
-                ),
-            )
-        )
-        if credited is not None:
-            new_lines[-1][1]._credited_number = row["credits_order_number"]
-    errors.raise_if_any()
-
-    Customer.objects.bulk_create(new_customers, batch_size=2000)
-    for order in new_orders.values():
-        order.customer_id = order.customer.pk
-    Order.objects.bulk_create(new_orders.values(), batch_size=2000)
-    all_orders = {**existing_orders, **new_orders}
-    lines = []
-    for item, order_line in new_lines:
-        order = new_orders[item.row["order_number"]]
-        order_line.order_id = order.pk
-        order_line.customer_id = order.customer_id
-        credited_number = getattr(order_line, "_credited_number", None)
-        if credited_number:
-            order_line.credited_order_id = all_orders[credited_number].pk
-        lines.append(order_line)
-    bulk_insert(OrderLine, lines)
-    registrations_mark_won(order_ids=[order.pk for order in new_orders.values()])
-    return ImportResult(
-        rows=len(csv_file.rows),
-        created=len(lines),
-        unchanged=unchanged,
-        details={"orders": len(new_orders), "customers": len(new_customers)},
-    )
+        resolved.append(ResolvedLine(row, partner, customer, registration, row.credits_order_number))
+    return resolved
 
 
-def _line_values(item: ParsedLine) -> tuple:
-    """The line's fields in ``LINE_FIELDS`` order, as the database returns them."""
-    row = item.row
-    return (
-        row["product_line"],
-        row["sku"],
-        row["description"],
-        item.quantity,
-        item.net_amount,
-        row["service_delivery"],
-        row["registration_number"],
-        row["credits_order_number"],
-    )
+def _file_orders(rows, *, partners, customers, booked) -> dict[str, _FileOrder]:
+    """The orders new in this file, as a credit of the same file may name them."""
+    first: dict[str, OrderRow] = {}
+    product_lines: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if row.number not in booked.orders:
+            first.setdefault(row.number, row)
+            product_lines[row.number].add(row.product_line)
+    return {
+        number: _FileOrder(partners.get(row.partner_code), customers[row.identity], frozenset(product_lines[number]))
+        for number, row in first.items()
+    }
+
+
+def _credit_partner(row: OrderRow, partner, customer, *, booked: BookedOrders, file_orders) -> tuple:
+    """``(partner the credit counts for, problem)``: a credit names an order of the same partner and customer
+    that has the credited product line (DESIGN §6, §7)."""
+    credited_number = row.credits_order_number
+    if credited_number in booked.orders:
+        credited = booked.orders[credited_number]
+        credited_partner, credited_customer = credited.partner, credited.customer
+        product_lines = booked.product_lines[credited_number]
+        if (
+            partner is None
+            and row.channel == Order.Channel.DIRECT
+            and credited.channel == Order.Channel.DIRECT
+            and credited_partner is not None
+        ):
+            # A direct credit of a routed order a partner accepted: it counts for that partner, as the order.
+            partner = credited_partner
+    elif credited_number in file_orders and credited_number != row.number:
+        other = file_orders[credited_number]
+        credited_partner, credited_customer, product_lines = other.partner, other.customer, other.product_lines
+    else:
+        return partner, f"credits_order_number: unknown order “{credited_number}”"
+    if credited_partner != partner or not _same_customer(credited_customer, customer):
+        return partner, f"credits_order_number: order {credited_number} is not of the same partner and customer"
+    if row.product_line not in product_lines:
+        return partner, f"credits_order_number: order {credited_number} has no {row.product_line} line to credit"
+    return partner, ""
+
+
+def _registration_problem(row: OrderRow, registration, partner, customer) -> str:
+    if registration is None:
+        return f"registration_number: unknown registration “{row.registration_number}”"
+    if registration.partner_id != (partner.pk if partner else None) or registration.customer_id != customer.pk:
+        return f"registration_number: {registration.number} is not a registration of this partner and customer"
+    return ""
 
 
 def _same_customer(a: Customer, b: Customer) -> bool:
     return a is b or (a.pk is not None and a.pk == b.pk)
+
+
+# --- 4. check against what is booked ----------------------------------------------------------------------------
+
+
+@dataclass
+class ImportPlan:
+    """What the import will write: new customers, the lines of new orders (in file order, an order's first line
+    giving its fields) and the ids of booked orders those lines credit."""
+
+    customers: list[Customer]
+    lines: list[ResolvedLine]
+    credited_ids: dict[str, int]
+    unchanged: int
+
+    @property
+    def order_count(self) -> int:
+        return len({line.row.number for line in self.lines})
+
+
+def check_against_booked(
+    resolved: list[ResolvedLine], *, booked: BookedOrders, new_customers: list[Customer], errors: RowErrors
+) -> ImportPlan:
+    """Booked orders are never edited: a row identical to a booked line changes nothing, any other row of a booked
+    order is an error. The rest, lines of new orders, is the plan."""
+    new_lines, unchanged = [], 0
+    for line in resolved:
+        order = booked.orders.get(line.row.number)
+        if order is None:
+            new_lines.append(line)
+            continue
+        problem = _contradiction(line, order, booked)
+        if problem:
+            errors.add(line.row.line, problem)
+        else:
+            unchanged += 1
+    credited_ids = {
+        line.credited_number: booked.orders[line.credited_number].pk
+        for line in new_lines
+        if line.credited_number in booked.orders
+    }
+    return ImportPlan(customers=new_customers, lines=new_lines, credited_ids=credited_ids, unchanged=unchanged)
+
+
+def _contradiction(line: ResolvedLine, order: Order, booked: BookedOrders) -> str:
+    row = line.row
+    different = []
+    if order.booked_on != row.booked_on:
+        different.append("booked_on")
+    if order.channel != row.channel:
+        different.append("channel")
+    if order.channel == Order.Channel.PARTNER and order.partner != line.partner:
+        different.append("partner_code")
+    if order.customer_id != line.customer.pk:
+        different.append("customer")
+    if different:
+        return f"order {row.number} is already booked with a different {', '.join(different)}"
+    stored = booked.line_values.get((order.pk, row.line_number))
+    if stored is None:
+        return (
+            f"order {row.number} is already booked without line {row.line_number}; "
+            "booked orders are never edited (send a credit instead)"
+        )
+    if stored != row.line_values():
+        return f"order {row.number} line {row.line_number} is already booked with other values"
+    return ""
+
+
+# --- 5. write ---------------------------------------------------------------------------------------------------
+
+
+def write_plan(plan: ImportPlan, *, run=None) -> int:
+    """Write ``plan`` (bulk inserts; COPY for the lines on PostgreSQL) and mark the registrations its orders win;
+    return the number of lines written."""
+    Customer.objects.bulk_create(plan.customers, batch_size=2000)
+    orders: dict[str, Order] = {}
+    for line in plan.lines:
+        if line.row.number not in orders:
+            orders[line.row.number] = Order(
+                number=line.row.number,
+                booked_on=line.row.booked_on,
+                channel=line.row.channel,
+                partner=line.partner,
+                customer=line.customer,
+                import_run=run,
+            )
+    Order.objects.bulk_create(orders.values(), batch_size=2000)
+    order_ids = {**plan.credited_ids, **{number: order.pk for number, order in orders.items()}}
+    bulk_insert(OrderLine, [_order_line(line, orders[line.row.number], order_ids) for line in plan.lines])
+    registrations_mark_won(order_ids=[order.pk for order in orders.values()])
+    return len(plan.lines)
+
+
+def _order_line(line: ResolvedLine, order: Order, order_ids: dict[str, int]) -> OrderLine:
+    row = line.row
+    return OrderLine(
+        order_id=order.pk,
+        line_number=row.line_number,
+        product_line=row.product_line,
+        sku=row.sku,
+        description=row.description,
+        quantity=row.quantity,
+        net_amount=row.net_amount,
+        net_amount_source=row.net_amount_source,
+        service_delivery=row.service_delivery,
+        registration_number=row.registration_number,
+        registration=line.registration,
+        credited_order_id=order_ids[line.credited_number] if line.credited_number else None,
+        partner=line.partner,
+        customer_id=order.customer_id,
+        booked_on=row.booked_on,
+        channel=row.channel,
+    )
+
+
+def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None) -> ImportResult:
+    """Book the orders of ``orders.csv``: customers matched or created, lines bulk-inserted, all or nothing."""
+    csv_file = read_csv(data, name=name, header=ORDER_HEADER)
+    errors = csv_file.errors
+    codes = {row["partner_code"] for _line, row in csv_file.rows if row["partner_code"]}
+    partners = {p.code: p for p in Partner.objects.filter(code__in=codes)}
+    rows = parse_rows(csv_file.rows, partner_codes=set(partners), errors=errors)
+    customers = resolve_customers(rows)
+    booked = booked_orders(rows)
+    resolved = resolve_lines(
+        rows,
+        partners=partners,
+        customers=customers.of,
+        booked=booked,
+        registrations=registrations_named(rows),
+        errors=errors,
+    )
+    plan = check_against_booked(resolved, booked=booked, new_customers=customers.new, errors=errors)
+    errors.raise_if_any()
+    created = write_plan(plan, run=run)
+    return ImportResult(
+        rows=len(csv_file.rows),
+        created=created,
+        unchanged=plan.unchanged,
+        details={"orders": plan.order_count, "customers": len(plan.customers)},
+    )

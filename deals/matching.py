@@ -8,6 +8,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz
 
 LEGAL_FORMS = frozenset(
@@ -45,6 +47,55 @@ def normalize_domain(domain: str) -> str:
     text = (domain or "").strip().lower()
     text = re.sub(r"^[a-z]+://", "", text).split("/")[0].rstrip(".")
     return text[4:] if text.startswith("www.") else text
+
+
+# VAT / company ids as people write them: "FR 12 345678901", "DE123456789", "12-3456789" (US EIN), "B-12.345.678".
+# Syntax only (the registries differ per country): letters, digits, spaces, dots, dashes and slashes, 2 to 20 letters
+# and digits, at least one digit.
+VAT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*")
+VAT_KEY_LENGTH = (2, 20)
+# One DNS label (RFC 1035, letters digits and inner hyphens; IDN labels are checked in their ASCII form).
+DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+DOMAIN_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+
+
+def vat_is_valid(vat: str) -> bool:
+    """Whether ``vat`` reads as a VAT / company id (see ``VAT_PATTERN``); blank is not an id."""
+    key = normalize_vat(vat)
+    low, high = VAT_KEY_LENGTH
+    return bool(VAT_PATTERN.fullmatch(vat.strip())) and low <= len(key) <= high and any(c.isdigit() for c in key)
+
+
+def domain_is_valid(domain: str) -> bool:
+    """Whether ``domain`` is a syntactically valid web domain once normalised (``www.``, scheme and path are
+    allowed and dropped): two labels at least, an alphabetic or IDN top-level label, 253 characters at most."""
+    key = normalize_domain(domain)
+    try:
+        ascii_key = key.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_key.split(".")
+    return (
+        len(ascii_key) <= 253
+        and len(labels) >= 2
+        and all(DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and bool(DOMAIN_TLD.fullmatch(labels[-1]))
+    )
+
+
+def validate_vat(value: str) -> None:
+    """A field validator for a VAT / company id."""
+    if value and not vat_is_valid(value):
+        raise ValidationError(
+            _("Enter a VAT or company id: letters and digits (spaces, dots, dashes allowed), e.g. FR12345678901."),
+            code="invalid_vat",
+        )
+
+
+def validate_domain(value: str) -> None:
+    """A field validator for a web domain."""
+    if value and not domain_is_valid(value):
+        raise ValidationError(_("Enter a web domain such as example.com."), code="invalid_domain")
 
 
 def customer_keys(name: str, vat: str, domain: str) -> tuple[str, str, str]:

@@ -2,15 +2,34 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Partner, country_code_validator
+from partners.models import Partner
 from portal.catalog import ProductLine
+from portal.countries import validate_country_code
 
-from .matching import NEAR_MATCH_THRESHOLD, CustomerIdentity, CustomerIndex, customer_keys, name_similarity
+from .matching import (
+    NEAR_MATCH_THRESHOLD,
+    CustomerIdentity,
+    CustomerIndex,
+    customer_keys,
+    name_similarity,
+    validate_domain,
+    validate_vat,
+)
+
+# Order numbers as order systems write them ("SO-2017-0001", "PO/2017/12", "4500012345", "INV.77_B"): segments of
+# letters, digits, ".", "_" and "-", each starting with a letter or digit, joined by single "/". So no segment is
+# "." or "..", no cell starts like a formula, and the number fits a URL as it is (``deals.converters``).
+ORDER_NUMBER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*"
+ORDER_NUMBER_MAX_LENGTH = 50
+order_number_validator = RegexValidator(
+    rf"\A{ORDER_NUMBER_PATTERN}\Z",
+    _("Letters, digits, “.”, “_”, “-” and single “/” between them; starting with a letter or digit."),
+)
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -52,9 +71,9 @@ class Customer(models.Model):
     """An end customer; the normalised keys of DESIGN §4 make one real company one row."""
 
     name = models.CharField(_("name"), max_length=255)
-    country = models.CharField(_("country"), max_length=2, validators=[country_code_validator])
-    vat = models.CharField(_("VAT / company id"), max_length=50, blank=True)
-    domain = models.CharField(_("web domain"), max_length=255, blank=True)
+    country = models.CharField(_("country"), max_length=2, validators=[validate_country_code])
+    vat = models.CharField(_("VAT / company id"), max_length=50, blank=True, validators=[validate_vat])
+    domain = models.CharField(_("web domain"), max_length=255, blank=True, validators=[validate_domain])
     vat_key = models.CharField(max_length=50, blank=True, editable=False, db_index=True)
     domain_key = models.CharField(max_length=255, blank=True, editable=False, db_index=True)
     name_key = models.CharField(max_length=255, editable=False)
@@ -83,7 +102,9 @@ class Order(models.Model):
         PARTNER = "partner", _("Partner")
         DIRECT = "direct", _("Direct")
 
-    number = models.CharField(_("order number"), max_length=50, unique=True)
+    number = models.CharField(
+        _("order number"), max_length=ORDER_NUMBER_MAX_LENGTH, unique=True, validators=[order_number_validator]
+    )
     booked_on = models.DateField(_("booked on"))
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # The partner the order counts for: the ordering partner, or the partner that accepted a routed direct order.

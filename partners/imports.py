@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from portal.countries import is_country_code
 from portal.csvimport import ImportResult, RowErrors, read_csv
 from portal.fiscal import add_months, parse_iso_date
 
@@ -32,7 +33,6 @@ PARTNER_HEADER = [
 ]
 CERTIFICATION_HEADER = ["partner_code", "person_email", "person_name", "certification_code", "earned_on", "expires_on"]
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
-COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
 
 
 def _email_ok(value: str) -> bool:
@@ -54,7 +54,7 @@ def _date_or_error(errors: RowErrors, line: int, column: str, value: str):
 def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=None) -> ImportResult:
     """Create the partners of ``partners.csv`` with their status match, attestation and first-admin invitation."""
     csv_file = read_csv(data, name=name, header=PARTNER_HEADER)
-    errors = RowErrors()
+    errors = csv_file.errors
     valid: list[tuple[int, dict]] = []
     seen: dict[str, int] = {}
     for line, row in csv_file.rows:
@@ -68,7 +68,7 @@ def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=N
             seen[code] = line
         if not row["name"] or len(row["name"]) > 200:
             errors.add(line, "name: required, at most 200 characters")
-        if not COUNTRY_PATTERN.match(row["country"]):
+        if not is_country_code(row["country"]):
             errors.add(line, f"country: “{row['country']}” is not an ISO 3166 alpha-2 code such as FR")
         if row["kind"] not in Partner.Kind.values:
             errors.add(line, f"kind: “{row['kind']}” must be one of {', '.join(Partner.Kind.values)}")
@@ -149,7 +149,7 @@ def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=N
 def import_certifications(data: bytes, *, name: str = "certifications.csv", run=None, user=None) -> ImportResult:
     """Record the certifications of ``certifications.csv``, creating the people they belong to."""
     csv_file = read_csv(data, name=name, header=CERTIFICATION_HEADER)
-    errors = RowErrors()
+    errors = csv_file.errors
     partners = {p.code: p for p in Partner.objects.filter(code__in={r["partner_code"] for _l, r in csv_file.rows})}
     catalog = {c.code: c for c in Certification.objects.all()}
     valid = []

@@ -11,9 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.countries import validate_country_code
 from portal.fiscal import add_months
 
-country_code_validator = RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO 3166 country code, e.g. FR."))
+country_code_validator = validate_country_code  # one ISO 3166 list for partners, zones and customers
 
 
 class ZoneQuerySet(models.QuerySet):

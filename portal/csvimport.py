@@ -35,14 +35,58 @@ class ImportResult:
     details: dict = field(default_factory=dict)
 
 
+def _read_rows(reader, header: list[str]) -> tuple[list[tuple[int, dict[str, str]]], "RowErrors"]:
+    """The well-formed rows after the header, and an error for each row that is not."""
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors = RowErrors()
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not values or all(not value.strip() for value in values):
+                continue
+            if len(values) != len(header):
+                errors.add(line, f"expected {len(header)} columns, found {len(values)}")
+            elif any("\x00" in value for value in values):
+                errors.add(line, "a cell contains a NUL character")
+            else:
+                rows.append((line, {column: value.strip() for column, value in zip(header, values, strict=True)}))
+            if len(rows) + len(errors.errors) > settings.IMPORT_MAX_ROWS:
+                raise ImportRejected([(line, f"the file has more than {settings.IMPORT_MAX_ROWS:,} rows")])
+    except csv.Error as error:
+        # The reader cannot go on after this: the rows read so far are still validated and reported.
+        errors.add(reader.line_num, f"malformed CSV: {error}")
+    return rows, errors
+
+
+class RowErrors:
+    """Collects errors while validating rows."""
+
+    def __init__(self, errors: list[tuple[int, str]] | None = None):
+        self.errors: list[tuple[int, str]] = list(errors or [])
+
+    def add(self, line: int, message: str) -> None:
+        self.errors.append((line, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            self.errors.sort(key=lambda pair: pair[0])
+            raise ImportRejected(self.errors)
+
+
 @dataclass
 class CsvFile:
-    """A decoded, header-checked CSV file."""
+    """A decoded, header-checked CSV file.
+
+    ``rows`` are the well-formed rows; ``errors`` already holds the rows that were not (wrong column count, NUL
+    characters). An importer validates ``rows`` into the same ``errors``, so one malformed row never hides the
+    other rows' errors, and calls ``errors.raise_if_any()`` before writing anything.
+    """
 
     name: str
     sha256: str
     header: list[str]
     rows: list[tuple[int, dict[str, str]]]
+    errors: RowErrors = field(default_factory=RowErrors)
 
 
 def read_csv(data: bytes, *, name: str, header: list[str]) -> CsvFile:
@@ -63,39 +107,8 @@ def read_csv(data: bytes, *, name: str, header: list[str]) -> CsvFile:
         raise ImportRejected([(1, f"unreadable header: {error}")]) from error
     if [column.strip() for column in found] != header:
         raise ImportRejected([(1, f"the header must be exactly: {','.join(header)} (found: {','.join(found)})")])
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[tuple[int, str]] = []
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not values or all(not value.strip() for value in values):
-                continue
-            if len(values) != len(header):
-                errors.append((line, f"expected {len(header)} columns, found {len(values)}"))
-                continue
-            rows.append((line, {column: value.strip() for column, value in zip(header, values, strict=True)}))
-            if len(rows) > settings.IMPORT_MAX_ROWS:
-                raise ImportRejected([(line, f"the file has more than {settings.IMPORT_MAX_ROWS:,} rows")])
-    except csv.Error as error:
-        errors.append((reader.line_num, f"malformed CSV: {error}"))
-    if errors:
-        raise ImportRejected(errors)
-    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=header, rows=rows)
-
-
-class RowErrors:
-    """Collects errors while validating rows."""
-
-    def __init__(self):
-        self.errors: list[tuple[int, str]] = []
-
-    def add(self, line: int, message: str) -> None:
-        self.errors.append((line, message))
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            self.errors.sort(key=lambda pair: pair[0])
-            raise ImportRejected(self.errors)
+    rows, errors = _read_rows(reader, header)
+    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=header, rows=rows, errors=errors)
 
 
 _IMPORTERS: dict[str, Callable] = {}

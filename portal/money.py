@@ -1,5 +1,6 @@
 """Money: the one place that rounds. Amounts are ``Decimal``; a float never enters."""
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
@@ -19,11 +20,14 @@ def percent_of(amount: Decimal, rate_points: Decimal) -> Decimal:
     return round_money(amount * rate_points / Decimal(100))
 
 
-def parse_money(text: str) -> Decimal:
-    """Parse a CSV amount: optional minus, digits, a dot and at most two decimals."""
-    import re
+# ASCII digits only: ``\d`` would also take Arabic-Indic or full-width digits, which ``Decimal`` reads but a
+# statement would echo back as the file wrote them.
+AMOUNT_PATTERN = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{1,2})?")
 
+
+def parse_money(text: str) -> Decimal:
+    """Parse a CSV amount: optional minus, ASCII digits, a dot and at most two decimals."""
     text = text.strip()
-    if not re.fullmatch(r"-?\d{1,13}(\.\d{1,2})?", text):
+    if not AMOUNT_PATTERN.fullmatch(text):
         raise ValueError(f"“{text}” is not an amount (digits, a dot and at most 2 decimals)")
     return Decimal(text)

@@ -1,15 +1,15 @@
 """The register-a-deal form and the partner's action forms: input shape only; the rules live in the services."""
 
-import re
 import uuid
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
+from portal.countries import validate_country_code
 from portal.widgets import DateInput
 
-from ..matching import CustomerIdentity
+from ..matching import CustomerIdentity, validate_domain, validate_vat
 
 NEW_CUSTOMER = "new"
 
@@ -28,8 +28,12 @@ class RegistrationForm(forms.Form):
         max_length=2,
         help_text=_("Two-letter code, e.g. FR"),
     )
-    customer_vat = forms.CharField(label=_("VAT / company id"), max_length=50, required=False)
-    customer_domain = forms.CharField(label=_("Web domain"), max_length=255, required=False)
+    customer_vat = forms.CharField(
+        label=_("VAT / company id"), max_length=50, required=False, validators=[validate_vat]
+    )
+    customer_domain = forms.CharField(
+        label=_("Web domain"), max_length=255, required=False, validators=[validate_domain]
+    )
     # Validated by the view against the near matches of the identity given (they are known only then).
     customer_choice = forms.CharField(label=_("Which customer is it?"), required=False, widget=forms.RadioSelect)
     opportunity_name = forms.CharField(label=_("Opportunity"), max_length=200)
@@ -52,8 +56,7 @@ class RegistrationForm(forms.Form):
 
     def clean_customer_country(self):
         country = self.cleaned_data["customer_country"].strip().upper()  # "fr" is fine: it means FR
-        if not re.fullmatch(r"[A-Z]{2}", country):
-            raise forms.ValidationError(_("Use a two-letter ISO 3166 country code, e.g. FR."))
+        validate_country_code(country)
         return country
 
     def clean_customer_choice(self):

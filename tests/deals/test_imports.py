@@ -84,12 +84,79 @@ def test_importing_the_same_file_twice_changes_nothing(partner):
         (dict(product="services"), "service_delivery"),
         (dict(registration="DR-404"), "unknown registration"),
         (dict(credits="SO404", amount="-10.00"), "unknown order"),
+        # Hostile or absurd input (issue 10, items 9, 12, 13, 14).
+        (dict(country="ZZ"), "customer_country"),
+        (dict(country="UK"), "customer_country"),  # reserved: the United Kingdom is GB
+        (dict(vat="!!!"), "customer_vat"),
+        (dict(vat="FR"), "customer_vat"),
+        (dict(domain='"not a domain!!"'), "customer_domain"),
+        (dict(domain="localhost"), "customer_domain"),
+        (dict(number="SO 7"), "order_number"),
+        (dict(number="-SO7"), "order_number"),
+        (dict(number="SO7/"), "order_number"),
+        (dict(number="SO//7"), "order_number"),
+        (dict(number="SO/../7"), "order_number"),
+        (dict(number="SO7?x=1"), "order_number"),
+        (dict(number="S" * 51), "order_number"),
+        (dict(credits="SO 1", amount="-10.00"), "credits_order_number"),
+        (dict(amount="٣٤٥.٠٠"), "net_amount"),  # Arabic-Indic digits are not an amount
+        (dict(amount="1000000000.01"), "more than 1,000,000,000.00 on one line"),
+        (dict(amount="9999999999999.99"), "on one line"),
     ],
 )
 def test_each_bad_value_rejects_the_file_with_line_and_reason(partner, row, reason):
     errors = rejected(csv_bytes(line(number="SO0"), line(**row)))
     assert [number for number, _message in errors] == [3]
     assert reason in errors[0][1]
+
+
+@pytest.mark.parametrize("number", ["SO-2017-0001", "PO/2017/12", "4500012345", "INV.77_B", "a" * 50])
+def test_order_numbers_as_order_systems_write_them_are_accepted(partner, number):
+    run(csv_bytes(line(number=number)))
+    assert Order.objects.get().number == number
+
+
+def test_the_largest_amounts_are_accepted_up_to_the_limits(partner):
+    run(csv_bytes(*(line(line_number=str(n), amount="1000000000.00") for n in range(1, 11))))
+    assert OrderLine.objects.count() == 10
+
+
+def test_an_order_adding_up_to_more_than_the_maximum_is_rejected_at_the_line_that_crosses_it(partner):
+    rows = [line(line_number=str(n), amount="1000000000.00") for n in range(1, 12)]
+    errors = rejected(csv_bytes(*rows, line(number="SO2", amount="5.00")))
+    assert errors == [(12, "order SO1: its lines add up to more than 10,000,000,000.00")]
+
+
+def test_the_amount_limits_fit_the_columns_that_hold_them():
+    """An accepted order can always be stored as a line amount and as a routing case's order total."""
+    from deals.imports import MAX_LINE_AMOUNT, MAX_ORDER_TOTAL
+    from deals.models import RoutingCase
+
+    for model, name, limit in [
+        (OrderLine, "net_amount", MAX_LINE_AMOUNT),
+        (RoutingCase, "order_total", MAX_ORDER_TOTAL),
+    ]:
+        column = model._meta.get_field(name)
+        assert limit < Decimal(10) ** (column.max_digits - column.decimal_places)
+    assert MAX_LINE_AMOUNT <= MAX_ORDER_TOTAL
+
+
+def test_a_row_with_a_wrong_column_count_does_not_hide_the_other_rows_errors(partner):
+    errors = rejected(csv_bytes(line(), "SO9,2017-03-01,partner", line(number="SO3", booked="x"), line(number="SO4")))
+    assert [number for number, _message in errors] == [3, 4]
+    assert "expected 17 columns, found 3" in errors[0][1] and "booked_on" in errors[1][1]
+
+
+def test_a_nul_character_in_a_cell_is_an_error_of_its_line(partner):
+    errors = rejected(csv_bytes(line(), line(number="SO2", sku="SKU\x00"), line(number="SO3", booked="x")))
+    assert errors == [(3, "a cell contains a NUL character"), (4, errors[1][1])]
+    assert "booked_on" in errors[1][1]
+
+
+def test_an_unterminated_quote_still_reports_the_rows_before_it(partner):
+    errors = rejected(csv_bytes(line(booked="x"), line(number="SO2", customer='"Dupont'), line(number="SO3")))
+    assert errors[0][0] == 2 and "booked_on" in errors[0][1]
+    assert any("malformed CSV" in message for _line, message in errors[1:])
 
 
 def test_every_bad_row_is_reported_not_only_the_first(partner):

@@ -293,6 +293,18 @@ def test_a_customer_edit_that_clashes_on_vat_is_a_form_error(client, staff):
     assert "Another customer already has this VAT / company id." in response.content.decode()
 
 
+def test_the_customer_admin_validates_country_vat_and_domain_like_the_import(client, staff):
+    customer = CustomerFactory(vat="FR999")
+    response = client.post(
+        reverse("admin:deals_customer_change", args=[customer.pk]),
+        {"name": customer.name, "country": "ZZ", "vat": "!!!", "domain": "not a domain!!"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) == {"country", "vat", "domain"}
+    customer.refresh_from_db()
+    assert (customer.country, customer.vat) == ("FR", "FR999")
+
+
 @pytest.mark.django_db
 def test_partner_delivered_services_without_certification_show_as_compliance_exceptions(client):
     from deals.models import OrderLine

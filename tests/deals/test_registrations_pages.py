@@ -127,6 +127,10 @@ def test_a_double_submit_of_the_form_creates_one_registration(client, partner):
         ({"amount_server": ""}, None, "at least one product line"),
         ({"amount_server": "0"}, "amount_server", "more than zero"),
         ({"customer_country": "France"}, "customer_country", ""),
+        # Hostile input: the same syntax rules as the orders import (issue 10, item 14).
+        ({"customer_country": "ZZ"}, "customer_country", "ISO 3166"),
+        ({"customer_vat": "!!!"}, "customer_vat", "VAT"),
+        ({"customer_domain": "not a domain!!"}, "customer_domain", "example.com"),
     ],
 )
 def test_clear_errors_on_the_form(client, partner, overrides, field, text):

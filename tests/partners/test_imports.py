@@ -54,6 +54,7 @@ def test_reimporting_partners_is_a_no_op_and_a_contradiction_is_an_error():
     [
         ("P 1,X,FR,reseller,,,,", "partner_code"),
         ("P1,X,France,reseller,,,,", "country"),
+        ("P1,X,ZZ,reseller,,,,", "country"),  # user-assigned, not a country
         ("P1,X,FR,distributor,,,,", "kind"),
         ("P1,X,FR,reseller,gold,,,", "legacy_dell_tier"),
         ("P1,X,FR,reseller,,premier,,", "legacy_emc_tier"),
@@ -66,6 +67,13 @@ def test_bad_partner_rows_reject_the_file(row, reason):
         run_partners(partners_csv("P0,Fine,FR,reseller,,,,", row))
     assert info.value.errors[0][0] == 3 and reason in info.value.errors[0][1]
     assert not Partner.objects.exists()
+
+
+def test_a_partner_row_with_a_wrong_column_count_does_not_hide_the_other_rows_errors():
+    with pytest.raises(ImportRejected) as info:
+        run_partners(partners_csv("P0,Fine,FR", "P1,X,FR,distributor,,,,"))
+    assert [line for line, _message in info.value.errors] == [2, 3]
+    assert "columns" in info.value.errors[0][1] and "kind" in info.value.errors[1][1]
 
 
 def test_certifications_create_people_and_records_with_default_validity():
