@@ -1,13 +1,16 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import views
+from .converters import OrderNumberConverter
 from .registrations import views as registration_views
 from .routing import views as routing_views
+
+register_converter(OrderNumberConverter, "order_number")
 
 app_name = "deals"
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="order_list"),
-    path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
+    path("orders/<order_number:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("registrations/", registration_views.RegistrationListView.as_view(), name="registration_list"),
     path("registrations/new/", registration_views.RegistrationCreateView.as_view(), name="registration_create"),
     path(

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.UserLanguageMiddleware",
+    "portal.middleware.MalformedRequestMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
 ]
 

@@ -1,0 +1,73 @@
+"""Hostile URLs (issue 10, item 12): a NUL or malformed parameter is a 404, never a 500; order numbers with "/"
+(as the import allows) have working pages."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import MembershipFactory
+from tests.factories.deals_pages import CustomerFactory, OrderFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(client):
+    member = MembershipFactory(role="admin")
+    client.force_login(member.user)
+    return member
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/invitation/%00/",
+        "/invitation/abc%00def/",
+        "/deals/orders/%00/",
+        "/deals/orders/SO1%00/",
+        "/deals/registrations/%00/",
+        "/deals/registrations/DR-%00/withdraw/",
+        "/deals/registrations/DR-%00/lost/",
+        "/deals/registrations/DR-%00/extension/",
+        "/rebates/%00/",
+        "/rebates/RS-%00/csv/",
+        "/rebates/RS-%00/pdf/",
+        "/team/%01/role/",
+        "/deals/orders/?q=%00",
+        "/deals/orders/?customer=%00&export=csv",
+        "/deals/registrations/?status=%00",
+        "/deals/routed/?%00=1",
+        "/rebates/?page=%00",
+        "/dashboard/?x=%00",
+    ],
+)
+def test_a_nul_or_control_character_in_a_path_or_query_is_a_404(client, member, url):
+    assert client.get(url).status_code == 404
+
+
+def test_the_invitation_page_refuses_a_nul_token_when_signed_out(client):
+    assert client.get("/invitation/%00/").status_code == 404
+
+
+@pytest.mark.parametrize("number", ["-x", "a//b", "a/", "a/../b", "a b", "x" * 51])
+def test_a_malformed_order_number_is_a_404(client, member, number):
+    assert client.get(f"/deals/orders/{number}/").status_code == 404
+
+
+def test_an_order_number_with_a_slash_has_its_list_row_and_its_page(client, member):
+    order = OrderFactory(
+        partner=member.partner, number="PO/2017/12", booked_on=date(2017, 3, 1), customer=CustomerFactory()
+    )
+    OrderLineFactory(order=order, line_number=1, product_line="server", net_amount=Decimal("100.00"))
+    url = reverse("deals:order_detail", kwargs={"number": "PO/2017/12"})
+    assert url == "/deals/orders/PO/2017/12/"
+    listing = client.get(reverse("deals:order_list"))
+    assert listing.status_code == 200 and url in listing.content.decode()
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["order"] == order
+
+
+def test_a_tab_in_a_search_query_is_not_refused(client, member):
+    assert client.get("/deals/orders/?q=a%09b").status_code == 200
