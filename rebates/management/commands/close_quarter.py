@@ -20,6 +20,10 @@ class Command(BaseCommand):
             as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
         except ValueError as error:
             raise CommandError(str(error)) from error
+        today = timezone.localdate()
+        if as_of > today:
+            # A close freezes statements from what has happened; a future date would issue them early, for good.
+            raise CommandError(f"--as-of {as_of} is in the future (today is {today}): nothing was closed.")
         try:
             result = quarter_close(quarter=quarter, as_of=as_of)
         except QuarterCloseError as error:
