@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import Partner
 from portal.catalog import ProductLine
 from portal.countries import validate_country_code
+from portal.money import AMOUNT_PATTERN
 
 from .matching import (
     NEAR_MATCH_THRESHOLD,
@@ -215,8 +216,11 @@ class OrderLine(models.Model):
 
     @property
     def net_amount_text(self) -> str:
-        """The net amount as the source file wrote it, else with two decimals."""
-        return self.net_amount_source or f"{self.net_amount:.2f}"
+        """The net amount as the source file wrote it, else with two decimals (also for a source written before
+        amounts were ASCII digits only: an export never echoes other digits)."""
+        if self.net_amount_source and AMOUNT_PATTERN.fullmatch(self.net_amount_source):
+            return self.net_amount_source
+        return f"{self.net_amount:.2f}"
 
 
 class RegistrationQuerySet(models.QuerySet):

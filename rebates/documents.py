@@ -1,22 +1,19 @@
 """Statement documents: the CSV of DESIGN §7 and the PDF (WeasyPrint), from the same selectors as the pages."""
 
-import csv
-import io
-
 from django.template.loader import render_to_string
 from django.utils import translation
+
+from portal.csvexport import csv_document
 
 from . import selectors
 from .models import RebateLine, Statement
 
+STATEMENT_NUMBER_COLUMNS = ("line_number", "net_amount", "rate", "amount")
+
 
 def statements_csv(statements) -> str:
-    """One header, then the rows of every statement in ``statements``."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for row in selectors.statement_export_rows(statements):
-        writer.writerow(row)
-    return out.getvalue()
+    """One header, then the rows of every statement in ``statements`` (formula-safe cells)."""
+    return csv_document(selectors.statement_export_rows(statements), number_columns=STATEMENT_NUMBER_COLUMNS)
 
 
 def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes:

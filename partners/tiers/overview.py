@@ -1,7 +1,5 @@
 """Reads that explain tiers: the "My tier" overview (partner page and admin) and the tier export (DESIGN §7)."""
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -9,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from portal.csvexport import csv_document
 from portal.money import round_money
 
 from .. import calculations as calc
@@ -60,11 +59,11 @@ def tier_export_rows(*, as_of: date, partner_ids=None) -> list[list[str]]:
 
 
 def tier_export_csv(*, as_of: date, partner_ids=None) -> str:
-    """Return the tier export on ``as_of`` as CSV text (DESIGN §7)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(tier_export_rows(as_of=as_of, partner_ids=partner_ids))
-    return buffer.getvalue()
+    """Return the tier export on ``as_of`` as CSV text (DESIGN §7), formula-safe cells."""
+    return csv_document(
+        tier_export_rows(as_of=as_of, partner_ids=partner_ids),
+        number_columns=("qualifying_revenue", "services_revenue", "certified_people", "competencies"),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
