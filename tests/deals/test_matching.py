@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from deals.matching import CustomerIdentity, normalize_domain, normalize_name
+from deals.matching import LEGAL_FORMS, CustomerIdentity, normalize_domain, normalize_name
 from deals.models import Customer
 
 
@@ -104,3 +106,16 @@ def test_the_migration_recomputes_keys_written_under_the_old_rule():
     assert Customer.objects.match(CustomerIdentity(name="Energy Inc", country="US")) is None
     for name in ["NV Energy", "S.A.R.L. Boulangerie", "Müller & Söhne GmbH", "SA", "Holding Dupont SA SARL"]:
         assert migration._name_key(name) == normalize_name(name)
+
+
+_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).filter(lambda w: w not in LEGAL_FORMS)
+_legal = st.sampled_from(sorted(LEGAL_FORMS))
+
+
+@given(name=st.lists(_words, min_size=1, max_size=4), forms=st.lists(_legal, max_size=3), dotted=st.booleans())
+def test_any_legal_forms_ending_a_name_are_dropped_and_nothing_else(name, forms, dotted):
+    """Property (DESIGN §4): the key of "<words> <legal forms…>" is the words, whether the forms are written with
+    dots (S.A.R.L.) or not; the same legal forms written first stay in the key."""
+    spelled = [".".join(form.upper()) + "." if dotted else form.upper() for form in forms]
+    assert normalize_name(" ".join(name + spelled)) == " ".join(name)
+    assert normalize_name(" ".join(spelled + name)) == " ".join(forms + name)
