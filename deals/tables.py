@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Iterator
 
 import django_tables2 as tables
-from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
 
+from .converters import order_url
 from .models import Order, OrderLine
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
@@ -27,7 +27,7 @@ def product_line_labels(joined: str | None) -> list[str]:
 
 
 class OrderTable(tables.Table):
-    number = tables.Column(verbose_name=_("Order"), linkify=("deals:order_detail", {"number": tables.A("number")}))
+    number = tables.Column(verbose_name=_("Order"), linkify=lambda record: order_url(record.number))
     booked_on = tables.DateColumn(verbose_name=_("Booked on"), short=True)
     customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
     channel = tables.Column(verbose_name=_("Channel"))
@@ -93,8 +93,8 @@ class OrderLineTable(tables.Table):
         return record.registration.number if record.registration_id else record.registration_number or "—"
 
     def render_credited_order(self, value):
-        url = reverse("deals:order_detail", kwargs={"number": value.number})
-        return format_html('<a href="{}">{}</a>', url, value.number)
+        url = order_url(value.number)
+        return format_html('<a href="{}">{}</a>', url, value.number) if url else value.number
 
 
 # --- CSV export -----------------------------------------------------------------------------------------------

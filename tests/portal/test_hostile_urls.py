@@ -71,3 +71,15 @@ def test_an_order_number_with_a_slash_has_its_list_row_and_its_page(client, memb
 
 def test_a_tab_in_a_search_query_is_not_refused(client, member):
     assert client.get("/deals/orders/?q=a%09b").status_code == 200
+
+
+def test_an_order_number_stored_before_the_import_checked_them_is_listed_without_a_link(client, member):
+    """Orders booked before the rule (any characters) must not turn the Orders page into a 500."""
+    legacy = OrderFactory(
+        partner=member.partner, number="SO 1=x", booked_on=date(2017, 3, 1), customer=CustomerFactory()
+    )
+    OrderLineFactory(order=legacy, line_number=1, product_line="server", net_amount=Decimal("100.00"))
+    listing = client.get(reverse("deals:order_list"))
+    assert listing.status_code == 200
+    assert "SO 1=x" in listing.content.decode() and "/deals/orders/SO" not in listing.content.decode()
+    assert client.get("/deals/orders/SO%201=x/").status_code == 404
