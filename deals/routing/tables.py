@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from ..tables import NUMBER_ATTRS, money
+from ..templatetags.deal_tags import order_link
 
 STATUS_PILLS = {"accepted": "pill-ok", "declined": "pill-bad"}
 
@@ -96,7 +97,7 @@ class RoutedHistoryTable(_RoutedTable):
 
     def render_order(self, value, record):
         if record.status == "accepted":
-            return format_html('<a href="{}">{}</a>', reverse("deals:order_detail", kwargs={"number": value}), value)
+            return order_link(value)
         return value
 
     def render_offered_on(self, value):

@@ -83,3 +83,13 @@ def test_an_order_number_stored_before_the_import_checked_them_is_listed_without
     assert listing.status_code == 200
     assert "SO 1=x" in listing.content.decode() and "/deals/orders/SO" not in listing.content.decode()
     assert client.get("/deals/orders/SO%201=x/").status_code == 404
+
+
+def test_a_credit_with_an_unchecked_number_shows_on_the_credited_orders_page_without_a_link(client, member):
+    order = OrderFactory(partner=member.partner, number="SO-9", booked_on=date(2017, 3, 1), customer=CustomerFactory())
+    OrderLineFactory(order=order, line_number=1, product_line="server", net_amount=Decimal("100.00"))
+    credit = OrderFactory(partner=member.partner, number="CR 9", booked_on=date(2017, 3, 2), customer=order.customer)
+    OrderLineFactory(order=credit, line_number=1, product_line="server", net_amount=Decimal("-10.00"),
+                     credited_order=order)  # fmt: skip
+    page = client.get(reverse("deals:order_detail", kwargs={"number": "SO-9"}))
+    assert page.status_code == 200 and "<td>CR 9</td>" in page.content.decode()
