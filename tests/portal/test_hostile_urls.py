@@ -93,3 +93,36 @@ def test_a_credit_with_an_unchecked_number_shows_on_the_credited_orders_page_wit
                      credited_order=order)  # fmt: skip
     page = client.get(reverse("deals:order_detail", kwargs={"number": "SO-9"}))
     assert page.status_code == 200 and "<td>CR 9</td>" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/deals/routed/99999999999999999999999/accept/"),
+        ("get", "/deals/routed/99999999999999999999999/decline/"),
+        ("get", "/team/99999999999999999999999/remove/"),
+        ("post", "/team/99999999999999999999999/role/"),
+        ("post", "/team/invitations/99999999999999999999999/revoke/"),
+        ("get", "/deals/registrations/" + "R" * 5000 + "/"),
+        ("get", "/rebates/" + "S" * 5000 + "/csv/"),
+        ("get", "/invitation/" + "t" * 5000 + "/"),
+    ],
+)
+def test_an_out_of_range_id_or_an_oversized_number_is_a_404(client, member, method, url):
+    assert getattr(client, method)(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/deals/orders/?page=abc",
+        "/deals/orders/?page=99999999999999999999999",
+        "/deals/orders/?sort=no_such_column",
+        "/deals/orders/?booked_after=not-a-date&export=csv",
+        "/deals/registrations/?page=-1",
+        "/rebates/?page=abc",
+        "/rebates/?sort=%27%3B--",
+    ],
+)
+def test_malformed_list_parameters_never_give_a_500(client, member, url):
+    assert client.get(url).status_code == 200  # the first page, unfiltered or empty: never a 500
