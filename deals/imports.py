@@ -57,7 +57,7 @@ PRODUCT_LINES = frozenset(ProductLine.values)
 DELIVERIES = frozenset(OrderLine.ServiceDelivery.values)
 LINE_FIELDS = ["product_line", "sku", "description", "quantity", "net_amount", "service_delivery",
                "registration_number", "credited_order__number"]  # fmt: skip
-POSITIVE_INT = re.compile(r"^[1-9]\d{0,8}$")
+POSITIVE_INT = re.compile(r"^[1-9][0-9]{0,8}$")  # ASCII digits: int() would also read "1٢" as 12
 ORDER_NUMBER = re.compile(ORDER_NUMBER_PATTERN)
 
 # The largest amounts an import accepts. The columns hold 16 digits with 2 decimals (``OrderLine.net_amount``,

@@ -100,6 +100,8 @@ def test_importing_the_same_file_twice_changes_nothing(partner):
         (dict(number="S" * 51), "order_number"),
         (dict(credits="SO 1", amount="-10.00"), "credits_order_number"),
         (dict(amount="٣٤٥.٠٠"), "net_amount"),  # Arabic-Indic digits are not an amount
+        (dict(quantity="1٢"), "quantity"),  # nor a quantity (int() would read 12)
+        (dict(line_number="１"), "line_number"),
         (dict(amount="1000000000.01"), "more than 1,000,000,000.00 on one line"),
         (dict(amount="9999999999999.99"), "on one line"),
     ],
