@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV / formula injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -98,8 +99,6 @@ class FilteredCsvExportMixin:
         if request.GET.get("export") == "csv":
             filterset = self.get_filterset(self.get_filterset_class())
             queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-            from django.utils import timezone
-
             filename = f"{self.export_prefix}-{self.partner.code}-{timezone.localdate().isoformat()}.csv"
             return csv_download(self.export_rows(queryset.iterator(chunk_size=2000)), filename=filename)
         return super().get(request, *args, **kwargs)
