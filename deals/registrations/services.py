@@ -33,7 +33,7 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..matching import CustomerIdentity, normalize_name
+from ..matching import LEGAL_FORMS, CustomerIdentity, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 from .selectors import extension_can_request, extension_window, registration_competitors, registration_holders
 
@@ -335,8 +335,9 @@ COMPANY_WORDS = frozenset({"se", "kg", "ab", "as", "oy", "sl", "co", "corp", "co
 
 
 def _without_company_words(name: str) -> str:
+    # Legal forms count here too: a normalised name keeps those before a company word ("bechtle gmbh co kg").
     words = name.split()
-    while len(words) > 1 and words[-1] in COMPANY_WORDS:
+    while len(words) > 1 and (words[-1] in COMPANY_WORDS or words[-1] in LEGAL_FORMS):
         words.pop()
     return " ".join(words)
 

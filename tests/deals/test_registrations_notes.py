@@ -197,3 +197,12 @@ def test_the_fixed_explanation_on_the_losers_page_is_in_its_users_language(confl
     registration_arbitrate(winner=later, actor=staff, others_note="Merci.", today=TODAY)
     first.refresh_from_db()
     assert first.decision_note == "Un autre enregistrement a été retenu pour cette opportunité. Merci."
+
+
+def test_a_partner_name_with_a_legal_form_before_company_words_is_still_recognised_by_its_first_words():
+    """Customer names now keep legal forms that are not their last words (DESIGN §4), so "Bechtle GmbH & Co KG"
+    normalises to "bechtle gmbh co kg"; a note naming "Bechtle" still names that partner."""
+    from deals.registrations.services import partners_named_in
+
+    PartnerFactory(code="DE-BKG", name="Bechtle GmbH & Co KG")
+    assert partners_named_in("Bechtle registered first.", readers=[]) == ["Bechtle GmbH & Co KG"]
