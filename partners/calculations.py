@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from portal.fiscal import fiscal_year_of, fiscal_year_start
+from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
 from portal.money import ZERO, round_money
 
 AUTHORIZED = "authorized"
@@ -185,20 +185,29 @@ def next_tier(tier: str, *, ranks: TierRanks) -> str | None:
     return min(above)[1] if above else None
 
 
-def is_annual_review(*, on: date, program_start: date, previous_evaluation_this_year: bool) -> bool:
-    """Is an evaluation on ``on`` the annual review?
+def first_review_year_start(joined_on: date) -> date:
+    """The start of the first program year whose annual review can downgrade a partner that joined on
+    ``joined_on``: the first program-year start at least 12 months after it joined (DESIGN §3). A partner that
+    joined at the program start (2017-02-01) is first reviewed on 2018-02-01."""
+    earliest = add_months(joined_on, 12)
+    start = fiscal_year_start(fiscal_year_of(earliest))
+    return start if start >= earliest else fiscal_year_start(fiscal_year_of(earliest) + 1)
 
-    It is the first evaluation on or after the start of a program year, in every program year except the
-    program's first (status-matched partners keep their tier for that whole year).
+
+def is_annual_review(*, on: date, joined_on: date, previous_evaluation_this_year: bool) -> bool:
+    """Is an evaluation on ``on`` the annual review of a partner that joined on ``joined_on``?
+
+    It is the first evaluation on or after the start of a program year, from the first program year that starts
+    at least 12 months after the partner joined (until then it keeps its status-matched tier: upgrades only).
     """
-    if fiscal_year_of(on) <= fiscal_year_of(program_start):
+    if fiscal_year_start(fiscal_year_of(on)) < first_review_year_start(joined_on):
         return False
     return not previous_evaluation_this_year
 
 
-def annual_review_date(on: date) -> date:
-    """Return the start of the program year after the one containing ``on`` (when a downgrade can happen)."""
-    return fiscal_year_start(fiscal_year_of(on) + 1)
+def annual_review_date(on: date, joined_on: date) -> date:
+    """The next annual review after ``on`` that can downgrade a partner that joined on ``joined_on``."""
+    return max(fiscal_year_start(fiscal_year_of(on) + 1), first_review_year_start(joined_on))
 
 
 @dataclass(frozen=True)
@@ -226,11 +235,14 @@ def at_risk_explanation(*, current: str, computed: TierComputation, review_on: d
     return "\n".join(lines)
 
 
-def decide_tier(*, current: str, computed: TierComputation, on: date, annual_review: bool) -> TierDecision:
+def decide_tier(
+    *, current: str, computed: TierComputation, on: date, annual_review: bool, review_on: date
+) -> TierDecision:
     """Decide the evaluation on ``on`` of a partner whose effective tier on ``on`` is ``current`` (DESIGN §3).
 
     Upgrades take effect at once. A lower computed tier downgrades only at the annual review (and ends
-    Titanium Black when it goes below Titanium); mid-year it flags the partner at risk, with the reason.
+    Titanium Black when it goes below Titanium); mid-year it flags the partner at risk, with the reason and
+    ``review_on``, the annual review that will apply it.
     """
     current_rank = computed.ranks[base_tier(current)]
     computed_rank = computed.ranks[computed.tier]
@@ -246,5 +258,5 @@ def decide_tier(*, current: str, computed: TierComputation, on: date, annual_rev
             at_risk_reason="",
             loses_titanium_black=current == TITANIUM_BLACK,
         )
-    reason = at_risk_explanation(current=current, computed=computed, review_on=annual_review_date(on))
+    reason = at_risk_explanation(current=current, computed=computed, review_on=review_on)
     return TierDecision(tier=current, reason=None, at_risk=True, at_risk_reason=reason)

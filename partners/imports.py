@@ -9,6 +9,7 @@ from django.utils import timezone
 from portal.countries import is_country_code
 from portal.csvimport import ImportResult, RowErrors, read_csv
 from portal.fiscal import add_months, parse_iso_date
+from portal.models import Program
 
 from .models import (
     Certification,
@@ -31,6 +32,7 @@ PARTNER_HEADER = [
     "dell_only_attested_on",
     "admin_email",
 ]
+PARTNER_OPTIONAL = ("joined_on",)  # DESIGN §7: an optional last column, blank for the program start
 CERTIFICATION_HEADER = ["partner_code", "person_email", "person_name", "certification_code", "earned_on", "expires_on"]
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
@@ -51,37 +53,48 @@ def _date_or_error(errors: RowErrors, line: int, column: str, value: str):
         return None
 
 
+def _partner_row_check(errors: RowErrors, line: int, row: dict, *, seen: dict[str, int], program_start) -> None:
+    """Check one row of ``partners.csv`` (errors go to ``errors``); add the parsed dates to ``row``."""
+    code = row["partner_code"]
+    if not CODE_PATTERN.match(code):
+        errors.add(line, f"partner_code: “{code}” must be 1–20 letters, digits, - or _")
+    elif code in seen:
+        errors.add(line, f"partner_code: {code} appears twice in the file (first on line {seen[code]})")
+    else:
+        seen[code] = line
+    if not row["name"] or len(row["name"]) > 200:
+        errors.add(line, "name: required, at most 200 characters")
+    if not is_country_code(row["country"]):
+        errors.add(line, f"country: “{row['country']}” is not an ISO 3166 alpha-2 code such as FR")
+    if row["kind"] not in Partner.Kind.values:
+        errors.add(line, f"kind: “{row['kind']}” must be one of {', '.join(Partner.Kind.values)}")
+    if row["legacy_dell_tier"] and row["legacy_dell_tier"] not in Partner.LegacyDellTier.values:
+        errors.add(line, f"legacy_dell_tier: “{row['legacy_dell_tier']}” is not a Dell tier")
+    if row["legacy_emc_tier"] and row["legacy_emc_tier"] not in Partner.LegacyEmcTier.values:
+        errors.add(line, f"legacy_emc_tier: “{row['legacy_emc_tier']}” is not an EMC tier")
+    row["attested_on"] = None
+    if row["dell_only_attested_on"]:
+        row["attested_on"] = _date_or_error(errors, line, "dell_only_attested_on", row["dell_only_attested_on"])
+    row["joined"] = None
+    if row["joined_on"]:
+        row["joined"] = _date_or_error(errors, line, "joined_on", row["joined_on"])
+        if row["joined"] and row["joined"] < program_start:
+            errors.add(line, f"joined_on: {row['joined_on']} is before the program start ({program_start})")
+    row["admin_email"] = row["admin_email"].lower()
+    if row["admin_email"] and not _email_ok(row["admin_email"]):
+        errors.add(line, f"admin_email: “{row['admin_email']}” is not an email address")
+
+
 def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=None) -> ImportResult:
     """Create the partners of ``partners.csv`` with their status match, attestation and first-admin invitation."""
-    csv_file = read_csv(data, name=name, header=PARTNER_HEADER)
+    csv_file = read_csv(data, name=name, header=PARTNER_HEADER, optional=PARTNER_OPTIONAL)
+    program_start = Program.current().start_date
     errors = csv_file.errors
     valid: list[tuple[int, dict]] = []
     seen: dict[str, int] = {}
     for line, row in csv_file.rows:
         before = len(errors.errors)
-        code = row["partner_code"]
-        if not CODE_PATTERN.match(code):
-            errors.add(line, f"partner_code: “{code}” must be 1–20 letters, digits, - or _")
-        elif code in seen:
-            errors.add(line, f"partner_code: {code} appears twice in the file (first on line {seen[code]})")
-        else:
-            seen[code] = line
-        if not row["name"] or len(row["name"]) > 200:
-            errors.add(line, "name: required, at most 200 characters")
-        if not is_country_code(row["country"]):
-            errors.add(line, f"country: “{row['country']}” is not an ISO 3166 alpha-2 code such as FR")
-        if row["kind"] not in Partner.Kind.values:
-            errors.add(line, f"kind: “{row['kind']}” must be one of {', '.join(Partner.Kind.values)}")
-        if row["legacy_dell_tier"] and row["legacy_dell_tier"] not in Partner.LegacyDellTier.values:
-            errors.add(line, f"legacy_dell_tier: “{row['legacy_dell_tier']}” is not a Dell tier")
-        if row["legacy_emc_tier"] and row["legacy_emc_tier"] not in Partner.LegacyEmcTier.values:
-            errors.add(line, f"legacy_emc_tier: “{row['legacy_emc_tier']}” is not an EMC tier")
-        row["attested_on"] = None
-        if row["dell_only_attested_on"]:
-            row["attested_on"] = _date_or_error(errors, line, "dell_only_attested_on", row["dell_only_attested_on"])
-        row["admin_email"] = row["admin_email"].lower()
-        if row["admin_email"] and not _email_ok(row["admin_email"]):
-            errors.add(line, f"admin_email: “{row['admin_email']}” is not an email address")
+        _partner_row_check(errors, line, row, seen=seen, program_start=program_start)
         if len(errors.errors) == before:
             valid.append((line, row))
 
@@ -106,6 +119,8 @@ def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=N
             ]
             if row[column] != stored
         ]
+        if partner.join_date(program_start) != (row["joined"] or program_start):
+            differences.append("joined_on")
         if row["attested_on"] and not partner.attestations.filter(starts_on=row["attested_on"]).exists():
             differences.append("dell_only_attested_on")
         if row["admin_email"] and not (
@@ -131,6 +146,7 @@ def import_partners(data: bytes, *, name: str = "partners.csv", run=None, user=N
             kind=row["kind"],
             legacy_dell_tier=row["legacy_dell_tier"],
             legacy_emc_tier=row["legacy_emc_tier"],
+            joined_on=row["joined"],
         )
         partner_status_match(partner=partner, changed_by=user)
         if row["attested_on"]:

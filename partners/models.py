@@ -1,7 +1,7 @@
 """Partners, their people and certifications, zones and tiers (DESIGN §3)."""
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -156,6 +156,14 @@ class Partner(models.Model):
         _("legacy Dell tier"), max_length=20, choices=LegacyDellTier.choices, blank=True
     )
     legacy_emc_tier = models.CharField(_("legacy EMC tier"), max_length=20, choices=LegacyEmcTier.choices, blank=True)
+    joined_on = models.DateField(
+        _("joined on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The day the partner joined the program; its status match is effective then. Blank: the program start."
+        ),
+    )
     # Denormalised from the tier history by the tier services, for pages and routing; the history is the truth.
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     computed_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
@@ -174,6 +182,10 @@ class Partner(models.Model):
     @property
     def zone(self) -> Zone:
         return Zone.objects.for_country(self.country)
+
+    def join_date(self, program_start: date) -> date:
+        """The day the partner joined: ``joined_on``, or the program start when blank (DESIGN §3)."""
+        return self.joined_on or program_start
 
 
 class Membership(models.Model):

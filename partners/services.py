@@ -24,14 +24,14 @@ from .selectors import tier_ranks
 
 
 def partner_status_match(*, partner: Partner, changed_by=None) -> TierHistory:
-    """Give a new partner its first tier from its legacy tiers, effective from the program start."""
+    """Give a new partner its first tier from its legacy tiers, effective on the day it joined (DESIGN §3)."""
     code = status_match_tier(partner.legacy_dell_tier, partner.legacy_emc_tier, ranks=tier_ranks())
     tier = Tier.objects.get(code=code)
     history = TierHistory.objects.create(
         partner=partner,
         from_tier=None,
         to_tier=tier,
-        effective_on=Program.current().start_date,
+        effective_on=partner.join_date(Program.current().start_date),
         reason=TierHistory.Reason.STATUS_MATCH,
         figures={"legacy_dell_tier": partner.legacy_dell_tier, "legacy_emc_tier": partner.legacy_emc_tier},
         changed_by=changed_by,
@@ -51,10 +51,15 @@ def partner_create(
     legacy_dell_tier: str = "",
     legacy_emc_tier: str = "",
     admin_email: str = "",
+    joined_on: date | None = None,
     created_by=None,
     base_url: str = "",
 ) -> Partner:
-    """Create a partner with its status-matched tier, and invite its first admin when an email is given."""
+    """Create a partner with its status-matched tier, and invite its first admin when an email is given.
+
+    A partner created by staff joins the program on ``joined_on``, by default the day it is created: it keeps its
+    status-matched tier until the first annual review at least 12 months later (DESIGN §3).
+    """
     partner = Partner(
         code=code,
         name=name,
@@ -62,6 +67,7 @@ def partner_create(
         kind=kind,
         legacy_dell_tier=legacy_dell_tier,
         legacy_emc_tier=legacy_emc_tier,
+        joined_on=joined_on or timezone.localdate(),
     )
     partner.full_clean()
     partner.save()

@@ -89,8 +89,12 @@ class CsvFile:
     errors: RowErrors = field(default_factory=RowErrors)
 
 
-def read_csv(data: bytes, *, name: str, header: list[str]) -> CsvFile:
-    """Decode ``data`` and check it; raise ``ImportRejected`` for what makes the whole file unusable."""
+def read_csv(data: bytes, *, name: str, header: list[str], optional: tuple[str, ...] = ()) -> CsvFile:
+    """Decode ``data`` and check it; raise ``ImportRejected`` for what makes the whole file unusable.
+
+    ``optional`` columns may follow ``header`` (all of them, or the first few, in order); every row then has the
+    columns its header has, and the missing optional ones read as blank.
+    """
     if len(data) > settings.IMPORT_MAX_BYTES:
         raise ImportRejected([(0, f"the file is larger than the {settings.IMPORT_MAX_BYTES:,} byte limit")])
     try:
@@ -105,10 +109,16 @@ def read_csv(data: bytes, *, name: str, header: list[str]) -> CsvFile:
         found = next(reader)
     except csv.Error as error:
         raise ImportRejected([(1, f"unreadable header: {error}")]) from error
-    if [column.strip() for column in found] != header:
-        raise ImportRejected([(1, f"the header must be exactly: {','.join(header)} (found: {','.join(found)})")])
-    rows, errors = _read_rows(reader, header)
-    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=header, rows=rows, errors=errors)
+    found = [column.strip() for column in found]
+    accepted = [header + list(optional[:count]) for count in range(len(optional) + 1)]
+    if found not in accepted:
+        expected = ",".join(header) + "".join(f"[,{column}]" for column in optional)
+        raise ImportRejected([(1, f"the header must be exactly: {expected} (found: {','.join(found)})")])
+    rows, errors = _read_rows(reader, found)
+    for _line, row in rows:
+        for column in optional:
+            row.setdefault(column, "")
+    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=found, rows=rows, errors=errors)
 
 
 _IMPORTERS: dict[str, Callable] = {}

@@ -38,7 +38,12 @@ class PartnerAddForm(forms.ModelForm):
 
     class Meta:
         model = Partner
-        fields = ["code", "name", "country", "kind", "active", "legacy_dell_tier", "legacy_emc_tier"]
+        fields = ["code", "name", "country", "kind", "active", "legacy_dell_tier", "legacy_emc_tier", "joined_on"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["joined_on"].initial = timezone.localdate()
+        self.fields["joined_on"].help_text = _("The status match is effective on this day (by default today).")
 
 
 @admin.register(Partner)
@@ -78,6 +83,7 @@ class PartnerAdmin(PartnerTierAdminMixin, admin.ModelAdmin):
             legacy_dell_tier=obj.legacy_dell_tier,
             legacy_emc_tier=obj.legacy_emc_tier,
             admin_email=form.cleaned_data["first_admin_email"],
+            joined_on=obj.joined_on,
             created_by=request.user,
             base_url=request.build_absolute_uri("/"),
         )

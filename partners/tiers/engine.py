@@ -125,7 +125,13 @@ class TierEvaluation:
     attested: bool
     multiplier: Decimal
     computation: calc.TierComputation
+    joined_on: date  # the day it joined the program (its status match is effective then)
     requirements: list[calc.RequirementPath] = field(default_factory=list)
+
+    @property
+    def review_on(self) -> date:
+        """The next annual review that can change this partner's tier downwards."""
+        return calc.annual_review_date(self.as_of, self.joined_on)
 
     @property
     def computed_tier(self) -> str:
@@ -172,6 +178,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
             "at_risk",
             "at_risk_reason",
             "evaluated_on",
+            "joined_on",
         ).order_by("code")
     )
     authorized_id = next(pk for pk, code in tiers.items() if code == Tier.AUTHORIZED)
@@ -199,6 +206,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
                 figures=figures,
                 attested=is_attested,
                 multiplier=program.exclusivity_multiplier,
+                joined_on=partner.join_date(program.start_date),
                 computation=calc.compute_tier(figures, requirements, ranks=ranks),
                 requirements=requirements,
             )
@@ -230,7 +238,6 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     """
     exclusive("tiers.evaluate")  # two evaluations at once would both write the same change
     titanium_black_expire(as_of=as_of)
-    program = Program.current()
     tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
     evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids)
     year_start = fiscal_year_start(fiscal_year_of(as_of))
@@ -244,14 +251,17 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     at_risk_count = 0
     for evaluation in evaluations:
         partner = evaluation.partner
+        if evaluation.joined_on > as_of:
+            continue  # not a partner of the program yet: its status match takes effect on the day it joins
         earlier = ran_this_year or (partner.evaluated_on is not None and year_start <= partner.evaluated_on < as_of)
         decision = calc.decide_tier(
             current=evaluation.tier,
             computed=evaluation.computation,
             on=as_of,
             annual_review=calc.is_annual_review(
-                on=as_of, program_start=program.start_date, previous_evaluation_this_year=earlier
+                on=as_of, joined_on=evaluation.joined_on, previous_evaluation_this_year=earlier
             ),
+            review_on=evaluation.review_on,
         )
         new_tier = tiers_by_code[decision.tier]
         computed_tier = tiers_by_code[evaluation.computed_tier]
@@ -283,7 +293,8 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     _partner_states_write(updates)
     evaluated = Partner.objects.filter(Q(evaluated_on__isnull=True) | Q(evaluated_on__lt=as_of))
     if partner_ids is None:
-        evaluated.filter(active=True).update(evaluated_on=as_of)  # every partner just evaluated, in one UPDATE
+        joined = Q(joined_on__isnull=True) | Q(joined_on__lte=as_of)
+        evaluated.filter(joined, active=True).update(evaluated_on=as_of)  # every partner just evaluated, one UPDATE
     else:
         evaluated.filter(pk__in=evaluated_ids).update(evaluated_on=as_of)
     if lost_black:

@@ -59,7 +59,7 @@ def email_at_risk(news: list[tuple["TierEvaluation", calc.TierDecision]], tiers_
                 "partner": evaluation.partner,
                 "tier": tiers_by_code[keep],
                 "computed_tier": tiers_by_code[evaluation.computed_tier],
-                "review_on": calc.annual_review_date(evaluation.as_of),
+                "review_on": evaluation.review_on,
                 "gaps": evaluation.computation.gaps_for(keep),
                 "reason": decision.at_risk_reason,
             },

@@ -182,7 +182,7 @@ def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
         next_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(next_code or "")],
         at_risk=evaluation.at_risk,
         at_risk_paths=[_path_status(gap, evaluation.figures) for gap in computation.gaps_for(evaluation.tier)],
-        review_on=calc.annual_review_date(as_of),
+        review_on=evaluation.review_on,
         award=award,
         history=history,
     )

@@ -117,3 +117,49 @@ def test_a_certification_contradicting_an_imported_one_is_an_error():
     with pytest.raises(ImportRejected):
         run_certs(certs_csv("P1,a@p1.example.com,Annie,TECH-DP,2016-10-13,"))
     assert CertificationRecord.objects.count() == 1
+
+
+def partners_csv_with_join(*rows):
+    return ("\n".join([",".join([*PARTNER_HEADER, "joined_on"]), *rows]) + "\n").encode()
+
+
+def test_the_optional_joined_on_column_dates_the_status_match_and_blank_means_the_program_start():
+    run_partners(
+        partners_csv_with_join(
+            "LATE,Late Joiner SARL,FR,reseller,premier,,,,2019-06-15",
+            "EARLY,Early,FR,reseller,premier,,,,",
+        )
+    )
+    late, early = Partner.objects.get(code="LATE"), Partner.objects.get(code="EARLY")
+    assert str(TierHistory.objects.get(partner=late).effective_on) == "2019-06-15"
+    assert str(TierHistory.objects.get(partner=early).effective_on) == "2017-02-01"
+    assert (late.joined_on.isoformat(), early.joined_on) == ("2019-06-15", None)
+
+
+def test_a_file_without_the_joined_on_column_and_one_with_it_import_the_same_partner_unchanged():
+    run_partners(partners_csv("P9,Nine,FR,reseller,,,,"))
+    run = run_partners(partners_csv_with_join("P9,Nine,FR,reseller,,,,,"))
+    assert (run.created, run.unchanged) == (0, 1)
+
+
+def test_a_bad_or_early_or_contradicting_join_date_is_reported_with_its_line():
+    run_partners(partners_csv_with_join("P8,Eight,FR,reseller,,,,,2018-01-01"))
+    with pytest.raises(ImportRejected) as rejected:
+        run_partners(
+            partners_csv_with_join(
+                "P8,Eight,FR,reseller,,,,,2018-02-01",
+                "P7,Seven,FR,reseller,,,,,2016-12-31",
+                "P6,Six,FR,reseller,,,,,1 June 2018",
+            )
+        )
+    messages = dict(rejected.value.errors)
+    assert "different joined_on" in messages[2]
+    assert "before the program start (2017-02-01)" in messages[3]
+    assert "joined_on: “1 June 2018” is not a date" in messages[4]
+    assert not Partner.objects.filter(code__in=["P7", "P6"]).exists()
+
+
+def test_the_header_names_the_optional_column_when_it_is_wrong():
+    with pytest.raises(ImportRejected) as rejected:
+        run_partners(("\n".join([",".join([*PARTNER_HEADER, "joined"]), "P5,Five,FR,reseller,,,,,"]) + "\n").encode())
+    assert "[,joined_on]" in rejected.value.report()

@@ -130,7 +130,8 @@ def test_a_new_partner_is_status_matched_from_its_legacy_tiers(dell, emc, tier, 
             admin_email="boss@new.example.com",
         )
     change = TierHistory.objects.get(partner=partner)
-    assert (change.to_tier.code, change.reason, str(change.effective_on)) == (tier, "status_match", "2017-02-01")
+    # Created by staff: it joins the program today, and its status match is effective today (DESIGN §3).
+    assert (change.to_tier.code, change.reason, change.effective_on) == (tier, "status_match", timezone.localdate())
     assert partner.tier.code == tier
     assert Invitation.objects.get(partner=partner).role == "admin"
     assert mail.outbox[0].to == ["boss@new.example.com"]

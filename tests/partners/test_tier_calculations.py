@@ -105,22 +105,53 @@ PROGRAM_START = date(2017, 2, 1)
 
 
 def test_the_program_first_year_has_no_annual_review():
-    assert not calc.is_annual_review(
-        on=date(2017, 2, 1), program_start=PROGRAM_START, previous_evaluation_this_year=False
-    )
+    assert not calc.is_annual_review(on=date(2017, 2, 1), joined_on=PROGRAM_START, previous_evaluation_this_year=False)
 
 
 def test_the_first_evaluation_of_a_later_year_is_the_annual_review_and_only_that_one():
-    assert calc.is_annual_review(on=date(2018, 2, 1), program_start=PROGRAM_START, previous_evaluation_this_year=False)
-    assert calc.is_annual_review(on=date(2018, 2, 5), program_start=PROGRAM_START, previous_evaluation_this_year=False)
-    assert not calc.is_annual_review(
-        on=date(2018, 2, 5), program_start=PROGRAM_START, previous_evaluation_this_year=True
+    assert calc.is_annual_review(on=date(2018, 2, 1), joined_on=PROGRAM_START, previous_evaluation_this_year=False)
+    assert calc.is_annual_review(on=date(2018, 2, 5), joined_on=PROGRAM_START, previous_evaluation_this_year=False)
+    assert not calc.is_annual_review(on=date(2018, 2, 5), joined_on=PROGRAM_START, previous_evaluation_this_year=True)
+
+
+def test_a_partner_that_joins_later_is_first_reviewed_at_least_12_months_after_it_joined():
+    # Joined on a program-year start: reviewed exactly a year later.
+    assert calc.first_review_year_start(date(2019, 2, 1)) == date(2020, 2, 1)
+    # Joined mid-year (2017-06-01): the review of 2018-02-01 is only 8 months later, so the first is 2019-02-01.
+    joined = date(2017, 6, 1)
+    assert calc.first_review_year_start(joined) == date(2019, 2, 1)
+    for on in (date(2018, 2, 1), date(2018, 6, 1), date(2019, 1, 31)):
+        assert not calc.is_annual_review(on=on, joined_on=joined, previous_evaluation_this_year=False)
+    assert calc.is_annual_review(on=date(2019, 2, 1), joined_on=joined, previous_evaluation_this_year=False)
+    assert not calc.is_annual_review(on=date(2019, 2, 2), joined_on=joined, previous_evaluation_this_year=True)
+    # The review an at-risk partner is told about is its first eligible one, then each program year.
+    assert calc.annual_review_date(date(2017, 8, 1), joined) == date(2019, 2, 1)
+    assert calc.annual_review_date(date(2019, 8, 1), joined) == date(2020, 2, 1)
+    assert calc.annual_review_date(date(2017, 8, 1), PROGRAM_START) == date(2018, 2, 1)
+
+
+def test_a_late_joiner_below_its_status_matched_tier_is_at_risk_until_its_first_review():
+    joined = date(2017, 6, 1)
+    computed = calc.compute_tier(GOLD_TRAINING, EMEA, ranks=RANKS)
+    on = date(2018, 2, 1)  # the program's review day, but not this partner's
+    decision = calc.decide_tier(
+        current="platinum",
+        computed=computed,
+        on=on,
+        annual_review=calc.is_annual_review(on=on, joined_on=joined, previous_evaluation_this_year=False),
+        review_on=calc.annual_review_date(on, joined),
     )
+    assert (decision.tier, decision.reason, decision.at_risk) == ("platinum", None, True)
+    assert "annual review on 2019-02-01" in decision.at_risk_reason
 
 
 def decide(current, computed_figures, on, review):
     return calc.decide_tier(
-        current=current, computed=calc.compute_tier(computed_figures, EMEA, ranks=RANKS), on=on, annual_review=review
+        current=current,
+        computed=calc.compute_tier(computed_figures, EMEA, ranks=RANKS),
+        on=on,
+        annual_review=review,
+        review_on=calc.annual_review_date(on, PROGRAM_START),
     )
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from partners import selectors
 from partners.models import Certification, DellOnlyAttestation, Partner, Tier, TierHistory, TitaniumBlackAward
+from partners.services import partner_create
 from partners.tiers import awards, engine, overview
 from portal.models import JobRun, OutboxEmail, Program
 from tests.factories import (
@@ -182,6 +183,30 @@ def test_a_status_matched_partner_keeps_its_tier_all_first_year_and_loses_it_at_
     partner.refresh_from_db()
     assert (partner.tier.code, partner.at_risk) == ("authorized", False)
     assert TierHistory.objects.get(partner=partner, effective_on=date(2018, 2, 1)).reason == "annual_review"
+
+
+def test_a_partner_that_joins_mid_year_keeps_its_status_matched_tier_until_a_review_12_months_later():
+    partner = make_partner(legacy_dell="premier_plus", joined_on=date(2017, 6, 1))  # titanium from 2017-06-01
+    assert tier_code(partner, date(2017, 5, 31)) == "authorized"
+    assert tier_code(partner, date(2017, 6, 1)) == "titanium"
+    engine.tier_recompute_all(as_of=date(2017, 5, 1))  # not a partner yet: nothing is written
+    assert TierHistory.objects.filter(partner=partner).count() == 1
+    engine.tier_recompute_all(as_of=date(2018, 2, 1))  # the program's review, 8 months after it joined
+    partner.refresh_from_db()
+    assert (partner.tier.code, partner.at_risk) == ("titanium", True)
+    assert "annual review on 2019-02-01" in partner.at_risk_reason
+    engine.tier_recompute_all(as_of=date(2019, 2, 1))  # its first review
+    assert tier_code(partner, date(2019, 2, 1)) == "authorized"
+    assert TierHistory.objects.get(partner=partner, effective_on=date(2019, 2, 1)).reason == "annual_review"
+
+
+def test_a_partner_created_by_staff_today_is_not_downgraded_by_its_first_evaluation():
+    today = timezone.localdate()
+    partner = partner_create(code="ADM1", name="Created Today", country="FR", legacy_dell_tier="premier")
+    engine.tier_recompute_all(as_of=today)
+    partner.refresh_from_db()
+    assert partner.tier.code == "platinum"  # status-matched today; its first review is a year or more away
+    assert TierHistory.objects.filter(partner=partner).count() == 1
 
 
 def test_mid_year_a_lower_tier_only_flags_at_risk_and_the_next_review_downgrades():
