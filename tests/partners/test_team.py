@@ -79,7 +79,10 @@ def test_accept_form_rejects_weak_or_mismatched_passwords(client):
     url = reverse("invitation_accept", args=[invitation.token])
     response = client.post(url, {"first_name": "X", "last_name": "Y", "password1": "12345678", "password2": "12345678"})
     assert response.status_code == 400
-    assert b"too short" in response.content or b"too common" in response.content
+    # Every validator that refuses it says so: length (10), a common password, all digits.
+    assert b"too short. It must contain at least 10 characters." in response.content
+    assert b"too common." in response.content
+    assert b"entirely numeric." in response.content
     response = client.post(
         url, {"first_name": "X", "last_name": "Y", "password1": "long-enough-pass-1", "password2": "long-enough-pass-2"}
     )
