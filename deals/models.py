@@ -12,6 +12,7 @@ from portal.catalog import ProductLine
 from portal.countries import validate_country_code
 from portal.money import AMOUNT_PATTERN
 
+from .compliance import ServiceDelivery, compliance_exception_condition
 from .matching import (
     NEAR_MATCH_THRESHOLD,
     CustomerIdentity,
@@ -134,21 +135,9 @@ class OrderLineQuerySet(models.QuerySet):
     def with_compliance(self):
         """Annotate ``compliance_exception``: a partner-delivered services line whose partner had no active
         services-delivery certification on the booked date (DESIGN §5: it earns no services bonus)."""
-        from partners.models import Certification, CertificationRecord
-
-        certified = CertificationRecord.objects.filter(
-            person__partner=models.OuterRef("partner"),
-            certification__track=Certification.Track.SERVICES_DELIVERY,
-            earned_on__lte=models.OuterRef("booked_on"),
-            expires_on__gt=models.OuterRef("booked_on"),
-        )
         return self.annotate(
             compliance_exception=models.Case(
-                models.When(
-                    Q(product_line=ProductLine.SERVICES, service_delivery="partner_delivered")
-                    & ~models.Exists(certified),
-                    then=models.Value(True),
-                ),
+                models.When(compliance_exception_condition(), then=models.Value(True)),
                 default=models.Value(False),
                 output_field=models.BooleanField(),
             )
@@ -159,9 +148,7 @@ class OrderLine(models.Model):
     """One line of a booked order. ``partner``, ``customer`` and ``booked_on`` repeat the order's, so the
     tier and rebate aggregations read one table."""
 
-    class ServiceDelivery(models.TextChoices):
-        RESOLD = "resold", _("Resold (delivered by the vendor)")
-        PARTNER_DELIVERED = "partner_delivered", _("Delivered by the partner")
+    ServiceDelivery = ServiceDelivery
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
     line_number = models.PositiveIntegerField(_("line"))
