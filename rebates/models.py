@@ -1,6 +1,5 @@
 """Rebate rates (data, with validity dates), statements, the rebate-line ledger and quarter closes (DESIGN §6)."""
 
-from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -23,14 +22,7 @@ class Component(models.TextChoices):
     EXCLUSIVITY_UPLIFT = "exclusivity_uplift", _("1.25X uplift")
 
 
-COMPONENT_ORDER = [component.value for component in Component]
-# The components with one program-wide rate (base depends on tier × product line).
-BONUS_COMPONENTS = [value for value in COMPONENT_ORDER if value != Component.BASE]
-
-
-class RateQuerySet(models.QuerySet):
-    def valid_on(self, day: date):
-        return self.filter(valid_from__lte=day).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=day))
+COMPONENT_ORDER = tuple(component.value for component in Component)
 
 
 class _Rate(models.Model):
@@ -43,8 +35,6 @@ class _Rate(models.Model):
     )
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Exclusive; blank: open."))
-
-    objects = RateQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -169,8 +159,11 @@ class Statement(models.Model):
 class RebateLine(models.Model):
     """One component of one order line on one statement: the ledger. Written once, never changed."""
 
-    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
-    order_line = models.ForeignKey("deals.OrderLine", on_delete=models.PROTECT, related_name="rebate_lines")
+    # No index of their own: (statement, component) and (order_line, component) below lead with them.
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    order_line = models.ForeignKey(
+        "deals.OrderLine", on_delete=models.PROTECT, related_name="rebate_lines", db_index=False
+    )
     component = models.CharField(_("component"), max_length=20, choices=Component.choices)
     # What the amount was computed from, kept so that the line explains itself forever.
     tier = models.ForeignKey("partners.Tier", on_delete=models.PROTECT, related_name="+")
@@ -185,9 +178,6 @@ class RebateLine(models.Model):
         verbose_name = _("rebate line")
         ordering = ["statement_id", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["order_line", "component", "statement"], name="rebateline_unique_line_component_statement"
-            ),
             # A component of an order line is paid once, on one statement, ever.
             models.UniqueConstraint(fields=["order_line", "component"], name="rebateline_component_paid_once"),
         ]
