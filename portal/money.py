@@ -20,6 +20,21 @@ def percent_of(amount: Decimal, rate_points: Decimal) -> Decimal:
     return round_money(amount * rate_points / Decimal(100))
 
 
+# The same rounding in PostgreSQL, for the set-based jobs: ``round(numeric, 2)`` rounds ties away from zero, as
+# ``ROUND_HALF_UP`` does; the number of places comes from ``CENT``.
+CENT_PLACES = -CENT.as_tuple().exponent
+
+
+def round_money_sql(expression: str) -> str:
+    """The SQL of ``round_money(expression)`` (``expression`` a numeric SQL expression)."""
+    return f"ROUND(({expression}), {CENT_PLACES})"
+
+
+def percent_of_sql(amount: str, rate_points: str) -> str:
+    """The SQL of ``percent_of(amount, rate_points)``."""
+    return round_money_sql(f"({amount}) * ({rate_points}) / 100")
+
+
 # ASCII digits only: ``\d`` would also take Arabic-Indic or full-width digits, which ``Decimal`` reads but a
 # statement would echo back as the file wrote them.
 AMOUNT_PATTERN = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{1,2})?")

@@ -2,48 +2,51 @@
 
 The lines: the partner lines booked from the program start to the end of the quarter that are on no statement
 yet — the quarter's own lines and the *prior-period adjustments* (lines of closed quarters that arrived after
-those closed). Two equivalent paths produce the same rows (a test proves it on thousands of random lines):
+those closed). ``calculations.reference_rows`` is the reference; two fast paths produce the same rows (a
+property-based test proves it on both databases):
 
-- PostgreSQL: one ``SELECT`` (``rebate_rows_sql``) and, for the close, an ``INSERT … SELECT`` of it;
-- any database: a fixed number of queries and the pure rules of ``calculations.py`` (``rebate_rows_python``).
+- PostgreSQL: one ``SELECT`` (``REBATE_ROWS_SQL``), linear in the lines — each fact by a join (tier and
+  attestation on date ranges, new business by a window over each customer's positive days, blended by one
+  ``GROUP BY``), the uplift summed by a ``GROUP BY``; for the close, an ``INSERT … SELECT`` of it;
+- any other database: a fixed number of queries and the pure rules of ``calculations.py``.
+
+``rebate_rows`` picks the one for the database: the close and the dashboard accrual both go through it.
+Every constant of the SQL (product lines, statuses, tracks, service deliveries, component codes, rounding, the
+fiscal calendar) is a query parameter or is composed from the Python definitions.
 """
 
 from bisect import insort
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from deals.models import OrderLine
+from deals import compliance
+from deals.models import OrderLine, Registration
 from partners.models import CertificationRecord, DellOnlyAttestation, Tier
 from partners.selectors import tier_ids_on
-from portal.fiscal import Quarter, add_months
+from portal.fiscal import FISCAL_START_MONTH, Quarter, add_months
 from portal.models import Program
+from portal.money import percent_of_sql
 
 from . import calculations as calc
-from .models import BaseRate, ComponentRate, RebateLine
+from .calculations import RebateRow
+from .models import BaseRate, ComponentRate, RebateLine, Statement
 
-ROW_FIELDS = ("order_line_id", "partner_id", "component", "tier_id", "net_amount", "rate", "amount", "is_adjustment")
-
-
-@dataclass(frozen=True, order=True)
-class RebateRow:
-    order_line_id: int
-    component: str
-    partner_id: int
-    tier_id: int
-    net_amount: Decimal
-    rate: Decimal
-    amount: Decimal
-    is_adjustment: bool
+__all__ = ["RebateRow", "rebate_lines_insert_sql", "rebate_rows", "rebate_rows_python", "rebate_rows_sql"]
 
 
-def _normal(rate: Decimal) -> Decimal:
-    # 2 and 2.000 are the same rate; compare and store them the same way on both paths.
-    return rate.quantize(Decimal("0.001"))
+def rebate_rows(
+    *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
+) -> list[RebateRow]:
+    """Every rebate row the close of ``quarter`` would write, by the fast path of this database.
+
+    ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate.
+    """
+    path = rebate_rows_sql if connection.vendor == "postgresql" else rebate_rows_python
+    return path(quarter=quarter, program=program, partner_ids=partner_ids, until=until)
 
 
 def _unstatemented():
@@ -103,7 +106,7 @@ def _subject_facts(subjects: list[dict], program: Program):
         attestations[row.partner_id].append((row.starts_on, row.ends_on))
     delivery = defaultdict(list)
     for partner_id, earned_on, expires_on in CertificationRecord.objects.filter(
-        person__partner_id__in=partner_ids, certification__track="services_delivery"
+        person__partner_id__in=partner_ids, certification__track=compliance.DELIVERY_TRACK
     ).values_list("person__partner_id", "earned_on", "expires_on"):
         delivery[partner_id].append((earned_on, expires_on))
 
@@ -144,14 +147,15 @@ def _subject_facts(subjects: list[dict], program: Program):
                     earlier_positive_dates=earlier[(line["customer_id"], line["product_line"])],
                     lookback_months=program.new_business_lookback_months,
                 ),
-                deal_registration=line["registration_id"] is not None and line["registration__status"] == "won",
+                deal_registration=line["registration_id"] is not None
+                and line["registration__status"] == Registration.Status.WON,
                 blended=calc.is_blended(
                     product_line=line["product_line"],
                     partner_lines_in_quarter=quarter_lines[
                         (partner_id, line["customer_id"], calc.quarter_bounds(day)[0])
                     ],
                 ),
-                services=calc.earns_services(
+                services=compliance.earns_services_bonus(
                     product_line=line["product_line"],
                     service_delivery=line["service_delivery"],
                     delivery_certified=certified,
@@ -163,13 +167,51 @@ def _subject_facts(subjects: list[dict], program: Program):
     return facts
 
 
+def _credited_lines(credits: list[dict]) -> dict[int, int]:
+    """Credit line id → the id of its one credited line (``calculations.credited_line``), in one query."""
+    candidates = defaultdict(list)
+    for line in OrderLine.objects.filter(
+        order_id__in={credit["credited_order_id"] for credit in credits}, credited_order__isnull=True
+    ).values("id", "order_id", "line_number", "product_line", "service_delivery"):
+        candidates[line["order_id"]].append(
+            calc.ReferenceLine(
+                id=line["id"],
+                order_id=line["order_id"],
+                line_number=line["line_number"],
+                partner_id=None,
+                customer_id=0,
+                product_line=line["product_line"],
+                net_amount=Decimal(0),
+                booked_on=date.min,
+                service_delivery=line["service_delivery"],
+            )
+        )
+    chosen = {}
+    for credit in credits:
+        line = calc.credited_line(
+            calc.ReferenceLine(
+                id=credit["id"],
+                order_id=credit["order_id"],
+                line_number=credit["line_number"],
+                partner_id=credit["partner_id"],
+                customer_id=credit["customer_id"],
+                product_line=credit["product_line"],
+                net_amount=credit["net_amount"],
+                booked_on=credit["booked_on"],
+                service_delivery=credit["service_delivery"],
+            ),
+            candidates[credit["credited_order_id"]],
+        )
+        if line is not None:
+            chosen[credit["id"]] = line.id
+    return chosen
+
+
 def rebate_rows_python(
     *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
 ) -> list[RebateRow]:
-    """Every rebate row the close of ``quarter`` would write, computed with the pure rules.
-
-    ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate.
-    """
+    """Every rebate row the close of ``quarter`` would write, computed with the pure rules in a fixed number
+    of queries. ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate."""
     program = program or Program.current()
     start = program.start_date
     targets = OrderLine.objects.filter(partner__isnull=False, booked_on__gte=start, booked_on__lte=until or quarter.end)
@@ -178,15 +220,11 @@ def rebate_rows_python(
     targets = list(targets.filter(_unstatemented()).values(*LINE_VALUES))
     credits = [line for line in targets if line["credited_order_id"] is not None]
     subjects = {line["id"]: line for line in targets if line["credited_order_id"] is None and line["net_amount"] > 0}
-    credited_orders = {line["credited_order_id"] for line in credits}
-    if credited_orders:
+    credited = _credited_lines(credits) if credits else {}
+    if credited:
         for line in (
             OrderLine.objects.filter(
-                order_id__in=credited_orders,
-                partner__isnull=False,
-                credited_order__isnull=True,
-                net_amount__gt=0,
-                booked_on__gte=start,
+                pk__in=set(credited.values()), partner__isnull=False, net_amount__gt=0, booked_on__gte=start
             )
             .filter(_unstatemented())
             .values(*LINE_VALUES)
@@ -202,41 +240,21 @@ def rebate_rows_python(
     for line in targets:
         if line["id"] in earned:
             tier_id, components = earned[line["id"]]
-            rows += _rows(line, quarter, tier_id, components)
-    if credits:
-        # What each credited (order, product line) earned: (line number, component, rate, tier), ledger or new.
-        sources = defaultdict(list)
-        for order_id, product_line, line_number, component, rate, tier_id in RebateLine.objects.filter(
-            order_line__order_id__in=credited_orders
-        ).values_list(
-            "order_line__order_id",
-            "order_line__product_line",
-            "order_line__line_number",
-            "component",
-            "rate",
-            "tier_id",
-        ):
-            sources[(order_id, product_line)].append((line_number, component, rate, tier_id))
-        for line_id, (tier_id, components) in earned.items():
-            subject = subjects[line_id]
-            if subject["order_id"] in credited_orders:
-                for item in components:
-                    sources[(subject["order_id"], subject["product_line"])].append(
-                        (subject["line_number"], item.component, item.rate, tier_id)
-                    )
+            rows += [_row(line, quarter, tier_id, item) for item in components]
+    if credited:
+        # What each credited line earned: (component → rate, tier), on a statement already or computed now.
+        sources = defaultdict(lambda: ({}, None))
+        for line_id, component, rate, tier_id in RebateLine.objects.filter(
+            order_line_id__in=set(credited.values())
+        ).values_list("order_line_id", "component", "rate", "tier_id"):
+            sources[line_id] = ({**sources[line_id][0], component: rate}, tier_id)
+        for line_id in set(credited.values()) & earned.keys():
+            tier_id, components = earned[line_id]
+            sources[line_id] = ({item.component: item.rate for item in components}, tier_id)
         for line in credits:
-            chosen = {}
-            for _line_number, component, rate, tier_id in sorted(
-                sources[(line["credited_order_id"], line["product_line"])], key=lambda source: source[0]
-            ):
-                chosen.setdefault(component, (rate, tier_id))
-            if not chosen:
-                continue
-            components = calc.credit_components(
-                line["net_amount"], {component: rate for component, (rate, _tier) in chosen.items()}
-            )
-            for item in components:
-                rows.append(_row(line, quarter, chosen[item.component][1], item))
+            rates, tier_id = sources[credited[line["id"]]] if line["id"] in credited else ({}, None)
+            for item in calc.credit_components(line["net_amount"], rates) if rates else []:
+                rows.append(_row(line, quarter, tier_id, item))
     return sorted(rows)
 
 
@@ -247,144 +265,197 @@ def _row(line, quarter, tier_id, item: calc.Earned) -> RebateRow:
         partner_id=line["partner_id"],
         tier_id=tier_id,
         net_amount=line["net_amount"],
-        rate=_normal(item.rate),
+        rate=calc.normal_rate(item.rate),
         amount=item.amount,
         is_adjustment=line["booked_on"] < quarter.start,
     )
 
 
-def _rows(line, quarter, tier_id, components):
-    return [_row(line, quarter, tier_id, item) for item in components]
-
-
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
 
-REBATE_ROWS_SQL = """
-WITH target AS (
-    SELECT ol.id, ol.order_id, ol.line_number, ol.partner_id, ol.customer_id, ol.product_line, ol.net_amount,
-           ol.booked_on, ol.service_delivery, ol.registration_id, ol.credited_order_id
+
+def _fiscal_quarter_start(day: str) -> str:
+    """The first day of the fiscal quarter containing the date ``day`` (portal.fiscal's calendar)."""
+    return (
+        f"(date_trunc('quarter', ({day}) - make_interval(months => %(fiscal_shift)s))"
+        f" + make_interval(months => %(fiscal_shift)s))::date"
+    )
+
+
+def _lookback_start(day: str) -> str:
+    """``day`` minus the new-business look-back, clamped to a shorter month's end as ``add_months`` does."""
+    return f"(({day}) - make_interval(months => %(lookback)s))::date"
+
+
+def _rate_valid(rate: str, day: str) -> str:
+    return f"{rate}.valid_from <= {day} AND ({rate}.valid_until IS NULL OR {rate}.valid_until > {day})"
+
+
+_LINE_COLUMNS = (
+    "id, order_id, line_number, partner_id, customer_id, product_line, net_amount, booked_on, service_delivery,"
+    " registration_id"
+)
+
+REBATE_ROWS_SQL = f"""
+WITH target AS MATERIALIZED (
+    SELECT {_LINE_COLUMNS}, credited_order_id
     FROM deals_orderline ol
     WHERE ol.partner_id IS NOT NULL AND ol.booked_on >= %(start)s AND ol.booked_on <= %(end)s
+      AND (%(partner_ids)s::bigint[] IS NULL OR ol.partner_id = ANY(%(partner_ids)s::bigint[]))
       AND NOT EXISTS (SELECT 1 FROM rebates_rebateline r WHERE r.order_line_id = ol.id)
-), subject AS (
-    SELECT t.* FROM target t WHERE t.credited_order_id IS NULL AND t.net_amount > 0
-    UNION
-    SELECT c.id, c.order_id, c.line_number, c.partner_id, c.customer_id, c.product_line, c.net_amount,
-           c.booked_on, c.service_delivery, c.registration_id, c.credited_order_id
-    FROM deals_orderline c
-    WHERE c.partner_id IS NOT NULL AND c.credited_order_id IS NULL AND c.net_amount > 0 AND c.booked_on >= %(start)s
-      AND c.order_id IN (SELECT t.credited_order_id FROM target t WHERE t.credited_order_id IS NOT NULL)
+), credited AS MATERIALIZED (
+    -- The one credited line of each credit (calculations.credited_line): the credited order's line of the same
+    -- product line and the same service delivery, else of the same product line; the lowest line number first.
+    SELECT DISTINCT ON (k.id) k.id AS credit_id, c.id AS line_id
+    FROM target k JOIN deals_orderline c
+      ON c.order_id = k.credited_order_id AND c.product_line = k.product_line AND c.credited_order_id IS NULL
+    WHERE k.credited_order_id IS NOT NULL
+    ORDER BY k.id, (c.service_delivery = k.service_delivery) DESC, c.line_number
+), subject AS MATERIALIZED (
+    -- The positive lines whose components are computed: the targets, and credited lines on no statement.
+    SELECT {_LINE_COLUMNS} FROM target WHERE credited_order_id IS NULL AND net_amount > 0
+    UNION ALL
+    SELECT {_LINE_COLUMNS} FROM deals_orderline c
+    WHERE c.id IN (SELECT line_id FROM credited)
+      AND c.partner_id IS NOT NULL AND c.net_amount > 0 AND c.booked_on >= %(start)s
+      AND NOT EXISTS (SELECT 1 FROM target t WHERE t.id = c.id)
       AND NOT EXISTS (SELECT 1 FROM rebates_rebateline r WHERE r.order_line_id = c.id)
-), dated AS (
-    -- The fiscal quarter (February start) containing the booked date.
-    SELECT s.*, (date_trunc('quarter', s.booked_on - interval '1 month') + interval '1 month')::date AS qstart
+), tier_span AS (
+    -- Each tier change as the span [since, until) it is the partner's tier; the later row of one day wins.
+    SELECT th.partner_id, th.to_tier_id AS tier_id, th.effective_on AS since,
+           LEAD(th.effective_on) OVER (PARTITION BY th.partner_id ORDER BY th.effective_on, th.id) AS until
+    FROM partners_tierhistory th
+    WHERE th.partner_id IN (SELECT partner_id FROM subject)
+), attested AS (
+    SELECT DISTINCT s.id
+    FROM subject s JOIN partners_dellonlyattestation a
+      ON a.partner_id = s.partner_id AND a.starts_on <= s.booked_on AND (a.ends_on IS NULL OR a.ends_on > s.booked_on)
+), certified AS (
+    SELECT DISTINCT s.id
     FROM subject s
-), ctx AS (
-    SELECT d.*,
-        COALESCE((SELECT th.to_tier_id FROM partners_tierhistory th
-                  WHERE th.partner_id = d.partner_id AND th.effective_on <= d.booked_on
-                  ORDER BY th.effective_on DESC, th.id DESC LIMIT 1), %(authorized)s) AS tier_id,
-        EXISTS (SELECT 1 FROM partners_dellonlyattestation a
-                WHERE a.partner_id = d.partner_id AND a.starts_on <= d.booked_on
-                  AND (a.ends_on IS NULL OR a.ends_on > d.booked_on)) AS attested,
-        (d.product_line IN ('server', 'storage') AND NOT EXISTS (
-            SELECT 1 FROM deals_orderline p
-            WHERE p.customer_id = d.customer_id AND p.product_line = d.product_line AND p.net_amount > 0
-              AND p.booked_on >= (d.booked_on - make_interval(months => %(lookback)s))::date
-              AND p.booked_on < d.booked_on)) AS new_business,
-        (d.registration_id IS NOT NULL AND EXISTS (
-            SELECT 1 FROM deals_registration g
-            WHERE g.id = d.registration_id AND g.status = 'won')) AS deal_registration,
-        (d.product_line IN ('server', 'storage')
-         AND EXISTS (SELECT 1 FROM deals_orderline p
-                     WHERE p.partner_id = d.partner_id AND p.customer_id = d.customer_id AND p.product_line = 'server'
-                       AND p.net_amount > 0 AND p.booked_on >= d.qstart
-                       AND p.booked_on < (d.qstart + interval '3 months')::date)
-         AND EXISTS (SELECT 1 FROM deals_orderline p
-                     WHERE p.partner_id = d.partner_id AND p.customer_id = d.customer_id AND p.product_line = 'storage'
-                       AND p.net_amount > 0 AND p.booked_on >= d.qstart
-                       AND p.booked_on < (d.qstart + interval '3 months')::date)) AS blended,
-        (d.product_line = 'services' AND (d.service_delivery = 'resold' OR (
-            d.service_delivery = 'partner_delivered' AND EXISTS (
-                SELECT 1 FROM partners_certificationrecord cr
-                JOIN partners_person pe ON pe.id = cr.person_id
-                JOIN partners_certification ce ON ce.id = cr.certification_id
-                WHERE pe.partner_id = d.partner_id AND ce.track = 'services_delivery'
-                  AND cr.earned_on <= d.booked_on AND cr.expires_on > d.booked_on)))) AS services
-    FROM dated d
-), earned AS (
-    SELECT c.id, 'base'::varchar AS component, br.rate
+    JOIN partners_person pe ON pe.partner_id = s.partner_id
+    JOIN partners_certificationrecord cr ON cr.person_id = pe.id
+    JOIN partners_certification ce ON ce.id = cr.certification_id
+    WHERE {compliance.needs_delivery_certification_sql("s")}
+      AND {compliance.delivery_certified_join_sql("s", "cr", "ce", "pe")}
+), hardware_day AS (
+    -- Each customer's days with a positive line of a hardware product line (any channel), with the day before.
+    SELECT d.customer_id, d.product_line, d.booked_on,
+           LAG(d.booked_on) OVER (PARTITION BY d.customer_id, d.product_line ORDER BY d.booked_on) AS previous_on
+    FROM (SELECT DISTINCT p.customer_id, p.product_line, p.booked_on
+          FROM deals_orderline p
+          WHERE p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0
+            AND p.booked_on >= {_lookback_start("%(start)s::date")}
+            AND p.booked_on <= (SELECT max(booked_on) FROM subject)
+            AND p.customer_id IN (SELECT customer_id FROM subject WHERE product_line = ANY(%(hardware)s::varchar[]))) d
+), blended_group AS (
+    -- (partner, customer, quarter) with a positive line of every hardware product line.
+    SELECT p.partner_id, p.customer_id, {_fiscal_quarter_start("p.booked_on")} AS quarter_start
+    FROM deals_orderline p
+    WHERE p.partner_id IS NOT NULL AND p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0
+      AND p.booked_on >= {_fiscal_quarter_start("%(start)s::date")}
+      AND p.booked_on < {_fiscal_quarter_start("(SELECT max(booked_on) FROM subject)")} + interval '3 months'
+      AND p.customer_id IN (SELECT customer_id FROM subject WHERE product_line = ANY(%(hardware)s::varchar[]))
+    GROUP BY 1, 2, 3
+    HAVING COUNT(DISTINCT p.product_line) = cardinality(%(hardware)s::varchar[])
+), ctx AS MATERIALIZED (
+    SELECT s.id, s.net_amount, s.product_line, s.booked_on,
+           COALESCE(ts.tier_id, %(authorized)s) AS tier_id,
+           (a.id IS NOT NULL) AS attested,
+           (s.product_line = ANY(%(hardware)s::varchar[])
+            AND (h.previous_on IS NULL OR h.previous_on < {_lookback_start("s.booked_on")})) AS new_business,
+           (g.id IS NOT NULL) AS deal_registration,
+           (b.partner_id IS NOT NULL) AS blended,
+           {compliance.earns_services_bonus_sql("s", "ce.id IS NOT NULL")} AS services
+    FROM subject s
+    LEFT JOIN tier_span ts
+      ON ts.partner_id = s.partner_id AND ts.since <= s.booked_on AND (ts.until IS NULL OR ts.until > s.booked_on)
+    LEFT JOIN attested a ON a.id = s.id
+    LEFT JOIN certified ce ON ce.id = s.id
+    LEFT JOIN hardware_day h
+      ON h.customer_id = s.customer_id AND h.product_line = s.product_line AND h.booked_on = s.booked_on
+    LEFT JOIN deals_registration g ON g.id = s.registration_id AND g.status = %(won)s
+    LEFT JOIN blended_group b
+      ON s.product_line = ANY(%(hardware)s::varchar[]) AND b.partner_id = s.partner_id AND b.customer_id = s.customer_id
+     AND b.quarter_start = {_fiscal_quarter_start("s.booked_on")}
+), earned AS MATERIALIZED (
+    -- One pass per component family: the base rate, then the bonuses the line's facts decide.
+    SELECT c.id, %(base)s::varchar AS component, c.tier_id, br.rate,
+           {percent_of_sql("c.net_amount", "br.rate")} AS amount
     FROM ctx c JOIN rebates_baserate br
-      ON br.tier_id = c.tier_id AND br.product_line = c.product_line
-     AND br.valid_from <= c.booked_on AND (br.valid_until IS NULL OR br.valid_until > c.booked_on)
+      ON br.tier_id = c.tier_id AND br.product_line = c.product_line AND {_rate_valid("br", "c.booked_on")}
     UNION ALL
-    SELECT c.id, cr.component, cr.rate
+    SELECT c.id, cr.component, c.tier_id, cr.rate, {percent_of_sql("c.net_amount", "cr.rate")}
     FROM ctx c JOIN rebates_componentrate cr
-      ON cr.valid_from <= c.booked_on AND (cr.valid_until IS NULL OR cr.valid_until > c.booked_on)
-     AND cr.component <> 'exclusivity_uplift'
-     AND ((cr.component = 'new_business' AND c.new_business)
-          OR (cr.component = 'deal_registration' AND c.deal_registration)
-          OR (cr.component = 'blended' AND c.blended) OR (cr.component = 'services' AND c.services))
-), subject_rows AS (
-    SELECT c.id, c.order_id, c.line_number, c.product_line, c.tier_id, e.component, e.rate,
-           ROUND(c.net_amount * e.rate / 100, 2) AS amount
-    FROM ctx c JOIN earned e ON e.id = c.id
-), subject_uplift AS (
-    SELECT c.id, c.order_id, c.line_number, c.product_line, c.tier_id, 'exclusivity_uplift'::varchar AS component,
-           cr.rate,
-           ROUND(COALESCE((SELECT SUM(r.amount) FROM subject_rows r WHERE r.id = c.id), 0) * cr.rate / 100, 2) AS amount
-    FROM ctx c JOIN rebates_componentrate cr
-      ON cr.component = 'exclusivity_uplift' AND cr.valid_from <= c.booked_on
-     AND (cr.valid_until IS NULL OR cr.valid_until > c.booked_on)
+      ON {_rate_valid("cr", "c.booked_on")}
+     AND ((cr.component = %(new_business)s AND c.new_business)
+          OR (cr.component = %(deal_registration)s AND c.deal_registration)
+          OR (cr.component = %(blended)s AND c.blended)
+          OR (cr.component = %(services)s AND c.services))
+), subject_all AS MATERIALIZED (
+    SELECT id, component, tier_id, rate, amount FROM earned
+    UNION ALL
+    -- The uplift: a share of the sum of the line's rounded components, summed by one GROUP BY.
+    SELECT c.id, cr.component, c.tier_id, cr.rate, {percent_of_sql("COALESCE(e.subtotal, 0)", "cr.rate")}
+    FROM ctx c
+    JOIN rebates_componentrate cr ON cr.component = %(uplift)s AND {_rate_valid("cr", "c.booked_on")}
+    LEFT JOIN (SELECT id, SUM(amount) AS subtotal FROM earned GROUP BY id) e ON e.id = c.id
     WHERE c.attested
-), subject_all AS (
-    SELECT * FROM subject_rows UNION ALL SELECT * FROM subject_uplift
-), credit_source AS (
-    -- What each credited order's lines earned: on a statement already, or computed now.
-    SELECT ol.order_id, ol.product_line, ol.line_number, r.component, r.rate, r.tier_id
-    FROM rebates_rebateline r JOIN deals_orderline ol ON ol.id = r.order_line_id
-    WHERE ol.order_id IN (SELECT t.credited_order_id FROM target t WHERE t.credited_order_id IS NOT NULL)
+), credit_source AS MATERIALIZED (
+    -- What each credit's credited line earned: on a statement already, or computed now.
+    SELECT x.credit_id, r.component, r.tier_id, r.rate
+    FROM credited x JOIN rebates_rebateline r ON r.order_line_id = x.line_id
     UNION ALL
-    SELECT a.order_id, a.product_line, a.line_number, a.component, a.rate, a.tier_id FROM subject_all a
-), credit_earned AS (
-    SELECT DISTINCT ON (t.id, x.component) t.id, x.component, x.rate, x.tier_id
-    FROM target t JOIN credit_source x ON x.order_id = t.credited_order_id AND x.product_line = t.product_line
-    WHERE t.credited_order_id IS NOT NULL
-    ORDER BY t.id, x.component, x.line_number
-), credit_rows AS (
-    SELECT k.id, k.component, k.rate, k.tier_id, ROUND(t.net_amount * k.rate / 100, 2) AS amount
-    FROM credit_earned k JOIN target t ON t.id = k.id
-    WHERE k.component <> 'exclusivity_uplift'
-), credit_uplift AS (
-    SELECT k.id, k.component, k.rate, k.tier_id,
-           ROUND(COALESCE((SELECT SUM(r.amount) FROM credit_rows r WHERE r.id = k.id), 0) * k.rate / 100, 2) AS amount
-    FROM credit_earned k WHERE k.component = 'exclusivity_uplift'
+    SELECT x.credit_id, a.component, a.tier_id, a.rate
+    FROM credited x JOIN subject_all a ON a.id = x.line_id
+), credit_rows AS MATERIALIZED (
+    SELECT k.credit_id AS id, k.component, k.tier_id, k.rate, {percent_of_sql("t.net_amount", "k.rate")} AS amount
+    FROM credit_source k JOIN target t ON t.id = k.credit_id
+    WHERE k.component <> %(uplift)s
 ), all_rows AS (
-    SELECT a.id, a.component, a.tier_id, a.rate, a.amount FROM subject_all a WHERE a.id IN (SELECT id FROM target)
-    UNION ALL SELECT id, component, tier_id, rate, amount FROM credit_rows
-    UNION ALL SELECT id, component, tier_id, rate, amount FROM credit_uplift
+    SELECT id, component, tier_id, rate, amount FROM subject_all
+    UNION ALL
+    SELECT id, component, tier_id, rate, amount FROM credit_rows
+    UNION ALL
+    SELECT k.credit_id, k.component, k.tier_id, k.rate, {percent_of_sql("COALESCE(e.subtotal, 0)", "k.rate")}
+    FROM credit_source k
+    LEFT JOIN (SELECT id, SUM(amount) AS subtotal FROM credit_rows GROUP BY id) e ON e.id = k.credit_id
+    WHERE k.component = %(uplift)s
 )
 SELECT x.id AS order_line_id, t.partner_id, x.component, x.tier_id, t.net_amount, x.rate,
        x.amount, (t.booked_on < %(quarter_start)s) AS is_adjustment
 FROM all_rows x JOIN target t ON t.id = x.id
-"""
+"""  # noqa: S608 — composed from this module's SQL fragments; every value is a query parameter
 
 
-def _sql_params(quarter: Quarter, program: Program) -> dict:
+def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: date | None = None) -> dict:
     return {
+        **compliance.SQL_PARAMS,
         "start": program.start_date,
-        "end": quarter.end,
+        "end": until or quarter.end,
         "quarter_start": quarter.start,
+        "partner_ids": None if partner_ids is None else sorted(partner_ids),
         "lookback": program.new_business_lookback_months,
+        "fiscal_shift": FISCAL_START_MONTH - 1,
         "authorized": Tier.objects.get(code=Tier.AUTHORIZED).pk,
+        "hardware": list(calc.HARDWARE_LINES),
+        "won": Registration.Status.WON.value,
+        "base": calc.BASE,
+        "new_business": calc.NEW_BUSINESS,
+        "deal_registration": calc.DEAL_REGISTRATION,
+        "blended": calc.BLENDED,
+        "services": calc.SERVICES,
+        "uplift": calc.EXCLUSIVITY_UPLIFT,
     }
 
 
-def rebate_rows_sql(*, quarter: Quarter, program: Program | None = None) -> list[RebateRow]:
+def rebate_rows_sql(
+    *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
+) -> list[RebateRow]:
     """The same rows as ``rebate_rows_python``, computed by PostgreSQL in one query."""
     program = program or Program.current()
     with connection.cursor() as cursor:
-        cursor.execute(REBATE_ROWS_SQL, _sql_params(quarter, program))
+        cursor.execute(REBATE_ROWS_SQL, _sql_params(quarter, program, partner_ids=partner_ids, until=until))
         rows = cursor.fetchall()
     return sorted(
         RebateRow(
@@ -393,7 +464,7 @@ def rebate_rows_sql(*, quarter: Quarter, program: Program | None = None) -> list
             partner_id=partner_id,
             tier_id=tier_id,
             net_amount=net,
-            rate=_normal(rate),
+            rate=calc.normal_rate(rate),
             amount=amount,
             is_adjustment=adjustment,
         )
@@ -403,15 +474,22 @@ def rebate_rows_sql(*, quarter: Quarter, program: Program | None = None) -> list
 
 def rebate_lines_insert_sql(*, quarter: Quarter, issued_on: date, program: Program) -> None:
     """Write the quarter's statements and rebate lines with ``INSERT … SELECT`` (PostgreSQL)."""
-    params = {**_sql_params(quarter, program), "quarter": str(quarter), "issued_on": issued_on}
+    params = {
+        **_sql_params(quarter, program),
+        "quarter": str(quarter),
+        "number_prefix": Statement.number_for(quarter, ""),
+        "issued": Statement.Status.ISSUED.value,
+        "issued_on": issued_on,
+    }
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS rebates_stage")
         cursor.execute(f"CREATE TEMP TABLE rebates_stage ON COMMIT DROP AS {REBATE_ROWS_SQL}", params)
+        cursor.execute("ANALYZE rebates_stage")
         cursor.execute(
             """
             INSERT INTO rebates_statement (number, partner_id, quarter, status, issued_on, total, line_count,
                                            payment_reference, created_at)
-            SELECT 'RS-' || %(quarter)s || '-' || p.code, p.id, %(quarter)s, 'issued', %(issued_on)s, 0, 0, '', now()
+            SELECT %(number_prefix)s || p.code, p.id, %(quarter)s, %(issued)s, %(issued_on)s, 0, 0, '', now()
             FROM partners_partner p WHERE p.id IN (SELECT partner_id FROM rebates_stage)
             ON CONFLICT DO NOTHING
             """,

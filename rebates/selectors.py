@@ -148,7 +148,7 @@ def rebate_accrual(*, partner, as_of: date) -> Accrual:
     quarter closed now, by the same code as the close (an estimate: it freezes nothing)."""
     program = Program.current()
     quarter = Quarter.containing(as_of)
-    rows = generator.rebate_rows_python(quarter=quarter, program=program, partner_ids=[partner.pk], until=as_of)
+    rows = generator.rebate_rows(quarter=quarter, program=program, partner_ids=[partner.pk], until=as_of)
     totals: dict[str, Decimal] = {}
     for row in rows:
         totals[row.component] = totals.get(row.component, ZERO) + row.amount

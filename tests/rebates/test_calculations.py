@@ -112,24 +112,32 @@ def test_blended_needs_server_and_storage_in_the_quarter():
     assert calc.is_blended(product_line="hci", partner_lines_in_quarter={"server", "storage"}) is False
 
 
-@pytest.mark.parametrize(
-    ("delivery", "certified", "earns", "exception"),
-    [
-        ("resold", False, True, False),
-        ("partner_delivered", True, True, False),
-        ("partner_delivered", False, False, True),
-    ],
-)
-def test_services_bonus_resold_or_compliant_partner_delivery(delivery, certified, earns, exception):
-    assert (
-        calc.earns_services(product_line="services", service_delivery=delivery, delivery_certified=certified) is earns
-    )
-    assert (
-        calc.is_compliance_exception(product_line="services", service_delivery=delivery, delivery_certified=certified)
-        is exception
-    )
-
-
 def test_credit_takes_the_credited_components_on_its_negative_amount():
     components = calc.credit_components(D("-187788.03"), {"base": D(3), "exclusivity_uplift": D(25)})
     assert amounts(components) == {"base": D("-5633.64"), "exclusivity_uplift": D("-1408.41")}
+
+
+def line(line_number, product_line, delivery=""):
+    return calc.ReferenceLine(
+        id=line_number,
+        order_id=1,
+        line_number=line_number,
+        partner_id=1,
+        customer_id=1,
+        product_line=product_line,
+        net_amount=D(100),
+        booked_on=date(2017, 2, 1),
+        service_delivery=delivery,
+    )
+
+
+def test_a_credit_is_judged_against_one_credited_line_same_delivery_first_then_lowest_number():
+    resold, delivered, other = line(1, "services", "resold"), line(2, "services", "partner_delivered"), line(3, "hci")
+    later_delivered = line(4, "services", "partner_delivered")
+    order = [later_delivered, other, delivered, resold]
+    assert calc.credited_line(line(9, "services", "partner_delivered"), order) == delivered
+    assert calc.credited_line(line(9, "services", "resold"), order) == resold
+    # no line of the same delivery: the same product line alone, lowest line number
+    assert calc.credited_line(line(9, "services", "resold"), [later_delivered, delivered]) == delivered
+    assert calc.credited_line(line(9, "hci"), order) == other
+    assert calc.credited_line(line(9, "storage"), order) is None

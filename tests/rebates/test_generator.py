@@ -165,6 +165,101 @@ def test_credit_earns_the_credited_components_at_their_rates_in_its_own_quarter(
     assert components()[("SO-CR", 1)] == {"base": D("-5633.64"), "exclusivity_uplift": D("-1408.41")}
 
 
+def test_a_credit_takes_back_only_what_its_one_credited_line_earned():
+    # The order has a resold services line (services bonus) and a partner-delivered one without a delivery
+    # certification (no services bonus): a credit of the partner-delivered line takes back no services bonus.
+    p = f.partner(tier="gold")
+    customer = f.customer()
+    sale = f.order(
+        partner=p,
+        customer=customer,
+        booked_on=date(2017, 2, 20),
+        lines=[
+            ("services", "1000.00", {"service_delivery": "resold"}),
+            ("services", "3000.00", {"service_delivery": "partner_delivered"}),
+        ],
+        number="SO-S",
+    )
+    delivered_credit = [("services", "-3000.00", {"service_delivery": "partner_delivered"})]
+    f.order(
+        partner=p, customer=customer, booked_on=date(2017, 3, 1), lines=delivered_credit, credits=sale, number="CR-D"
+    )
+    resold_credit = [("services", "-500.00", {"service_delivery": "resold"})]
+    f.order(partner=p, customer=customer, booked_on=date(2017, 3, 2), lines=resold_credit, credits=sale, number="CR-R")
+    got = components()
+    assert got[("SO-S", 1)] == {"base": D("20.00"), "services": D("10.00")}
+    assert got[("SO-S", 2)] == {"base": D("60.00")}
+    assert got[("CR-D", 1)] == {"base": D("-60.00")}
+    assert got[("CR-R", 1)] == {"base": D("-10.00"), "services": D("-5.00")}
+
+
+def test_a_credit_without_a_line_of_its_delivery_is_judged_against_a_line_of_its_product_line():
+    p = f.partner(tier="gold")
+    customer = f.customer()
+    f.services_delivery_certification(p, earned_on=date(2017, 3, 1))
+    early = f.order(  # booked before the certification: neither partner-delivered line is compliant
+        partner=p,
+        customer=customer,
+        booked_on=date(2017, 2, 20),
+        lines=[("hci", "10.00"), ("services", "1000.00", {"service_delivery": "partner_delivered"})],
+        number="SO-E",
+    )
+    late = f.order(
+        partner=p,
+        customer=customer,
+        booked_on=date(2017, 3, 20),
+        lines=[
+            ("services", "1000.00", {"service_delivery": "partner_delivered"}),
+            ("services", "2000.00", {"service_delivery": "partner_delivered"}),
+        ],
+        number="SO-L",
+    )
+    resold = [("services", "-100.00", {"service_delivery": "resold"})]
+    f.order(partner=p, customer=customer, booked_on=date(2017, 4, 1), lines=resold, credits=early, number="CR-E")
+    f.order(partner=p, customer=customer, booked_on=date(2017, 4, 1), lines=resold, credits=late, number="CR-L")
+    got = components()
+    assert got[("SO-E", 2)] == {"base": D("20.00")}
+    assert got[("SO-L", 1)] == {"base": D("20.00"), "services": D("10.00")}
+    # a resold credit of the uncompliant order earns no services bonus: it is judged as the line it credits
+    assert got[("CR-E", 1)] == {"base": D("-2.00")}
+    assert got[("CR-L", 1)] == {"base": D("-2.00"), "services": D("-1.00")}
+
+
+def test_a_credit_of_a_line_already_on_a_statement_takes_the_issued_components():
+    from rebates import services
+
+    p = f.partner(tier="gold", attested_on=date(2016, 6, 1))
+    customer = f.customer()
+    sale = f.order(
+        partner=p,
+        customer=customer,
+        booked_on=date(2017, 3, 1),
+        lines=[("storage", "1000.00"), ("storage", "5000.00")],
+        number="SO-1",
+    )
+    f.order(partner=p, customer=customer, booked_on=date(2017, 4, 1), lines=[("server", "10.00")])
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    f.tier_change(p, "platinum", date(2017, 5, 1))  # later changes do not reach the credited line's components
+    f.order(
+        partner=p,
+        customer=customer,
+        booked_on=date(2017, 5, 10),
+        lines=[("storage", "-400.00")],
+        credits=sale,
+        number="CR-1",
+    )
+    got = components(Quarter.parse("FY2018-Q2"))
+    # line 1 earned base 2, new business 8, blended 2 (a server line in the quarter) and the uplift
+    assert got == {
+        ("CR-1", 1): {
+            "base": D("-8.00"),
+            "new_business": D("-32.00"),
+            "blended": D("-8.00"),
+            "exclusivity_uplift": D("-12.00"),
+        }
+    }
+
+
 def test_credit_of_an_order_booked_before_the_program_earns_nothing():
     p = f.partner()
     customer = f.customer()
