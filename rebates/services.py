@@ -88,7 +88,7 @@ def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
         generator.rebate_lines_insert_sql(quarter=quarter, issued_on=as_of, program=program)
     else:
         rebate_lines_write(
-            rows=generator.rebate_rows_python(quarter=quarter, program=program), quarter=quarter, issued_on=as_of
+            rows=generator.rebate_rows(quarter=quarter, program=program), quarter=quarter, issued_on=as_of
         )
     statements = Statement.objects.for_quarter(quarter)
     lines = RebateLine.objects.filter(statement=OuterRef("pk")).values("statement")
