@@ -282,6 +282,10 @@ def _fiscal_quarter_start(day: str) -> str:
     )
 
 
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
 def _lookback_start(day: str) -> str:
     """``day`` minus the new-business look-back, clamped to a shorter month's end as ``add_months`` does."""
     return f"(({day}) - make_interval(months => %(lookback)s))::date"
@@ -368,7 +372,8 @@ WITH credit AS MATERIALIZED (
     FROM deals_orderline p
     WHERE p.partner_id IS NOT NULL AND p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0
       AND p.booked_on >= {_fiscal_quarter_start("%(start)s::date")}
-      AND p.booked_on < {_fiscal_quarter_start("(SELECT max(booked_on) FROM subject)")} + interval '3 months'
+      AND p.booked_on < {_fiscal_quarter_start("(SELECT max(booked_on) FROM subject)")}
+                        + make_interval(months => %(quarter_months)s)
       AND p.customer_id IN (SELECT customer_id FROM subject WHERE product_line = ANY(%(hardware)s::varchar[]))
     GROUP BY 1, 2, 3
     HAVING COUNT(DISTINCT p.product_line) = cardinality(%(hardware)s::varchar[])
@@ -456,6 +461,7 @@ def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: 
         "partner_ids": None if partner_ids is None else sorted(partner_ids),
         "lookback": program.new_business_lookback_months,
         "fiscal_shift": FISCAL_START_MONTH - 1,
+        "quarter_months": _months_between(quarter.start, quarter.next().start),
         "authorized": Tier.objects.get(code=Tier.AUTHORIZED).pk,
         "hardware": list(calc.HARDWARE_LINES),
         "won": Registration.Status.WON.value,
