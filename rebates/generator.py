@@ -17,6 +17,7 @@ fiscal calendar) is a query parameter or is composed from the Python definitions
 
 from bisect import insort
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -474,8 +475,9 @@ def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: 
     }
 
 
-def _plan_for_batch(cursor, *, whole_program: bool) -> None:
-    """Plan the rebate query as the batch it is, within the current transaction only.
+@contextmanager
+def _planned_for_batch(cursor, *, whole_program: bool):
+    """Plan the rebate query as the batch it is; the transaction's next statements plan as usual again.
 
     Its CTEs are estimated blindly (a filter on a CTE scan is a default guess, off by 10-1000×): a nested loop
     chosen on such a guess is quadratic (5.5 million join rows for 16,611 services lines against 334
@@ -484,9 +486,16 @@ def _plan_for_batch(cursor, *, whole_program: bool) -> None:
     customer beat hashing every line of the look-back. JIT compiled hundreds of functions for the query and
     made it 5× slower.
     """
+    if not connection.in_atomic_block:
+        raise RuntimeError("the rebate query runs in a transaction (its planner settings are SET LOCAL)")
     if whole_program:
         cursor.execute("SET LOCAL enable_nestloop = off")
     cursor.execute("SET LOCAL jit = off")
+    try:
+        yield
+    finally:
+        cursor.execute("SET LOCAL enable_nestloop = DEFAULT")
+        cursor.execute("SET LOCAL jit = DEFAULT")
 
 
 def rebate_rows_sql(
@@ -495,9 +504,9 @@ def rebate_rows_sql(
     """The same rows as ``rebate_rows_python``, computed by PostgreSQL in one query."""
     program = program or Program.current()
     with transaction.atomic(), connection.cursor() as cursor:
-        _plan_for_batch(cursor, whole_program=partner_ids is None)
-        cursor.execute(REBATE_ROWS_SQL, _sql_params(quarter, program, partner_ids=partner_ids, until=until))
-        rows = cursor.fetchall()
+        with _planned_for_batch(cursor, whole_program=partner_ids is None):
+            cursor.execute(REBATE_ROWS_SQL, _sql_params(quarter, program, partner_ids=partner_ids, until=until))
+            rows = cursor.fetchall()
     return sorted(
         RebateRow(
             order_line_id=line_id,
@@ -523,9 +532,9 @@ def rebate_lines_insert_sql(*, quarter: Quarter, issued_on: date, program: Progr
         "issued_on": issued_on,
     }
     with connection.cursor() as cursor:
-        _plan_for_batch(cursor, whole_program=True)
         cursor.execute("DROP TABLE IF EXISTS rebates_stage")
-        cursor.execute(f"CREATE TEMP TABLE rebates_stage ON COMMIT DROP AS {REBATE_ROWS_SQL}", params)
+        with _planned_for_batch(cursor, whole_program=True):
+            cursor.execute(f"CREATE TEMP TABLE rebates_stage ON COMMIT DROP AS {REBATE_ROWS_SQL}", params)
         cursor.execute("ANALYZE rebates_stage")
         cursor.execute(
             """

@@ -349,3 +349,19 @@ def test_sql_and_python_agree_on_thousands_of_random_lines(require_postgresql):
         "services",
         "exclusivity_uplift",
     }
+
+
+def test_the_rebate_query_leaves_the_planner_settings_of_its_transaction_as_they_were(require_postgresql):
+    # It plans without nested loops and JIT (SET LOCAL); the statements after it in the transaction plan as usual.
+    from django.db import transaction
+
+    def setting(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SHOW {name}")
+            return cursor.fetchone()[0]
+
+    f.order(partner=f.partner(), customer=f.customer(), booked_on=date(2017, 3, 1), lines=[("hci", "10.00")])
+    with transaction.atomic():
+        before = setting("enable_nestloop"), setting("jit")
+        assert len(rebate_rows_sql(quarter=Q1)) == 1
+        assert (setting("enable_nestloop"), setting("jit")) == before == ("on", before[1])
