@@ -10,7 +10,8 @@ property-based test proves it on both databases):
   ``GROUP BY``), the uplift summed by a ``GROUP BY``; for the close, an ``INSERT … SELECT`` of it;
 - any other database: a fixed number of queries and the pure rules of ``calculations.py``.
 
-``rebate_rows`` picks the one for the database: the close and the dashboard accrual both go through it.
+``rebate_rows`` picks the one for the database; the dashboard accrual reads it, and the close writes the same
+rows (on PostgreSQL the same query, as ``INSERT … SELECT``).
 Every constant of the SQL (product lines, statuses, tracks, service deliveries, component codes, rounding, the
 fiscal calendar) is a query parameter or is composed from the Python definitions.
 """
@@ -380,7 +381,7 @@ WITH credit AS MATERIALIZED (
     HAVING COUNT(DISTINCT p.product_line) = cardinality(%(hardware)s::varchar[])
 ), ctx AS MATERIALIZED (
     SELECT s.id, s.partner_id, s.net_amount, s.product_line, s.booked_on, s.is_target,
-           COALESCE(ts.tier_id, %(authorized)s) AS tier_id,
+           COALESCE(ts.tier_id, (SELECT id FROM partners_tier WHERE code = %(authorized)s)) AS tier_id,
            (a.id IS NOT NULL) AS attested,
            (s.product_line = ANY(%(hardware)s::varchar[])
             AND (h.previous_on IS NULL OR h.previous_on < {_lookback_start("s.booked_on")})) AS new_business,
@@ -463,7 +464,7 @@ def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: 
         "lookback": program.new_business_lookback_months,
         "fiscal_shift": FISCAL_START_MONTH - 1,
         "quarter_months": _months_between(quarter.start, quarter.next().start),
-        "authorized": Tier.objects.get(code=Tier.AUTHORIZED).pk,
+        "authorized": Tier.AUTHORIZED,
         "hardware": list(calc.HARDWARE_LINES),
         "won": Registration.Status.WON.value,
         "base": calc.BASE,
@@ -476,26 +477,24 @@ def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: 
 
 
 @contextmanager
-def _planned_for_batch(cursor, *, whole_program: bool):
-    """Plan the rebate query as the batch it is; the transaction's next statements plan as usual again.
+def _planned_for_batch(cursor):
+    """Plan the whole program's rebate query as the batch it is; the transaction's next statements plan as usual.
 
     Its CTEs are estimated blindly (a filter on a CTE scan is a default guess, off by 10-1000×): a nested loop
     chosen on such a guess is quadratic (5.5 million join rows for 16,611 services lines against 334
     certification records, 17 s of a 31 s query at 200,000 lines). Without nested loops every join is a hash or
-    merge join: linear whatever the estimates. An accrual (some partners) keeps them: its index lookups by
-    customer beat hashing every line of the look-back. JIT compiled hundreds of functions for the query and
-    made it 5× slower.
+    merge join: linear whatever the estimates. JIT compiled hundreds of functions for the query and made it 5×
+    slower. An accrual (one partner) is small and estimated well: it is planned as usual.
     """
     if not connection.in_atomic_block:
-        raise RuntimeError("the rebate query runs in a transaction (its planner settings are SET LOCAL)")
-    if whole_program:
-        cursor.execute("SET LOCAL enable_nestloop = off")
-    cursor.execute("SET LOCAL jit = off")
+        raise RuntimeError("the rebate query runs in a transaction (its planner settings are local to it)")
+    cursor.execute("SELECT set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)")
     try:
         yield
     finally:
-        cursor.execute("SET LOCAL enable_nestloop = DEFAULT")
-        cursor.execute("SET LOCAL jit = DEFAULT")
+        cursor.execute(
+            "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable_nestloop', 'jit')"
+        )
 
 
 def rebate_rows_sql(
@@ -503,9 +502,14 @@ def rebate_rows_sql(
 ) -> list[RebateRow]:
     """The same rows as ``rebate_rows_python``, computed by PostgreSQL in one query."""
     program = program or Program.current()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with _planned_for_batch(cursor, whole_program=partner_ids is None):
-            cursor.execute(REBATE_ROWS_SQL, _sql_params(quarter, program, partner_ids=partner_ids, until=until))
+    params = _sql_params(quarter, program, partner_ids=partner_ids, until=until)
+    with connection.cursor() as cursor:
+        if partner_ids is None:
+            with transaction.atomic(), _planned_for_batch(cursor):
+                cursor.execute(REBATE_ROWS_SQL, params)
+                rows = cursor.fetchall()
+        else:
+            cursor.execute(REBATE_ROWS_SQL, params)
             rows = cursor.fetchall()
     return sorted(
         RebateRow(
@@ -533,7 +537,7 @@ def rebate_lines_insert_sql(*, quarter: Quarter, issued_on: date, program: Progr
     }
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS rebates_stage")
-        with _planned_for_batch(cursor, whole_program=True):
+        with _planned_for_batch(cursor):
             cursor.execute(f"CREATE TEMP TABLE rebates_stage ON COMMIT DROP AS {REBATE_ROWS_SQL}", params)
         cursor.execute("ANALYZE rebates_stage")
         cursor.execute(
