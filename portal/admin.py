@@ -5,13 +5,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from .admin_mixins import ReadOnlyAdminMixin
 from .csvimport import ImportRejected, import_file
-from .models import ImportRun, JobRun, OutboxEmail, Program, User
+from .emails import OUTBOX_SEND_TASK
+from .models import ImportRun, JobRun, OutboxEmail, Program, TaskOutbox, User
+from .outbox import task_enqueue
 
 
 @admin.register(User)
@@ -40,13 +43,20 @@ class ProgramAdmin(admin.ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "period", "created_at", "finished_at", "runs"]
+    list_display = ["name", "period", "created_at", "finished_at", "runs", "redispatches"]
     list_filter = ["name"]
     search_fields = ["name", "period"]
     readonly_fields = [f.name for f in JobRun._meta.fields]
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(TaskOutbox)
+class TaskOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # written by the code, swept by beat
+    list_display = ["name", "key", "created_at", "dispatched_at", "attempts", "last_error"]
+    list_filter = ["name", ("dispatched_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "key"]
 
 
 @admin.register(OutboxEmail)
@@ -75,12 +85,11 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry sending now"), permissions=["change"])
     def retry(self, request, queryset):
-        from .tasks import outbox_send
-
         count = 0
-        for email in queryset.exclude(status=OutboxEmail.Status.SENT):
-            outbox_send.delay(email.pk)
-            count += 1
+        with transaction.atomic():
+            for email in queryset.exclude(status=OutboxEmail.Status.SENT):
+                task_enqueue(OUTBOX_SEND_TASK, args=[email.pk])
+                count += 1
         self.message_user(request, _("%(count)d email(s) queued for sending.") % {"count": count})
 
     def has_add_permission(self, request):

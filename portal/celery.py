@@ -34,5 +34,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=0),
     },
     "quarter-close-daily": {"task": "rebates.tasks.quarter_close_due", "schedule": crontab(hour=4, minute=0)},
+    # The sweepers: what a broker outage or a killed worker left undone is finished within minutes.
+    "task-outbox-dispatch": {"task": "portal.tasks.task_outbox_dispatch", "schedule": crontab(minute="*")},
     "outbox-send": {"task": "portal.tasks.outbox_send_pending", "schedule": crontab(minute="*/5")},
+    "job-claims-redispatch": {"task": "portal.tasks.job_claims_redispatch", "schedule": crontab(minute="*/5")},
+    "statements-email-sweep": {"task": "rebates.tasks.statements_email_sweep", "schedule": crontab(minute=15)},
 }

@@ -9,8 +9,11 @@ from django.template import Context, engines
 from django.utils import timezone, translation
 
 from .models import OutboxEmail
+from .outbox import task_enqueue
 
 logger = logging.getLogger(__name__)
+
+OUTBOX_SEND_TASK = "portal.tasks.outbox_send"
 
 
 def portal_url(path: str) -> str:
@@ -80,9 +83,7 @@ def email_enqueue(
     )
     if not created:
         return None
-    from .tasks import outbox_send
-
-    transaction.on_commit(lambda: outbox_send.delay(email.pk))
+    task_enqueue(OUTBOX_SEND_TASK, args=[email.pk], key=f"email:{email.pk}")
     return email
 
 

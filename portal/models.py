@@ -1,4 +1,4 @@
-"""Shared kernel models: users, the program's calendar settings, claimed job runs and the email outbox."""
+"""Shared kernel models: users, the program's calendar settings, claimed job runs, the task and email outboxes."""
 
 from datetime import date
 from decimal import Decimal
@@ -109,6 +109,11 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     runs = models.PositiveIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)
+    # The task that made the claim and its resolved arguments: a claim left unfinished (its worker was killed)
+    # is dispatched again with them by the beat sweeper (``portal.jobs.job_claims_redispatch``).
+    task_name = models.CharField(max_length=200, blank=True)
+    task_kwargs = models.JSONField(default=dict, blank=True)
+    redispatches = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("job run")
@@ -117,6 +122,37 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.period}"
+
+
+class TaskOutbox(models.Model):
+    """A Celery task recorded in the transaction of the change that needs it, dispatched to the broker after commit.
+
+    A broker outage cannot lose the task nor fail the request: an undispatched row is sent again by the beat
+    sweeper. ``key`` makes recording idempotent (the same change queued twice is one task); dispatch is
+    at-least-once, so every task is idempotent itself.
+    """
+
+    name = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("queued task")
+        verbose_name_plural = _("queued tasks")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=models.Q(dispatched_at__isnull=True), name="taskoutbox_pending"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.key}"
 
 
 class OutboxEmail(models.Model):

@@ -125,7 +125,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (login rate limits live here) ---------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Falls back to a per-process cache while Redis is down (portal/cache.py): sign-in keeps working.
+    CACHES = {"default": {"BACKEND": "portal.cache.RedisCacheWithFallback", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
 
@@ -225,10 +226,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redelivery of an unacknowledged task waits this long: far above the longest job (a quarter close).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
-CELERY_TASK_TIME_LIMIT = 3 * 3600
-CELERY_TASK_SOFT_TIME_LIMIT = int(2.5 * 3600)
+# Every task is short (minutes): a task over its hard limit is killed. A message taken by a worker that dies is
+# redelivered once the visibility timeout passes, so the timeout sits just above the hard limit — a task still
+# running is never delivered twice, a lost one is redelivered within minutes (docs/reliability.md). Jobs longer
+# than the limit must be chunked into several tasks, not given a longer limit.
+CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", str(15 * 60)))
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60)))
+}
+# A request that queues a task after its commit must not hang on a broker that is down: fail fast, the task
+# stays in the outbox (portal.TaskOutbox) and the beat sweeper dispatches it.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

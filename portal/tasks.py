@@ -1,11 +1,16 @@
+"""Kernel tasks: send one outbox email, and the beat sweepers that finish what a broker outage or a killed worker
+left undone (undispatched tasks, unsent emails, unfinished job claims)."""
+
 from celery import shared_task
 
 from .celery import IDEMPOTENT
-from .emails import outbox_send_one
+from .emails import OUTBOX_SEND_TASK, outbox_send_one
+from .jobs import job_claims_redispatch
 from .models import OutboxEmail
+from .outbox import tasks_dispatch_pending, tasks_dispatched_prune
 
 
-@shared_task(bind=True, max_retries=8, default_retry_delay=60, **IDEMPOTENT)
+@shared_task(name=OUTBOX_SEND_TASK, bind=True, max_retries=8, default_retry_delay=60, **IDEMPOTENT)
 def outbox_send(self, email_id: int):
     """Send one outbox email; a failure is retried with back-off (idempotent: a sent row is skipped)."""
     try:
@@ -16,7 +21,7 @@ def outbox_send(self, email_id: int):
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
 
 
-@shared_task(**IDEMPOTENT)
+@shared_task(name="portal.tasks.outbox_send_pending", **IDEMPOTENT)
 def outbox_send_pending():
     """Retry every email that is still pending or failed (at most 20 attempts each)."""
     ids = (
@@ -27,3 +32,17 @@ def outbox_send_pending():
             outbox_send_one(email_id)
         except Exception:  # recorded on the row; the next sweep retries
             continue
+
+
+@shared_task(name="portal.tasks.task_outbox_dispatch", **IDEMPOTENT)
+def task_outbox_dispatch():
+    """Dispatch the recorded tasks that were not dispatched after their commit (the broker was down)."""
+    sent = tasks_dispatch_pending()
+    tasks_dispatched_prune()
+    return sent
+
+
+@shared_task(name="portal.tasks.job_claims_redispatch", **IDEMPOTENT)
+def job_claims_redispatch_task():
+    """Dispatch again the job claims left unfinished by a worker that died mid-job."""
+    return job_claims_redispatch()

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, Exists, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +17,7 @@ from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import OutboxEmail, Program
 from portal.money import ZERO, round_money
+from portal.outbox import task_enqueue
 
 from . import generator
 from .models import QuarterClose, RebateLine, Statement
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_JOB = "rebates.close_quarter"
 STATEMENT_EMAIL_TEMPLATE = "rebates/email/statement_issued"
+STATEMENTS_EMAIL_TASK = "rebates.tasks.statements_email"
 
 
 class QuarterCloseError(Exception):
@@ -104,15 +106,9 @@ def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
         rebate_lines=figures["lines"] or 0,
         total=round_money(figures["total"] or ZERO),  # a sum of cents: exact; quantized for SQLite
     )
-    transaction.on_commit(lambda: _enqueue_emails(str(quarter)))
+    task_enqueue(STATEMENTS_EMAIL_TASK, args=[str(quarter)], key=f"statements_email:{quarter}")
     logger.info("closed %s: %s statements, total %s", quarter, close.statements, close.total)
     return _summary(close, created=True)
-
-
-def _enqueue_emails(quarter: str) -> None:
-    from .tasks import statements_email
-
-    statements_email.delay(quarter)
 
 
 def rebate_lines_write(*, rows: list[generator.RebateRow], quarter: Quarter, issued_on: date) -> int:
@@ -195,8 +191,35 @@ def statement_email(*, statement: Statement) -> int:
 
 
 def statements_email_quarter(*, quarter: str) -> int:
+    """Queue the email of each statement of ``quarter``, one statement per transaction; return how many new."""
+    return _statements_email(Statement.objects.filter(quarter=quarter))
+
+
+def statements_email_missing() -> int:
+    """Queue the email of every statement that has none although its partner has recipients; return how many.
+
+    Finds what an interrupted ``statements_email`` left (a worker killed mid-quarter): a statement is emailed
+    once, to the recipients of that time, so one already emailed is never sent again (not even to a user who
+    joined since).
+    """
+    emailed = OutboxEmail.objects.filter(
+        key__startswith=Concat(Value("statement:"), Cast(OuterRef("pk"), CharField()), Value(":user:"))
+    )
+    recipients = Membership.objects.filter(
+        partner=OuterRef("partner_id"),
+        user__is_active=True,
+        role__in=[Membership.Role.ADMIN, Membership.Role.FINANCE],
+    )
+    missing = Statement.objects.filter(Exists(recipients)).exclude(Exists(emailed))
+    queued = _statements_email(missing)
+    if queued:
+        logger.warning("queued %s statement email(s) that had not been sent", queued)
+    return queued
+
+
+def _statements_email(statements) -> int:
     queued = 0
-    for statement in Statement.objects.filter(quarter=quarter).select_related("partner"):
+    for statement in statements.select_related("partner").order_by("pk"):
         with transaction.atomic():
             queued += statement_email(statement=statement)
     return queued

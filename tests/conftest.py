@@ -89,63 +89,164 @@ def _redis_up(url: str) -> bool:
         return False
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER'] or ''}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """A real ``celery worker`` process (solo pool: killing it kills the whole worker) on this test's database."""
+
+    def __init__(self, *, broker: str, queue: str | None = None, env: dict | None = None):
+        self.broker, self.queue, self.extra_env = broker, queue, env or {}
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}"
+        self.log = ROOT / "var" / f"{self.name}.log"
+        self.process = None
+
+    def start(self):
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": self.broker,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            **self.extra_env,
+        }
+        self.log.parent.mkdir(exist_ok=True)
+        queues = ["-Q", self.queue] if self.queue else []
+        with open(self.log, "ab") as log_file:
+            offset = log_file.tell()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--concurrency=1",
+                 *queues, "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=INFO",
+                 "-n", f"{self.name}@%h"],
+                cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"celery worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        return self
+
+    def kill(self):
+        """SIGKILL: no clean-up, no acknowledgement, as when a machine dies."""
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
 @pytest.fixture
 def celery_worker_process(django_db_serialized_rollback, transactional_db):
     """A real ``celery worker`` process on Redis, using this test's PostgreSQL database."""
-    from django.db import connection
-
     broker = settings.CELERY_BROKER_URL
     need(bool(broker) and _redis_up(broker), "Redis broker (CELERY_BROKER_URL)")
     need(on_postgresql(), "PostgreSQL (DATABASE_URL)")
-    db = connection.settings_dict
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    database_url = f"postgres://{db['USER'] or ''}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
     queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": broker,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-    }
-    log = ROOT / "var" / f"{queue}.log"
-    log.parent.mkdir(exist_ok=True)
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "-Q",
-                queue,
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    worker = WorkerProcess(broker=broker, queue=queue)
     try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        worker.start()
         yield queue
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.unlink(missing_ok=True)
+        worker.stop()
+        worker.log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def worker_factory(django_db_serialized_rollback, transactional_db):
+    """Start real workers (``factory(broker=..., env=...)``) that may be killed; all are stopped at the end."""
+    need(on_postgresql(), "PostgreSQL (DATABASE_URL)")
+    workers = []
+
+    def start(**kwargs) -> WorkerProcess:
+        workers.append(WorkerProcess(**kwargs).start())
+        return workers[-1]
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop()
+            worker.log.unlink(missing_ok=True)
+
+
+class RedisServer:
+    """A ``redis-server`` of this test's own, on a free port, that the test stops and starts (an outage)."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not _redis_up(self.url):
+            if time.monotonic() > deadline:
+                pytest.fail("redis-server did not start")
+            time.sleep(0.1)
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server():
+    need(shutil.which("redis-server") is not None, "redis-server")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def broker_at():
+    """Point this process's Celery app at a real broker (``broker_at(url)``); eager mode off until the test ends."""
+    from portal.celery import app
+
+    previous = app.conf.broker_write_url if "broker_write_url" in app.conf.changes else None
+
+    def reset_pool():
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        amqp = app.__dict__.get("amqp")  # cached property: only reset when it was built
+        if amqp is not None:
+            amqp._producer_pool = None
+
+    def point(url: str):
+        reset_pool()
+        app.conf.broker_write_url = url  # what publishing uses (broker_url itself is fixed by the settings)
+        app.conf.task_always_eager = False
+
+    try:
+        yield point
+    finally:
+        reset_pool()
+        app.conf.broker_write_url = previous
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
