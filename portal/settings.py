@@ -233,7 +233,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", str(15 * 60)))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60)))
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60))),
+    # Workers look for messages past their visibility timeout every interval × throttle seconds (1 minute).
+    "unacked_restore_interval": int(env("CELERY_UNACKED_RESTORE_INTERVAL", "30")),
+    "unacked_restore_throttle": 2,
+    # A broker gone without closing the connection must not hang a publish (or a request) forever.
+    "socket_timeout": 10,
+    "socket_connect_timeout": 2,
 }
 # A request that queues a task after its commit must not hang on a broker that is down: fail fast, the task
 # stays in the outbox (portal.TaskOutbox) and the beat sweeper dispatches it.

@@ -1,0 +1,148 @@
+"""Real processes, real faults: a whole worker killed with SIGKILL mid-task; the broker's redelivery (a visibility
+timeout of minutes) or beat's re-dispatch of the job claim finishes the work, and the result equals a clean run."""
+
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.db import connection
+
+from partners.models import Certification, TierHistory
+from partners.services import partner_status_match
+from portal.jobs import job_claims_redispatch
+from portal.models import JobRun, OutboxEmail
+from portal.outbox import task_enqueue, tasks_dispatch_pending
+from rebates import services
+from rebates.models import Statement
+from tests.factories import (
+    CertificationRecordFactory,
+    MembershipFactory,
+    OrderFactory,
+    OrderLineFactory,
+    PartnerFactory,
+    PersonFactory,
+)
+from tests.factories import rebates as f
+
+pytestmark = pytest.mark.services
+Q1 = services.Quarter.parse("FY2018-Q1")
+# The second worker restores messages unacknowledged for 5 s, checking every 2 s (production: minutes).
+QUICK_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT": "5", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+
+
+@contextmanager
+def other_connection():
+    """A second PostgreSQL session of the test, to hold a lock the worker will wait for."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
+        dbname=db["NAME"], autocommit=False,
+    ) as session:  # fmt: skip
+        yield session
+
+
+def wait_until(condition, timeout=90, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def statement_emails():
+    return OutboxEmail.objects.filter(key__startswith="statement:")
+
+
+def test_a_worker_killed_mid_statements_email_is_redelivered_and_each_statement_is_emailed_once(
+    redis_server, broker_at, worker_factory, smtp_server, settings
+):
+    broker_at(redis_server.url)
+    partners = [f.partner(f"P{n:05d}", tier="gold") for n in range(1, 5)]
+    recipients = {}
+    for partner in partners:
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("server", "10000.00")])
+        recipients[partner.pk] = MembershipFactory(partner=partner, role="admin").user
+    mail_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(settings.EMAIL_PORT)}
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))  # commits; statements_email goes to the broker
+    last = Statement.objects.order_by("pk").last()
+    with other_connection() as blocker:
+        # The worker emails statements in pk order; it will wait on the last one's email key, held here.
+        blocker.execute(
+            'INSERT INTO portal_outboxemail (key, "to", subject, body, html_body, attachment_name, '
+            "attachment_content_type, status, attempts, last_error, created_at) "
+            "VALUES (%s, '[]', 'held', '', '', '', '', 'pending', 0, '', now())",
+            [f"statement:{last.pk}:user:{recipients[last.partner_id].pk}"],
+        )
+        first = worker_factory(broker=redis_server.url, env=mail_env)
+        wait_until(lambda: statement_emails().count() == len(partners) - 1, what="the first statements' emails")
+        time.sleep(0.5)  # the worker is now waiting on the held key, mid-task
+        first.kill()
+        killed_at = time.monotonic()
+        blocker.rollback()
+    assert statement_emails().count() == len(partners) - 1  # the last statement's email was lost with the worker
+
+    worker_factory(broker=redis_server.url, env={**mail_env, **QUICK_REDELIVERY})
+    wait_until(lambda: statement_emails().count() == len(partners), what="the redelivered statements_email")
+    redelivered_after = time.monotonic() - killed_at
+    print(f"statements_email redelivered {redelivered_after:.1f} s after the kill")
+    wait_until(lambda: not statement_emails().exclude(status="sent").exists(), what="the emails to be sent")
+
+    # Completeness: every issued statement has exactly one email per recipient, and each went out once.
+    expected = sorted(f"statement:{s.pk}:user:{recipients[s.partner_id].pk}" for s in Statement.objects.all())
+    assert sorted(statement_emails().values_list("key", flat=True)) == expected
+    assert statement_emails().filter(attempts=1).count() == len(partners)
+    sent_to = sorted(message["To"] for message in smtp_server if "RS-FY2018-Q1" in message["Subject"])
+    assert sent_to == sorted(user.email for user in recipients.values())
+    assert services.statements_email_missing() == 0
+    assert redelivered_after < 60, redelivered_after  # seconds here; minutes with the production settings
+
+
+def gold_on_2017_03_01():
+    partner = PartnerFactory(country="FR")
+    partner_status_match(partner=partner)
+    for product_line, amount in (("server", "690000.00"), ("services", "60000.00")):
+        order = OrderFactory(partner=partner, booked_on=date(2017, 1, 15))
+        OrderLineFactory(order=order, product_line=product_line, net_amount=Decimal(amount))
+    for _n in range(4):
+        CertificationRecordFactory(
+            person=PersonFactory(partner=partner),
+            certification=Certification.objects.get(code="TECH-SERVER"),
+            earned_on=date(2016, 6, 1),
+        )
+    return partner
+
+
+def test_a_worker_killed_mid_tier_recompute_leaves_a_claim_that_beat_dispatches_again_for_the_same_day(
+    redis_server, broker_at, worker_factory
+):
+    broker_at(redis_server.url)
+    partners = [gold_on_2017_03_01() for _n in range(3)]
+    with other_connection() as blocker:
+        # The evaluation takes this advisory lock (portal.jobs.exclusive) after claiming the day: hold it.
+        blocker.execute("SELECT pg_advisory_xact_lock(hashtext('tiers.evaluate'))")
+        first = worker_factory(broker=redis_server.url)  # production visibility timeout: no quick redelivery
+        task_enqueue("partners.tasks.tier_recompute_nightly", kwargs={"as_of": "2017-03-01"})
+        tasks_dispatch_pending(older_than=timedelta(0))
+        wait_until(lambda: JobRun.objects.filter(name="tiers.recompute").exists(), what="the claim")
+        time.sleep(0.5)
+        first.kill()
+        blocker.rollback()
+    run = JobRun.objects.get(name="tiers.recompute")
+    assert run.finished_at is None and not TierHistory.objects.filter(reason="upgrade").exists()
+
+    worker_factory(broker=redis_server.url)
+    JobRun.objects.filter(pk=run.pk).update(created_at=run.created_at - timedelta(minutes=5))  # as beat sees it later
+    assert job_claims_redispatch() == 1  # what beat does every 5 minutes
+    assert tasks_dispatch_pending(older_than=timedelta(0)) <= 1  # sent after commit already, or now
+    wait_until(lambda: JobRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists(), what="the re-run")
+
+    run.refresh_from_db()
+    assert (run.runs, run.redispatches, run.result["changes"]) == (1, 1, len(partners))
+    upgrades = TierHistory.objects.filter(reason="upgrade")
+    assert sorted(upgrades.values_list("partner_id", "to_tier__code", "effective_on")) == sorted(
+        (partner.pk, "gold", date(2017, 3, 1)) for partner in partners
+    )  # as a clean run on 2017-03-01: each partner upgraded once, on that day
+    assert job_claims_redispatch() == 0
