@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -38,4 +39,6 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
-    return render(request, "500.html", status=500)
+    """The branded error page, rendered from the template alone: no request context, so no context processor,
+    no session, no user and no query — the database may be what failed."""
+    return HttpResponseServerError(loader.get_template("500.html").render())
