@@ -29,6 +29,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(MANAGE) makemigrations --check --dry-run -v 1
 
 messages: setup
