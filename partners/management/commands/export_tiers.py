@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import CommandError
 
 from partners.tiers.overview import tier_export_csv
-from portal.fiscal import parse_iso_date
+from portal.jobcommand import DatedCommand
 
 
-class Command(BaseCommand):
+class Command(DatedCommand):
     help = (
         "Print partner_code,tier,computed_tier,at_risk,qualifying_revenue,services_revenue,certified_people,"
         "competencies for every active partner on a date (tier: effective tier; figures: 1.25X applied; "
@@ -17,14 +16,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="the date, YYYY-MM-DD (default: today)")
+        super().add_arguments(parser)
         parser.add_argument("--output", help="write to this file instead of standard output")
 
     def handle(self, *args, **options):
-        try:
-            as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
-        except ValueError as error:
-            raise CommandError(f"--as-of: {error}") from error
+        as_of = self.as_of(options)
         output = Path(options["output"]) if options["output"] else None
         if output is not None and not output.parent.is_dir():
             raise CommandError(f"--output: the folder {output.parent} does not exist")

@@ -1,31 +1,20 @@
 """``recompute_tiers [--as-of YYYY-MM-DD] [--force]``: the nightly tier evaluation, for one date."""
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-
 from partners.tiers.engine import tier_recompute_all
-from portal.fiscal import parse_iso_date
+from portal.jobcommand import DatedJobCommand
 
 
-class Command(BaseCommand):
+class Command(DatedJobCommand):
     help = "Evaluate every active partner's tier on a date (once per date; --force re-runs it, same result)."
+    as_of_help = "the evaluation date, YYYY-MM-DD (default: today)"
+    force_help = "re-run a date that was already evaluated"
+    already_done = "Tiers were already evaluated on {as_of}"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="the evaluation date, YYYY-MM-DD (default: today)")
-        parser.add_argument("--force", action="store_true", help="re-run a date that was already evaluated")
+    def run(self, *, as_of, force):
+        return tier_recompute_all(as_of=as_of, force=force)
 
-    def handle(self, *args, **options):
-        try:
-            as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
-        except ValueError as error:
-            raise CommandError(f"--as-of: {error}") from error
-        result = tier_recompute_all(as_of=as_of, force=options["force"])
-        if result is None:
-            self.stdout.write(f"Tiers were already evaluated on {as_of.isoformat()}; nothing done (use --force).")
-            return
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Tiers evaluated on {as_of.isoformat()}: {result['evaluated']} partners, "
-                f"{result['changes']} changes, {result['at_risk']} at risk."
-            )
+    def summary(self, *, as_of, result):
+        return (
+            f"Tiers evaluated on {as_of.isoformat()}: {result['evaluated']} partners, "
+            f"{result['changes']} changes, {result['at_risk']} at risk."
         )

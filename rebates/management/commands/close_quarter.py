@@ -1,25 +1,27 @@
 """``close_quarter FY2018-Q1 [--as-of YYYY-MM-DD]``: issue the quarter's rebate statements, once."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from portal.fiscal import Quarter, parse_iso_date
+from portal.fiscal import Quarter
+from portal.jobcommand import DatedCommand
 from rebates.services import QuarterCloseError, quarter_close
 
 
-class Command(BaseCommand):
+class Command(DatedCommand):
     help = "Close a quarter: issue one rebate statement per partner with rebate lines (once per quarter)."
+    as_of_help = "the close date, YYYY-MM-DD (default: today)"
 
     def add_arguments(self, parser):
         parser.add_argument("quarter", help="the quarter, e.g. FY2018-Q1")
-        parser.add_argument("--as-of", help="the close date, YYYY-MM-DD (default: today)")
+        super().add_arguments(parser)
 
     def handle(self, *args, **options):
         try:
             quarter = Quarter.parse(options["quarter"])
-            as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
         except ValueError as error:
             raise CommandError(str(error)) from error
+        as_of = self.as_of(options)
         today = timezone.localdate()
         if as_of > today:
             # A close freezes statements from what has happened; a future date would issue them early, for good.
