@@ -16,7 +16,7 @@ from portal.jobs import job_claims_redispatch
 from portal.models import JobRun, OutboxEmail
 from portal.outbox import task_enqueue, tasks_dispatch_pending
 from rebates import services
-from rebates.models import Statement
+from rebates.models import QuarterClose, RebateLine, Statement
 from tests.factories import (
     CertificationRecordFactory,
     MembershipFactory,
@@ -50,6 +50,15 @@ def wait_until(condition, timeout=90, what="condition"):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def waiting_on_a_lock() -> bool:
+    """Is some session of the test database (the worker's) waiting for a lock the test holds?"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def statement_emails():
@@ -146,3 +155,49 @@ def test_a_worker_killed_mid_tier_recompute_leaves_a_claim_that_beat_dispatches_
         (partner.pk, "gold", date(2017, 3, 1)) for partner in partners
     )  # as a clean run on 2017-03-01: each partner upgraded once, on that day
     assert job_claims_redispatch() == 0
+
+
+def test_a_worker_killed_mid_quarter_close_is_redelivered_and_the_statements_equal_a_clean_run(
+    redis_server, broker_at, worker_factory
+):
+    broker_at(redis_server.url)
+    admins = {}
+    for n in range(1, 4):  # Gold and attested: base 200 + new business 800 + uplift 250 on a 10,000 server line
+        partner = f.partner(f"P{n:05d}", tier="gold", attested_on=date(2016, 6, 1))
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("server", "10000.00")])
+        admins[partner.pk] = MembershipFactory(partner=partner, role="admin").user
+    with other_connection() as blocker:
+        # The close writes its lines and statements, then records the quarter as closed: hold that last row.
+        blocker.execute(
+            "INSERT INTO rebates_quarterclose (quarter, closed_on, closed_at, statements, rebate_lines, total) "
+            "VALUES ('FY2018-Q1', '2017-05-06', now(), 0, 0, 0)"
+        )
+        first = worker_factory(broker=redis_server.url)
+        task_enqueue("rebates.tasks.quarter_close_due", kwargs={"as_of": "2017-05-06"})
+        tasks_dispatch_pending(older_than=timedelta(0))
+        wait_until(waiting_on_a_lock, what="the close to wait on the held row, its lines written")
+        first.kill()
+        killed_at = time.monotonic()
+        blocker.rollback()
+    assert not Statement.objects.exists() and not RebateLine.objects.exists()  # the killed close left nothing
+    assert JobRun.objects.get(name="rebates.close_quarter").finished_at is None
+
+    worker_factory(broker=redis_server.url, env=QUICK_REDELIVERY)
+    wait_until(lambda: QuarterClose.objects.exists(), what="the redelivered close")
+    redelivered_after = time.monotonic() - killed_at
+    wait_until(lambda: statement_emails().filter(status="sent").count() == len(admins), what="the statement emails")
+
+    close = QuarterClose.objects.get()
+    assert (close.statements, close.rebate_lines, close.total) == (3, 9, Decimal("3750.00"))
+    assert JobRun.objects.get(name="rebates.close_quarter").runs == 1
+    for statement in Statement.objects.all():  # completeness: each line exactly its components, once
+        components = sorted(statement.lines.values_list("component", "amount"))
+        assert components == [
+            ("base", Decimal("200.00")),
+            ("exclusivity_uplift", Decimal("250.00")),
+            ("new_business", Decimal("800.00")),
+        ]
+        assert statement.total == Decimal("1250.00") and statement.line_count == 3
+    expected = sorted(f"statement:{s.pk}:user:{admins[s.partner_id].pk}" for s in Statement.objects.all())
+    assert sorted(statement_emails().values_list("key", flat=True)) == expected
+    assert redelivered_after < 60, redelivered_after
