@@ -229,9 +229,7 @@ def broker_at():
 
     previous = app.conf.broker_write_url if "broker_write_url" in app.conf.changes else None
 
-    def reset_pool():
-        if app._pool is not None:
-            app._pool.force_close_all()
+    def reset_pool():  # forget the app's pools; kombu keeps one per broker URL, still usable by the next test
         app._pool = None
         amqp = app.__dict__.get("amqp")  # cached property: only reset when it was built
         if amqp is not None:
