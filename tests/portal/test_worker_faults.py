@@ -87,7 +87,7 @@ def test_a_worker_killed_mid_statements_email_is_redelivered_and_each_statement_
         )
         first = worker_factory(broker=redis_server.url, env=mail_env)
         wait_until(lambda: statement_emails().count() == len(partners) - 1, what="the first statements' emails")
-        time.sleep(0.5)  # the worker is now waiting on the held key, mid-task
+        wait_until(waiting_on_a_lock, what="the worker to wait on the held key, mid-task")
         first.kill()
         killed_at = time.monotonic()
         blocker.rollback()
@@ -135,8 +135,7 @@ def test_a_worker_killed_mid_tier_recompute_leaves_a_claim_that_beat_dispatches_
         first = worker_factory(broker=redis_server.url)  # production visibility timeout: no quick redelivery
         task_enqueue("partners.tasks.tier_recompute_nightly", kwargs={"as_of": "2017-03-01"})
         tasks_dispatch_pending(older_than=timedelta(0))
-        wait_until(lambda: JobRun.objects.filter(name="tiers.recompute").exists(), what="the claim")
-        time.sleep(0.5)
+        wait_until(waiting_on_a_lock, what="the evaluation to wait on the held lock, its day claimed")
         first.kill()
         blocker.rollback()
     run = JobRun.objects.get(name="tiers.recompute")
