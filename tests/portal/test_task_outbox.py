@@ -123,3 +123,30 @@ def test_registering_a_deal_while_the_broker_is_down_is_no_500_after_the_commit(
     pending = TaskOutbox.objects.get(name="portal.tasks.outbox_send")
     assert pending.dispatched_at is None and pending.last_error
     assert OutboxEmail.objects.filter(pk=pending.args[0], status=OutboxEmail.Status.PENDING).exists()
+
+
+def test_the_admin_retry_action_queues_the_send_through_the_outbox(
+    rf, broker_at, django_capture_on_commit_callbacks, mailoutbox
+):
+    from django.contrib import admin
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from portal.admin import OutboxEmailAdmin
+    from tests.factories import UserFactory
+
+    email = OutboxEmail.objects.create(
+        key="failed-1", to=["a@example.com"], subject="Hi", body="Hello", status="failed"
+    )
+    request = rf.post("/admin/portal/outboxemail/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    broker_at(closed_broker())
+    with django_capture_on_commit_callbacks(execute=True):  # the broker is down: the action still answers
+        OutboxEmailAdmin(OutboxEmail, admin.site).retry(request, OutboxEmail.objects.all())
+    task = TaskOutbox.objects.get()
+    assert (task.name, task.args, task.dispatched_at) == ("portal.tasks.outbox_send", [email.pk], None)
+    assert task.last_error
+    app.conf.task_always_eager = True  # the broker is back: the sweeper sends it
+    assert tasks_dispatch_pending(older_than=timedelta(0)) == 1
+    assert [message.subject for message in mailoutbox] == ["[Partner Portal] Hi"]
