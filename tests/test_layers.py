@@ -1,6 +1,7 @@
 """The import graph of the project's apps (function-local imports included, as grimp reads every import
 statement): no module imports, directly or through others, a module that imports it back."""
 
+import ast
 import sys
 from pathlib import Path
 
@@ -81,3 +82,27 @@ def test_the_kernel_cycles_through_the_task_modules_are_gone():
     graph = build_graph()
     for module, tasks in (("portal.emails", "portal.tasks"), ("rebates.services", "rebates.tasks")):
         assert not graph.chain_exists(importer=module, imported=tasks), module
+
+
+def test_no_module_imports_a_tasks_module():
+    """Work is queued by task name through the outbox, so services never depend on their tasks (no cycle)."""
+    graph = build_graph()
+    tasks_modules = [module for module in graph.modules if module.endswith(".tasks")]
+    assert "rebates.tasks" in tasks_modules
+    importers = {module: sorted(graph.find_modules_that_directly_import(module)) for module in tasks_modules}
+    assert {module: found for module, found in importers.items() if found} == {}
+
+
+def test_tasks_are_queued_only_through_the_outbox():
+    """No ``.delay()``, ``apply_async``, ``send_task`` or ``on_commit`` outside ``portal/outbox.py``: a task
+    queued any other way is lost (or a 500 after the commit) when the broker is down."""
+    queueing = {"delay", "apply_async", "delay_on_commit", "apply_async_on_commit", "send_task", "on_commit"}
+    offenders = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.parts or path == ROOT / "portal" / "outbox.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in queueing:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.func.attr}()")
+    assert offenders == []
