@@ -34,7 +34,11 @@ def task_enqueue(name: str, *, args: list | None = None, kwargs: dict | None = N
         defaults={"name": name, "args": list(args or []), "kwargs": dict(kwargs or {})},
     )
     if created:
-        transaction.on_commit(lambda: task_dispatch(row.pk))
+        # Robust: whatever goes wrong after the commit (the broker, even the database) is logged, never raised
+        # into the request; the row is committed and the sweeper sends it. In-process mode with propagation on
+        # (the tests) raises, so that a failing task fails its test.
+        propagate = app.conf.task_always_eager and app.conf.task_eager_propagates
+        transaction.on_commit(lambda: task_dispatch(row.pk), robust=not propagate)
     return row
 
 

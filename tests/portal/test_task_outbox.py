@@ -88,6 +88,20 @@ def test_a_broker_that_is_down_fails_nothing_and_the_sweeper_sends_the_task_late
     assert OutboxEmail.objects.get(pk=email.pk).status == OutboxEmail.Status.SENT
 
 
+def test_a_database_failure_after_the_commit_is_logged_not_raised(
+    broker_at, django_capture_on_commit_callbacks, django_db_blocker, caplog
+):
+    broker_at(closed_broker())
+    capture = django_capture_on_commit_callbacks(execute=True)
+    capture.__enter__()
+    task_enqueue("portal.tasks.outbox_send_pending", key="after-commit")
+    with django_db_blocker.block():  # the database goes away between the commit and the dispatch
+        capture.__exit__(None, None, None)  # runs the after-commit dispatch: no exception reaches the request
+    assert any("in on_commit()" in record.getMessage() for record in caplog.records)  # logged for the operator
+    row = TaskOutbox.objects.get()
+    assert row.dispatched_at is None and row.attempts == 0  # committed, untouched: the sweeper will send it
+
+
 def test_dispatched_tasks_are_pruned_after_a_month_and_pending_ones_kept():
     old = timezone.now() - timedelta(days=31)
     TaskOutbox.objects.create(name="x", key="old-sent", dispatched_at=old)
