@@ -68,17 +68,10 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_local_import():
     assert import_cycles(graph) == []
 
 
-# Cycles being removed on other branches (issue 13 item 3). An entry that no longer exists fails the test too:
-# delete it then, so that the list only shrinks. Never add one.
-BEING_REMOVED = [["deals.matching", "deals.models"]]
-
-
 def test_the_apps_have_no_import_cycle():
     graph = build_graph()
     assert graph.direct_import_exists(importer="rebates.services", imported="portal.outbox")  # the graph is real
-    cycles = import_cycles(graph)
-    assert [cycle for cycle in cycles if cycle not in BEING_REMOVED] == [], "a new import cycle"
-    assert [cycle for cycle in BEING_REMOVED if cycle not in cycles] == [], "gone: delete it from BEING_REMOVED"
+    assert import_cycles(graph) == []
 
 
 def test_the_kernel_cycles_through_the_task_modules_are_gone():
