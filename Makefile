@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint migrate messages worker beat benchmark clean
+.PHONY: setup run test lint migrate messages worker beat bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ worker: setup
 
 beat: setup
 	$(VENV)/bin/celery -A portal beat --loglevel=INFO
+
+# Generate a program at scale on PostgreSQL (its own database: BENCH_DATABASE_URL, default portal_bench) and time
+# every job against bare SQL; e.g. make bench BENCH_ARGS="--partners 500 --lines 100000 --reuse". docs/performance.md
+bench: setup
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

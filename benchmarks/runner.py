@@ -1,0 +1,110 @@
+"""Run one measured step in a process of its own: ``python -m benchmarks.runner '<json spec>'``.
+
+The harness starts this with the benchmark database in ``DATABASE_URL``, so every job runs exactly as in
+production (settings, commands, services), its peak memory is its own (``wait4``), and a job that runs too
+long can be stopped. The last line printed is ``BENCH-RESULT <json>`` with the seconds spent in the step
+itself (Django's start-up excluded).
+"""
+
+import io
+import json
+import os
+import sys
+import time
+
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+def _command(spec: dict) -> dict:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    started = time.perf_counter()
+    call_command(*spec["argv"], stdout=out, stderr=out)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "output": out.getvalue().strip()[-2000:]}
+
+
+def _accrual(spec: dict) -> dict:
+    """The dashboard's accrual of one partner, as the dashboard computes it (median of ``repeat`` runs)."""
+    from partners.models import Partner
+    from portal.fiscal import parse_iso_date
+    from rebates.selectors import rebate_accrual
+
+    partner = Partner.objects.get(code=spec["partner"])
+    as_of = parse_iso_date(spec["as_of"])
+    times = []
+    accrual = None
+    for _index in range(spec.get("repeat", 3)):
+        started = time.perf_counter()
+        accrual = rebate_accrual(partner=partner, as_of=as_of)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {"seconds": times[len(times) // 2], "runs": times, "lines": accrual.lines, "total": str(accrual.total)}
+
+
+def _statements(spec: dict) -> dict:
+    """Render and queue the statement emails (PDF attached) of a sample of the quarter's statements, one by one
+    as the email job does, and extrapolate to every statement by a least-squares fit of seconds on lines."""
+    from django.db import transaction
+
+    from rebates.models import Statement
+    from rebates.services import statement_email
+
+    statements = Statement.objects.filter(quarter=spec["quarter"]).select_related("partner")
+    sizes = list(statements.order_by("pk").values_list("pk", "line_count"))
+    sample_ids = set(spec["sample_ids"])
+    timed = []
+    for statement in statements.filter(pk__in=sample_ids).order_by("pk"):
+        started = time.perf_counter()
+        with transaction.atomic():
+            queued = statement_email(statement=statement)
+        timed.append((statement.line_count, time.perf_counter() - started, queued))
+    seconds = sum(t for _lines, t, _queued in timed)
+    count = len(timed)
+    mean_x = sum(lines for lines, _t, _q in timed) / max(count, 1)
+    mean_y = seconds / max(count, 1)
+    spread = sum((lines - mean_x) ** 2 for lines, _t, _q in timed)
+    slope = sum((lines - mean_x) * (t - mean_y) for lines, t, _q in timed) / spread if spread else 0.0
+    intercept = mean_y - slope * mean_x
+    predicted = sum(max(intercept + slope * lines, 0.0) for _pk, lines in sizes)
+    return {
+        "seconds": seconds,
+        "sample": [{"lines": lines, "seconds": round(t, 4), "emails": queued} for lines, t, queued in timed],
+        "statements": len(sizes),
+        "lines": sum(lines for _pk, lines in sizes),
+        "largest_statement_lines": max((lines for _pk, lines in sizes), default=0),
+        "extrapolated_all_seconds": predicted,
+        "seconds_per_line": slope,
+        "seconds_per_statement": intercept,
+    }
+
+
+def _sessions(spec: dict) -> dict:
+    """Signed-in sessions (session cookies) for the large partner's admin and the staff user."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    cookies = {}
+    for name, email in spec["users"].items():
+        client = Client()
+        client.force_login(get_user_model().objects.get(email=email))
+        cookies[name] = client.cookies["sessionid"].value
+    return {"seconds": 0.0, "cookies": cookies}
+
+
+STEPS = {"command": _command, "accrual": _accrual, "statements": _statements, "sessions": _sessions}
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    result = STEPS[spec["step"]](spec)
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
