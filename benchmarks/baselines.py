@@ -88,8 +88,8 @@ WHERE EXISTS (SELECT 1 FROM deals_orderline l
 
 # Every component of every line of the quarter in one pass: tiers and attestations joined on ranges, the
 # new-business look-back as an anti-join on the (customer, product line, booked on) index, blended from one
-# GROUP BY, the uplift from the sum of the line's other components. Credits are priced as ordinary lines here
-# (the job prices them from the credited line): the same amount of work.
+# window over (partner, customer), the uplift from a GROUP BY of the line's other components. Credits are priced
+# as ordinary lines here (the job prices them from the credited line): the same amount of work.
 REBATE_LINES = """
 WITH tier_ranges AS (
     SELECT h.partner_id, h.to_tier_id AS tier_id, h.effective_on AS starts_on,
@@ -97,17 +97,15 @@ WITH tier_ranges AS (
     FROM partners_tierhistory h
 ), lines AS (
     SELECT l.id, l.partner_id, l.customer_id, l.product_line, l.net_amount, l.booked_on, l.service_delivery,
-           l.registration_id, t.tier_id
+           l.registration_id, t.tier_id,
+           bool_or(l.product_line = 'server' AND l.net_amount > 0) OVER customer
+               AND bool_or(l.product_line = 'storage' AND l.net_amount > 0) OVER customer AS blended
     FROM deals_orderline l
     JOIN tier_ranges t ON t.partner_id = l.partner_id AND t.starts_on <= l.booked_on
                       AND (t.ends_on IS NULL OR l.booked_on < t.ends_on)
     WHERE l.partner_id IS NOT NULL AND l.booked_on BETWEEN %(quarter_start)s AND %(quarter_end)s
       AND l.booked_on >= %(program_start)s
-), blended AS (
-    SELECT partner_id, customer_id
-    FROM lines WHERE net_amount > 0
-    GROUP BY partner_id, customer_id
-    HAVING bool_or(product_line = 'server') AND bool_or(product_line = 'storage')
+    WINDOW customer AS (PARTITION BY l.partner_id, l.customer_id)
 ), rates AS (
     SELECT component, rate FROM rebates_componentrate
     WHERE valid_from <= %(quarter_start)s AND (valid_until IS NULL OR valid_until > %(quarter_end)s)
@@ -122,7 +120,7 @@ WITH tier_ranges AS (
                 THEN (SELECT rate FROM rates WHERE component = 'new_business') END AS new_business_rate,
            CASE WHEN r.status = 'won' THEN (SELECT rate FROM rates WHERE component = 'deal_registration') END
                AS deal_registration_rate,
-           CASE WHEN l.product_line IN ('server', 'storage') AND b.partner_id IS NOT NULL
+           CASE WHEN l.product_line IN ('server', 'storage') AND l.blended
                 THEN (SELECT rate FROM rates WHERE component = 'blended') END AS blended_rate,
            CASE WHEN l.product_line = 'services' AND (l.service_delivery = 'resold' OR EXISTS (
                     SELECT 1 FROM partners_certificationrecord cr
@@ -134,7 +132,6 @@ WITH tier_ranges AS (
     JOIN rebates_baserate br ON br.tier_id = l.tier_id AND br.product_line = l.product_line
          AND br.valid_from <= l.booked_on AND (br.valid_until IS NULL OR br.valid_until > l.booked_on)
     LEFT JOIN deals_registration r ON r.id = l.registration_id
-    LEFT JOIN blended b ON b.partner_id = l.partner_id AND b.customer_id = l.customer_id
 ), components AS (
     SELECT p.id, p.partner_id, p.tier_id, p.net_amount, p.booked_on, c.component, c.rate,
            round(p.net_amount * c.rate / 100, 2) AS amount
@@ -161,6 +158,9 @@ INSERT INTO rebates_rebateline (statement_id, order_line_id, component, tier_id,
 SELECT s.id, e.id, e.component, e.tier_id, e.net_amount, e.rate, e.amount, false
 FROM everything e JOIN rebates_statement s ON s.partner_id = e.partner_id AND s.quarter = %(quarter)s
 """
+
+# The statements were inserted in the same transaction: without statistics the planner would loop over them.
+ANALYZE_STATEMENTS = "ANALYZE rebates_statement"
 
 STATEMENT_TOTALS = """
 UPDATE rebates_statement s SET total = x.total, line_count = x.lines

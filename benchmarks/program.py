@@ -29,7 +29,7 @@ from itertools import accumulate
 
 from portal.fiscal import Quarter, add_months
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 BENCH_PASSWORD = "bench-portal-2017"
 
 COUNTRIES = [("FR", 18), ("DE", 16), ("GB", 14), ("US", 25), ("BE", 6), ("ES", 6), ("IT", 6), ("NL", 5), ("CA", 4)]
@@ -396,16 +396,13 @@ def _orders(cursor, rng, sizes: Sizes, calendar: Calendar, first_day: date, part
     )  # fmt: skip
     registrations = _RegistrationWriter(cursor)
     days = (calendar.as_of - first_day).days + 1
-    expected_orders = max(int(sizes.lines / 2.5), 1)
-    booked_days = sorted(rng.randrange(days) for _index in range(expected_orders))
     cum = list(accumulate(p.weight for p in partners))
     product_cum = list(accumulate(PRODUCT_WEIGHTS))
     last_order: dict[tuple[int, int], tuple[int, str, str, int]] = {}
     order_pk = line_pk = 0
     written = 0
-    for offset in booked_days:
-        if written >= sizes.lines:
-            break
+    while written < sizes.lines:
+        offset = written * days // sizes.lines  # the lines spread evenly over the days, in booking order
         day = first_day + timedelta(days=offset)
         created = f"{day.isoformat()}T12:00:00+00"
         order_pk += 1
