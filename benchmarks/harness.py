@@ -173,11 +173,9 @@ def run_step(spec: dict, env: dict, *, timeout: float) -> dict:
             result = json.loads(line[len(RESULT_PREFIX) :])
     if status == "ok" and (process.returncode != 0 or not result):
         status = "error"
-    result.update(
-        status=status,
-        wall_seconds=time.perf_counter() - started,
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
-    )
+    result.update(status=status, wall_seconds=time.perf_counter() - started)
+    if result.get("peak_rss_mb") is None:  # stopped or failed: wait4's figure (at least the harness's own RSS)
+        result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
     if status != "ok":
         result["seconds"] = None
         result["error"] = text[-3000:]

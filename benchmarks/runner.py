@@ -96,6 +96,18 @@ def _sessions(spec: dict) -> dict:
 STEPS = {"command": _command, "accrual": _accrual, "statements": _statements, "sessions": _sessions}
 
 
+def peak_rss_mb() -> float | None:
+    """This process's own high-water mark (``VmHWM``): ``getrusage`` would report at least the RSS of the parent
+    that forked it, which Linux carries over ``exec``."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -103,6 +115,7 @@ def main() -> None:
 
     django.setup()
     result = STEPS[spec["step"]](spec)
+    result["peak_rss_mb"] = peak_rss_mb()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
