@@ -80,15 +80,24 @@ def _statements(spec: dict) -> dict:
     }
 
 
+STAFF_TOTP_SECRET = "BENCHSTAFFTOTPKEYPARTNERPORTAL23"
+
+
 def _sessions(spec: dict) -> dict:
-    """Signed-in sessions (session cookies) for the large partner's admin and the staff user."""
+    """Signed-in sessions (session cookies) for the large partner's admin and the staff user; the admin requires
+    TOTP of staff, so the staff user is enrolled first (once: the copy keeps it)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     cookies = {}
     for name, email in spec["users"].items():
+        user = get_user_model().objects.get(email=email)
+        if user.is_staff and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(user, STAFF_TOTP_SECRET)
         client = Client()
-        client.force_login(get_user_model().objects.get(email=email))
+        client.force_login(user)
         cookies[name] = client.cookies["sessionid"].value
     return {"seconds": 0.0, "cookies": cookies}
 
