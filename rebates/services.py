@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import CharField, Count, Exists, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,12 +92,8 @@ def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
         rebate_lines_write(
             rows=generator.rebate_rows(quarter=quarter, program=program), quarter=quarter, issued_on=as_of
         )
+    statements_totals_update(quarter=quarter)
     statements = Statement.objects.for_quarter(quarter)
-    lines = RebateLine.objects.filter(statement=OuterRef("pk")).values("statement")
-    statements.update(
-        total=Coalesce(Subquery(lines.annotate(s=Sum("amount")).values("s")), Value(ZERO)),
-        line_count=Coalesce(Subquery(lines.annotate(n=Count("id")).values("n")), Value(0)),
-    )
     figures = statements.aggregate(count=Count("id"), lines=Sum("line_count"), total=Sum("total"))
     close = QuarterClose.objects.create(
         quarter=str(quarter),
@@ -109,6 +105,25 @@ def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
     task_enqueue(STATEMENTS_EMAIL_TASK, args=[str(quarter)], key=f"statements_email:{quarter}")
     logger.info("closed %s: %s statements, total %s", quarter, close.statements, close.total)
     return _summary(close, created=True)
+
+
+def statements_totals_update(*, quarter: Quarter) -> None:
+    """Set each statement of ``quarter`` to the total and count of its lines, from one ``GROUP BY``.
+
+    One aggregate over the quarter's rebate lines joined back with ``UPDATE … FROM`` (PostgreSQL, SQLite ≥ 3.33),
+    not two correlated subqueries per statement; a statement's total is exactly the sum of its rounded amounts.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE rebates_statement SET total = agg.total, line_count = agg.lines
+            FROM (SELECT r.statement_id, SUM(r.amount) AS total, COUNT(*) AS lines
+                  FROM rebates_rebateline r JOIN rebates_statement s ON s.id = r.statement_id
+                  WHERE s.quarter = %s GROUP BY r.statement_id) agg
+            WHERE rebates_statement.id = agg.statement_id
+            """,
+            [str(quarter)],
+        )
 
 
 def rebate_lines_write(*, rows: list[generator.RebateRow], quarter: Quarter, issued_on: date) -> int:

@@ -230,3 +230,19 @@ def test_two_closes_at_once_issue_each_statement_once(require_postgresql):
     assert errors == []
     assert Statement.objects.count() == 1 and RebateLine.objects.count() == 3
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db
+def test_each_statement_total_and_line_count_are_those_of_its_own_lines():
+    program_with_lines()
+    other = f.partner("P00002", tier="gold")
+    f.order(
+        partner=other, customer=f.customer(), booked_on=date(2017, 3, 1), lines=[("server", "500.00")], number="SO-3"
+    )
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    statements = list(Statement.objects.order_by("number"))
+    assert len(statements) == 2
+    for statement in statements:
+        lines = list(statement.lines.all())
+        assert (statement.total, statement.line_count) == (sum(line.amount for line in lines), len(lines))
+    assert statements[0].total != statements[1].total
