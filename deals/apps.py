@@ -14,5 +14,5 @@ class DealsConfig(AppConfig):
         from .dashboard import ACTIONS_CARD
         from .imports import import_orders
 
-        importer_register("orders", import_orders)
+        importer_register("orders", import_orders, streams=True)
         dashboard_card_register(ACTIONS_CARD)

@@ -1,14 +1,19 @@
 """The shape every CSV import shares (DESIGN §7): strict UTF-8, exact header, caps, every bad row reported.
 
-An importer reads the whole file, validates every row and either applies all of it or nothing. The report
-lists each bad row with its line number (the header is line 1) and the reason.
+An importer validates every row and either applies all of it or nothing. The report lists each bad row with its
+line number (the header is line 1) and the reason. ``read_csv`` reads a whole file held in memory; ``stream_csv``
+reads a file row by row (bounded memory), for importers that stream (``importer_register(..., streams=True)``).
 """
 
+import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from django.conf import settings
 
@@ -16,14 +21,17 @@ from django.conf import settings
 class ImportRejected(Exception):
     """The file was rejected: nothing was imported. ``errors`` holds (line, message) pairs."""
 
-    def __init__(self, errors: list[tuple[int, str]]):
+    def __init__(self, errors: list[tuple[int, str]], *, total: int | None = None):
         self.errors = errors
-        super().__init__(f"{len(errors)} error(s)")
+        # A streaming importer reports the first errors only (``IMPORT_MAX_REPORTED_ERRORS``) and counts the rest.
+        self.total = max(total or 0, len(errors))
+        super().__init__(f"{self.total} error(s)")
 
     def report(self, limit: int = 200) -> str:
-        lines = [f"line {line}: {message}" if line else message for line, message in self.errors[:limit]]
-        if len(self.errors) > limit:
-            lines.append(f"… and {len(self.errors) - limit} more errors")
+        shown = self.errors[:limit]
+        lines = [f"line {line}: {message}" if line else message for line, message in shown]
+        if self.total > len(shown):
+            lines.append(f"… and {self.total - len(shown)} more errors")
         return "\n".join(lines)
 
 
@@ -33,29 +41,6 @@ class ImportResult:
     created: int = 0
     unchanged: int = 0
     details: dict = field(default_factory=dict)
-
-
-def _read_rows(reader, header: list[str]) -> tuple[list[tuple[int, dict[str, str]]], "RowErrors"]:
-    """The well-formed rows after the header, and an error for each row that is not."""
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors = RowErrors()
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not values or all(not value.strip() for value in values):
-                continue
-            if len(values) != len(header):
-                errors.add(line, f"expected {len(header)} columns, found {len(values)}")
-            elif any("\x00" in value for value in values):
-                errors.add(line, "a cell contains a NUL character")
-            else:
-                rows.append((line, {column: value.strip() for column, value in zip(header, values, strict=True)}))
-            if len(rows) + len(errors.errors) > settings.IMPORT_MAX_ROWS:
-                raise ImportRejected([(line, f"the file has more than {settings.IMPORT_MAX_ROWS:,} rows")])
-    except csv.Error as error:
-        # The reader cannot go on after this: the rows read so far are still validated and reported.
-        errors.add(reader.line_num, f"malformed CSV: {error}")
-    return rows, errors
 
 
 class RowErrors:
@@ -97,14 +82,42 @@ def read_csv(data: bytes, *, name: str, header: list[str], optional: tuple[str, 
     """
     if len(data) > settings.IMPORT_MAX_BYTES:
         raise ImportRejected([(0, f"the file is larger than the {settings.IMPORT_MAX_BYTES:,} byte limit")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRejected([(line, "the file is not valid UTF-8 (save it as UTF-8 CSV)")]) from error
-    if not text.strip():
+    stream = stream_csv(io.BytesIO(data), header=header, optional=optional)
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors = RowErrors()
+    for line, row, problem in stream.rows:
+        if row is None:
+            errors.add(line, problem)
+        else:
+            rows.append((line, row))
+    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=stream.header, rows=rows, errors=errors)
+
+
+@dataclass
+class CsvStream:
+    """A header-checked CSV file read row by row.
+
+    ``rows`` yields ``(line, row, problem)`` in file order: a well-formed row as a dict of stripped cells (and a
+    blank ``problem``), or ``None`` and what is wrong with a malformed one (wrong column count, a NUL character,
+    malformed CSV — after which the reader stops). It raises ``ImportRejected`` when the file is not UTF-8 or has
+    more than ``IMPORT_MAX_ROWS`` rows.
+    """
+
+    header: list[str]
+    rows: Iterator[tuple[int, dict[str, str] | None, str]]
+
+
+def stream_csv(stream: BinaryIO, *, header: list[str], optional: tuple[str, ...] = ()) -> CsvStream:
+    """Check the header of a binary ``stream`` and return its rows as an iterator (see ``read_csv``)."""
+    lines = _decoded_lines(stream)
+    leading = []
+    for text in lines:
+        leading.append(text)
+        if text.strip():
+            break
+    else:
         raise ImportRejected([(0, "the file is empty")])
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(itertools.chain(leading, lines), strict=True)
     try:
         found = next(reader)
     except csv.Error as error:
@@ -114,19 +127,66 @@ def read_csv(data: bytes, *, name: str, header: list[str], optional: tuple[str, 
     if found not in accepted:
         expected = ",".join(header) + "".join(f"[,{column}]" for column in optional)
         raise ImportRejected([(1, f"the header must be exactly: {expected} (found: {','.join(found)})")])
-    rows, errors = _read_rows(reader, found)
-    for _line, row in rows:
-        for column in optional:
-            row.setdefault(column, "")
-    return CsvFile(name=name, sha256=hashlib.sha256(data).hexdigest(), header=found, rows=rows, errors=errors)
+    return CsvStream(header=found, rows=_stream_rows(reader, found, optional))
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def _decoded_lines(stream: Iterable[bytes]) -> Iterator[str]:
+    """The lines of ``stream`` decoded as UTF-8 (a leading BOM dropped); a line that is not UTF-8 rejects the file.
+
+    A binary file splits at ``\n`` only, and no UTF-8 sequence contains that byte, so each line decodes alone;
+    a lone ``\r`` (old Mac files) also ends a line, as when the whole text is read."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ImportRejected([(number, "the file is not valid UTF-8 (save it as UTF-8 CSV)")]) from error
+        if "\r" in text[:-2]:
+            yield from filter(None, _LONE_CR.split(text))
+        else:
+            yield text
+
+
+def _stream_rows(reader, header: list[str], optional: tuple[str, ...]):
+    count = 0
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not values or all(not value.strip() for value in values):
+                continue
+            count += 1
+            if count > settings.IMPORT_MAX_ROWS:
+                raise ImportRejected([(line, f"the file has more than {settings.IMPORT_MAX_ROWS:,} rows")])
+            if len(values) != len(header):
+                yield line, None, f"expected {len(header)} columns, found {len(values)}"
+            elif any("\x00" in value for value in values):
+                yield line, None, "a cell contains a NUL character"
+            else:
+                row = {column: value.strip() for column, value in zip(header, values, strict=True)}
+                for column in optional:
+                    row.setdefault(column, "")
+                yield line, row, ""
+    except csv.Error as error:
+        # The reader cannot go on after this: the rows read so far are still validated and reported.
+        yield reader.line_num, None, f"malformed CSV: {error}"
 
 
 _IMPORTERS: dict[str, Callable] = {}
+_STREAMING: set[str] = set()
 
 
-def importer_register(kind: str, importer: Callable) -> None:
-    """Make ``importer`` the one behind uploads and commands of ``kind`` (apps call this in ``ready()``)."""
+def importer_register(kind: str, importer: Callable, *, streams: bool = False) -> None:
+    """Make ``importer`` the one behind uploads and commands of ``kind`` (apps call this in ``ready()``).
+
+    An importer is called with the file's bytes, or with a binary file object to read row by row when it
+    ``streams``."""
     _IMPORTERS[kind] = importer
+    if streams:
+        _STREAMING.add(kind)
+    else:
+        _STREAMING.discard(kind)
 
 
 def importer_for(kind: str) -> Callable:
@@ -137,39 +197,85 @@ def importer_for(kind: str) -> Callable:
         raise LookupError(f"no importer registered for {kind!r}") from None
 
 
+def import_progress(run, **values) -> None:
+    """Publish how far the import of ``run`` is (rows read, stage) for its status page.
+
+    The import's own transaction is invisible to other connections until it ends, so progress goes to the cache
+    (Redis in production), not to the run's row."""
+    if run is not None and run.pk is not None:
+        from django.core.cache import cache
+
+        cache.set(progress_key(run.pk), values, timeout=24 * 3600)
+
+
+def import_progress_of(run_id: int) -> dict:
+    from django.core.cache import cache
+
+    return cache.get(progress_key(run_id)) or {}
+
+
+def progress_key(run_id: int) -> str:
+    return f"importrun-progress-{run_id}"
+
+
 def chunks(items: list, size: int = 5000) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def import_file(*, kind: str, data: bytes, name: str, user=None):
+def _digest(stream: BinaryIO) -> tuple[str, int]:
+    """The SHA-256 and size of a seekable binary stream, read in blocks, then rewound."""
+    digest, size = hashlib.sha256(), 0
+    while block := stream.read(1 << 20):
+        digest.update(block)
+        size += len(block)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def import_file(*, kind: str, data: bytes | BinaryIO, name: str, user=None, run=None):
     """Run the importer registered for ``kind`` all-or-nothing and record the run either way.
 
+    ``data`` is the file's bytes or a seekable binary file (read in blocks, never whole, by a streaming importer).
+    ``run`` is the pending ``ImportRun`` of an upload imported by a worker; without one a run is recorded here.
     Return the applied ``ImportRun``; raise ``ImportRejected`` (after recording a rejected run) otherwise.
     """
     from django.db import transaction
+    from django.utils import timezone
 
     from .models import ImportRun
 
-    sha256 = hashlib.sha256(data).hexdigest()
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    sha256, size = _digest(stream)
+    recorded = run is not None
     try:
+        if size > settings.IMPORT_MAX_BYTES:
+            raise ImportRejected([(0, f"the file is larger than the {settings.IMPORT_MAX_BYTES:,} byte limit")])
         with transaction.atomic():
-            run = ImportRun.objects.create(
-                kind=kind, file_name=name[:255], file_sha256=sha256, imported_by=user, status=ImportRun.Status.APPLIED
-            )
-            result = importer_for(kind)(data, name=name, run=run, user=user)
+            if recorded:
+                run.file_sha256 = sha256
+            else:
+                run = ImportRun.objects.create(kind=kind, file_name=name[:255], file_sha256=sha256, imported_by=user,
+                                               status=ImportRun.Status.APPLIED)  # fmt: skip
+            content = stream if kind in _STREAMING else stream.read()
+            result = importer_for(kind)(content, name=name, run=run, user=user)
+            run.status, run.finished_at = ImportRun.Status.APPLIED, timezone.now()
             run.rows, run.created, run.unchanged = result.rows, result.created, result.unchanged
-            run.save(update_fields=["rows", "created", "unchanged"])
+            run.save(update_fields=["status", "finished_at", "file_sha256", "rows", "created", "unchanged"])
             return run
     except ImportRejected as rejected:
-        ImportRun.objects.create(
-            kind=kind,
-            file_name=name[:255],
-            file_sha256=sha256,
-            imported_by=user,
-            status=ImportRun.Status.REJECTED,
-            errors=[{"line": line, "message": message} for line, message in rejected.errors[:1000]],
-        )
+        outcome = {
+            "status": ImportRun.Status.REJECTED,
+            "file_sha256": sha256,
+            "finished_at": timezone.now(),
+            "errors": [{"line": line, "message": message} for line, message in rejected.errors[:1000]],
+            "error_count": rejected.total,
+        }
+        if recorded:
+            ImportRun.objects.filter(pk=run.pk).update(**outcome)
+            run.refresh_from_db()
+        else:
+            ImportRun.objects.create(kind=kind, file_name=name[:255], imported_by=user, **outcome)
         raise
 
 

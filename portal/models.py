@@ -195,8 +195,11 @@ class ImportRun(models.Model):
         ORDERS = "orders", _("orders")
 
     class Status(models.TextChoices):
+        PENDING = "pending", _("pending")  # uploaded, waiting for a worker
+        RUNNING = "running", _("running")
         APPLIED = "applied", _("applied")
         REJECTED = "rejected", _("rejected")
+        FAILED = "failed", _("failed")  # stopped by an unexpected error: nothing was imported
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     file_name = models.CharField(_("file"), max_length=255)
@@ -210,6 +213,11 @@ class ImportRun(models.Model):
     created = models.PositiveIntegerField(_("created"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # ``errors`` keeps the first errors; this counts them all.
+    error_count = models.PositiveIntegerField(_("errors found"), default=0)
+    # An upload imported by a worker: the file as uploaded, kept with the run (the import log is an audit trail).
+    upload = models.FileField(_("uploaded file"), upload_to="imports/%Y/%m/", blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")

@@ -280,6 +280,8 @@ if PRODUCTION:
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "2000000"))
+# A streamed import reports its first errors (by line) and counts the others.
+IMPORT_MAX_REPORTED_ERRORS = int(env("IMPORT_MAX_REPORTED_ERRORS", "10000"))
 # CI sets this so that a test needing PostgreSQL, Redis, a worker, SMTP or a browser fails instead of skipping.
 PORTAL_REQUIRE_SERVICES = env_bool("PORTAL_REQUIRE_SERVICES")
 DJANGO_TABLES2_TEMPLATE = "django_tables2/portal_table.html"

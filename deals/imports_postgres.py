@@ -1,0 +1,450 @@
+"""The set-based PostgreSQL path of the ``orders.csv`` import: the same rules as ``deals.imports``, at program scale.
+
+The file is read row by row (bounded memory): each row is checked on its own with ``row_problems`` (the Python
+rules, unchanged) and ``COPY``-ed, problems included, into a temporary staging table. Everything that needs
+several rows — the rows of one order agreeing, duplicate lines, order totals, customer matching, credits,
+registrations, what is already booked — is then one query over the whole file, and each table is written by one
+``INSERT … SELECT``. No model instance is built per row. It all runs inside the import's transaction: a rejected
+file leaves nothing behind, and the staging tables vanish with the transaction.
+
+Customer matching keeps ``CustomerIndex``'s order-dependent rules (the first customer of a key wins, a customer
+new in the file can be matched by a later row) by walking the file's *distinct* customer identities in file order
+once, in Python: its memory grows with the number of customers a file names, never with its lines.
+
+``tests/deals/test_imports_paths.py`` proves that this path and the Python one leave the same database state and
+report the same errors on random files.
+"""
+
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import connection
+
+from partners.models import Partner
+from portal.csvimport import ImportRejected, ImportResult, import_progress, stream_csv
+from portal.money import parse_money
+
+from .matching import CustomerIndex, customer_keys
+from .models import Customer, Order, OrderLine, Registration
+from .registrations.services import registrations_mark_won
+
+# Above this many new lines the planner's statistics of the order tables are refreshed after the import (a stale
+# histogram once made a partner's Orders page take 591 ms of SQL).
+ANALYZE_AFTER_LINES = 10_000
+PROGRESS_EVERY = 20_000
+
+STAGE_COLUMNS = [
+    "line",
+    "problems",
+    "number",
+    "booked_on",
+    "channel",
+    "partner_code",
+    "customer_name",
+    "customer_country",
+    "customer_vat",
+    "customer_domain",
+    "line_number",
+    "product_line",
+    "sku",
+    "description",
+    "quantity",
+    "net_amount",
+    "service_delivery",
+    "registration_number",
+    "credits_order_number",
+    "counted_amount",
+    "vat_key",
+    "domain_key",
+    "name_key",
+]
+_CSV_COLUMNS = STAGE_COLUMNS[2:19]  # ORDER_HEADER, in its order (``order_number`` read as ``number``)
+TEMP_TABLES = ["import_stage", "import_error", "import_checked", "import_valid", "import_identity",
+               "import_customer_of", "import_new_customer", "import_line"]  # fmt: skip
+
+
+class _Known:
+    """A customer as ``CustomerIndex`` needs it: an id and the matching keys (no model instance)."""
+
+    __slots__ = ("pk", "country", "vat_key", "domain_key", "name_key")
+
+    def __init__(self, pk, country, vat_key, domain_key, name_key):
+        self.pk, self.country, self.vat_key, self.domain_key, self.name_key = pk, country, vat_key, domain_key, name_key
+
+
+class _Identity:
+    """A customer identity with its keys already computed (``CustomerIndex.match`` reads ``keys`` and
+    ``country``)."""
+
+    __slots__ = ("country", "keys")
+
+    def __init__(self, country, keys):
+        self.country, self.keys = country, keys
+
+
+def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
+    """Book the orders of the ``orders.csv`` in ``stream`` with set operations (see the module docstring)."""
+    from .imports import MAX_LINE_AMOUNT, MAX_ORDER_TOTAL, ORDER_HEADER
+
+    partner_codes = set(Partner.objects.values_list("code", flat=True))
+    csv_stream = stream_csv(stream, header=ORDER_HEADER)
+    with connection.cursor() as cursor:
+        for table in TEMP_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - constant names
+        cursor.execute(
+            "CREATE TEMP TABLE import_stage (line integer NOT NULL, problems text[], "
+            + ", ".join(f"{column} text" for column in _CSV_COLUMNS)
+            + ", counted_amount numeric, vat_key text, domain_key text, name_key text) ON COMMIT DROP"
+        )
+        rows = _copy_rows(cursor, csv_stream.rows, partner_codes=partner_codes, max_line=MAX_LINE_AMOUNT, run=run)
+        import_progress(run, rows=rows, stage="checking")
+        _check_orders(cursor, max_total=MAX_ORDER_TOTAL)
+        new_customers = _resolve_customers(cursor)
+        _resolve_lines(cursor)
+        _raise_if_errors(cursor)
+        import_progress(run, rows=rows, stage="writing")
+        created, orders, unchanged = _write(cursor, run=run)
+        order_ids = _orders_that_may_win(cursor, run=run)
+        if created > ANALYZE_AFTER_LINES:
+            for model in (Customer, Order, OrderLine):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")  # noqa: S608 - a model's table
+        for table in TEMP_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - constant names
+    if order_ids:
+        registrations_mark_won(order_ids=order_ids)
+    return ImportResult(
+        rows=rows, created=created, unchanged=unchanged, details={"orders": orders, "customers": new_customers}
+    )
+
+
+def _copy_rows(cursor, rows, *, partner_codes: set[str], max_line, run) -> int:
+    """COPY every row of the file into ``import_stage`` with its own problems; return the well-formed rows."""
+    from .imports import ORDER_HEADER, row_problems
+
+    keys_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    well_formed = 0
+    with cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:  # noqa: S608
+        for line, row, problem in rows:
+            if row is None:
+                copy.write_row((line, [problem], *([None] * (len(STAGE_COLUMNS) - 2))))
+                continue
+            well_formed += 1
+            if well_formed % PROGRESS_EVERY == 0:
+                import_progress(run, rows=well_formed, stage="reading")
+            problems = row_problems(row, partner_codes=partner_codes)
+            try:
+                amount = abs(parse_money(row["net_amount"]))
+            except ValueError:
+                amount = None
+            counted = amount if amount is not None and amount <= max_line else None
+            keys = (None, None, None)
+            if not problems:
+                identity = (row["customer_name"], row["customer_vat"], row["customer_domain"])
+                keys = keys_of.get(identity)
+                if keys is None:
+                    if len(keys_of) > 100_000:  # a bounded cache: customers repeat, files do not fit in memory
+                        keys_of.clear()
+                    keys = keys_of[identity] = customer_keys(*identity)
+            copy.write_row((line, problems or None, *(row[column] for column in ORDER_HEADER), counted, *keys))
+    return well_formed
+
+
+def _check_orders(cursor, *, max_total) -> None:
+    """``order_problems`` as one window query: the rows of one order repeat its fields, line numbers are unique
+    within an order, and an order's lines add up to at most ``max_total`` (reported at the line that crosses it).
+    Then the errors table, and ``import_valid``: the rows with no problem at all, typed."""
+    from .imports import ORDER_FIELDS
+
+    different = ", ".join(
+        f"CASE WHEN {column} <> first_value({column}) OVER o THEN '{column}' END" for column in ORDER_FIELDS
+    )
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE import_checked ON COMMIT DROP AS
+        SELECT s.*,
+               first_value(line) OVER o AS first_line,
+               concat_ws(', ', {different}) AS different,
+               min(line) OVER (PARTITION BY number, line_number) AS first_same_line,
+               counted_amount IS NOT NULL
+                 AND sum(counted_amount) OVER running - counted_amount <= %(max)s
+                 AND sum(counted_amount) OVER running > %(max)s AS over_total
+          FROM import_stage s
+         WHERE number IS NOT NULL
+        WINDOW o AS (PARTITION BY number ORDER BY line),
+               running AS (PARTITION BY number ORDER BY line ROWS UNBOUNDED PRECEDING)
+        """,  # noqa: S608 - the column names are constants
+        {"max": max_total},
+    )
+    cursor.execute("CREATE TEMP TABLE import_error (line integer, rank integer, message text) ON COMMIT DROP")
+    cursor.execute(
+        """
+        INSERT INTO import_error (line, rank, message)
+        SELECT line, problem.rank, problem.message
+          FROM import_stage, unnest(problems) WITH ORDINALITY AS problem(message, rank)
+         WHERE problems IS NOT NULL
+        UNION ALL
+        SELECT line, 100, format('order %%s: %%s differ from line %%s', number, different, first_line)
+          FROM import_checked WHERE different <> ''
+        UNION ALL
+        SELECT line, 101, format('duplicate line: order %%s line %%s is also on line %%s', number, line_number,
+                                 first_same_line)
+          FROM import_checked WHERE line <> first_same_line
+        UNION ALL
+        SELECT line, 102, format('order %%s: its lines add up to more than %%s', number, %(max)s::text)
+          FROM import_checked WHERE over_total
+        """,
+        {"max": f"{max_total:,}"},
+    )
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE import_valid ON COMMIT DROP AS
+        SELECT c.line, c.number, c.booked_on::date AS booked_on, c.channel, c.partner_code, p.id AS partner_id,
+               c.customer_name, c.customer_country, c.customer_vat, c.customer_domain,
+               c.vat_key, c.domain_key, c.name_key,
+               c.line_number::integer AS line_number, c.product_line, c.sku, c.description,
+               c.quantity::integer AS quantity, c.net_amount::numeric(16, 2) AS net_amount,
+               c.net_amount AS net_amount_source, c.service_delivery, c.registration_number, c.credits_order_number
+          FROM import_checked c
+          LEFT JOIN {Partner._meta.db_table} p ON p.code = c.partner_code AND c.partner_code <> ''
+         WHERE c.problems IS NULL AND c.different = '' AND c.line = c.first_same_line AND NOT c.over_total
+        """  # noqa: S608 - a model's table
+    )
+
+
+def _resolve_customers(cursor) -> int:
+    """Give every identity of the valid rows its customer (DESIGN §4, ``CustomerIndex``'s rules); the new ones get
+    their ids now and are written with the orders. Return how many are new."""
+    cursor.execute(
+        """
+        CREATE TEMP TABLE import_identity ON COMMIT DROP AS
+        SELECT row_number() OVER (ORDER BY min(line)) AS id, customer_name, customer_country, customer_vat,
+               customer_domain, vat_key, domain_key, name_key
+          FROM import_valid
+         GROUP BY customer_name, customer_country, customer_vat, customer_domain, vat_key, domain_key, name_key
+        """
+    )
+    customers = Customer._meta.db_table
+    # The customers any identity could match, lowest id first: for each key the oldest customer wins.
+    cursor.execute(
+        f"""
+        SELECT c.id, c.country, c.vat_key, c.domain_key, c.name_key
+          FROM {customers} c
+         WHERE c.vat_key IN (SELECT vat_key FROM import_identity WHERE vat_key <> '')
+            OR c.domain_key IN (SELECT domain_key FROM import_identity WHERE domain_key <> '')
+            OR (c.country, c.name_key) IN (SELECT customer_country, name_key FROM import_identity)
+         ORDER BY c.id
+        """  # noqa: S608 - a model's table
+    )
+    index = CustomerIndex()
+    for known in cursor.fetchall():
+        index.add(_Known(*known))
+    cursor.execute("SELECT id, customer_name, customer_country, customer_vat, customer_domain, vat_key, domain_key,"
+                   " name_key FROM import_identity ORDER BY id")  # fmt: skip
+    customer_of, new = [], []
+    for identity_id, name, country, vat, domain, vat_key, domain_key, name_key in cursor.fetchall():
+        customer = index.match(_Identity(country, (vat_key, domain_key, name_key)))
+        if customer is None:
+            customer = _Known(-1 - len(new), country, vat_key, domain_key, name_key)
+            new.append((customer, name, vat, domain))
+            index.add(customer)
+        customer_of.append((identity_id, customer))
+    if new:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s) ORDER BY 1",
+            [customers, len(new)],
+        )
+        for (customer, *_fields), (pk,) in zip(new, cursor.fetchall(), strict=True):
+            customer.pk = pk
+    cursor.execute("CREATE TEMP TABLE import_customer_of (identity_id bigint, customer_id bigint) ON COMMIT DROP")
+    with cursor.cursor.copy("COPY import_customer_of FROM STDIN") as copy:
+        for identity_id, customer in customer_of:
+            copy.write_row((identity_id, customer.pk))
+    cursor.execute(
+        "CREATE TEMP TABLE import_new_customer (id bigint, name text, country text, vat text, domain text,"
+        " vat_key text, domain_key text, name_key text) ON COMMIT DROP"
+    )
+    with cursor.cursor.copy("COPY import_new_customer FROM STDIN") as copy:
+        for customer, name, vat, domain in new:
+            copy.write_row((customer.pk, name, customer.country, vat, domain, customer.vat_key, customer.domain_key,
+                            customer.name_key))  # fmt: skip
+    return len(new)
+
+
+def _resolve_lines(cursor) -> None:
+    """``resolve_lines`` and ``check_against_booked`` as one query: each valid row with its customer, the booked
+    order of its number, the order it credits, its registration and the booked line of the same number; then
+    their errors, in the Python path's words."""
+    orders, lines, registrations = Order._meta.db_table, OrderLine._meta.db_table, Registration._meta.db_table
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE import_line ON COMMIT DROP AS
+        WITH valid AS (
+            SELECT v.*, co.customer_id
+              FROM import_valid v
+              JOIN import_identity i
+                ON (i.customer_name, i.customer_country, i.customer_vat, i.customer_domain)
+                 = (v.customer_name, v.customer_country, v.customer_vat, v.customer_domain)
+              JOIN import_customer_of co ON co.identity_id = i.id
+        ),
+        booked AS (
+            SELECT o.* FROM {orders} o WHERE o.number IN (SELECT number FROM valid)
+                                          OR o.number IN (SELECT credits_order_number FROM valid)
+        ),
+        file_order AS (  -- the orders new in this file, as its first valid row gives them
+            SELECT DISTINCT ON (number) number, partner_id, customer_id
+              FROM valid WHERE number NOT IN (SELECT number FROM booked) ORDER BY number, line
+        ),
+        credit AS (
+            SELECT v.*,
+                   b.id AS booked_id, b.booked_on AS booked_booked_on, b.channel AS booked_channel,
+                   b.partner_id AS booked_partner_id, b.customer_id AS booked_customer_id,
+                   cb.id AS credited_booked_id, fo.number AS credited_file_number,
+                   CASE WHEN cb.id IS NOT NULL THEN cb.partner_id ELSE fo.partner_id END AS credited_partner_id,
+                   CASE WHEN cb.id IS NOT NULL THEN cb.customer_id ELSE fo.customer_id END AS credited_customer_id,
+                   CASE WHEN cb.id IS NOT NULL
+                         AND v.partner_id IS NULL AND v.channel = 'direct' AND cb.channel = 'direct'
+                         AND cb.partner_id IS NOT NULL
+                        THEN cb.partner_id  -- a direct credit of a routed order counts for its partner
+                        ELSE v.partner_id END AS line_partner_id,
+                   CASE WHEN cb.id IS NOT NULL
+                        THEN EXISTS (SELECT 1 FROM {lines} l WHERE l.order_id = cb.id
+                                                              AND l.product_line = v.product_line)
+                        ELSE EXISTS (SELECT 1 FROM valid w WHERE w.number = fo.number
+                                                             AND w.product_line = v.product_line)
+                   END AS credited_has_product_line
+              FROM valid v
+              LEFT JOIN booked b ON b.number = v.number
+              LEFT JOIN booked cb ON cb.number = v.credits_order_number AND v.credits_order_number <> ''
+              LEFT JOIN file_order fo ON fo.number = v.credits_order_number AND v.credits_order_number <> ''
+                                     AND cb.id IS NULL
+        ),
+        checked AS (
+            SELECT c.*, r.id AS registration_id,
+                   CASE
+                   WHEN c.credits_order_number = '' THEN NULL
+                   WHEN c.credited_booked_id IS NULL AND c.credited_file_number IS NULL
+                   THEN format('credits_order_number: unknown order “%s”', c.credits_order_number)
+                   WHEN c.credited_partner_id IS DISTINCT FROM c.line_partner_id
+                     OR c.credited_customer_id <> c.customer_id
+                   THEN format('credits_order_number: order %s is not of the same partner and customer',
+                               c.credits_order_number)
+                   WHEN NOT c.credited_has_product_line
+                   THEN format('credits_order_number: order %s has no %s line to credit', c.credits_order_number,
+                               c.product_line)
+                   END AS credit_problem,
+                   CASE
+                   WHEN c.registration_number = '' THEN NULL
+                   WHEN r.id IS NULL
+                   THEN format('registration_number: unknown registration “%s”', c.registration_number)
+                   WHEN r.partner_id IS DISTINCT FROM c.line_partner_id OR r.customer_id <> c.customer_id
+                   THEN format('registration_number: %s is not a registration of this partner and customer',
+                               r.number)
+                   END AS registration_problem,
+                   concat_ws(', ',
+                       CASE WHEN c.booked_booked_on <> c.booked_on THEN 'booked_on' END,
+                       CASE WHEN c.booked_channel <> c.channel THEN 'channel' END,
+                       CASE WHEN c.booked_channel = 'partner' AND c.booked_partner_id IS DISTINCT FROM c.line_partner_id
+                            THEN 'partner_code' END,
+                       CASE WHEN c.booked_customer_id <> c.customer_id THEN 'customer' END
+                   ) AS booked_different,
+                   bl.id AS booked_line_id,
+                   bl.id IS NOT NULL AND (bl.product_line, bl.sku, bl.description, bl.quantity, bl.net_amount,
+                                          bl.service_delivery, bl.registration_number, coalesce(blc.number, ''))
+                     = (c.product_line, c.sku, c.description, c.quantity, c.net_amount,
+                        c.service_delivery, c.registration_number, c.credits_order_number) AS booked_same
+              FROM credit c
+              LEFT JOIN {registrations} r ON r.number = c.registration_number AND c.registration_number <> ''
+              LEFT JOIN {lines} bl ON bl.order_id = c.booked_id AND bl.line_number = c.line_number
+              LEFT JOIN {orders} blc ON blc.id = bl.credited_order_id
+        )
+        SELECT *,
+               CASE
+               WHEN credit_problem IS NOT NULL THEN credit_problem
+               WHEN registration_problem IS NOT NULL THEN registration_problem
+               WHEN booked_id IS NULL THEN NULL
+               WHEN booked_different <> ''
+               THEN format('order %s is already booked with a different %s', number, booked_different)
+               WHEN booked_line_id IS NULL
+               THEN format('order %s is already booked without line %s; booked orders are never edited '
+                           '(send a credit instead)', number, line_number)
+               WHEN NOT booked_same
+               THEN format('order %s line %s is already booked with other values', number, line_number)
+               END AS problem
+          FROM checked
+        """  # noqa: S608 - models' tables
+    )
+    cursor.execute("INSERT INTO import_error SELECT line, 200, problem FROM import_line WHERE problem IS NOT NULL")
+
+
+def _raise_if_errors(cursor) -> None:
+    cursor.execute("SELECT count(*) FROM import_error")
+    (total,) = cursor.fetchone()
+    if total:
+        cursor.execute(
+            "SELECT line, message FROM import_error ORDER BY line, rank LIMIT %s",
+            [settings.IMPORT_MAX_REPORTED_ERRORS],
+        )
+        raise ImportRejected([tuple(error) for error in cursor.fetchall()], total=total)
+
+
+def _write(cursor, *, run) -> tuple[int, int, int]:
+    """The new customers, orders and lines, one ``INSERT … SELECT`` each; return (lines, orders, unchanged)."""
+    customers, orders, lines = Customer._meta.db_table, Order._meta.db_table, OrderLine._meta.db_table
+    cursor.execute(
+        f"""
+        INSERT INTO {customers} (id, name, country, vat, domain, vat_key, domain_key, name_key, created_at)
+        SELECT id, name, country, vat, domain, vat_key, domain_key, name_key, now()
+          FROM import_new_customer ORDER BY id
+        """  # noqa: S608 - a model's table
+    )
+    # An order's fields are those of its first line in the file; ids follow the file's order.
+    cursor.execute(
+        f"""
+        INSERT INTO {orders} (number, booked_on, channel, partner_id, customer_id, import_run_id, created_at)
+        SELECT number, booked_on, channel, line_partner_id, customer_id, %s, now()
+          FROM (SELECT DISTINCT ON (number) *
+                  FROM import_line WHERE booked_id IS NULL ORDER BY number, line) first_of_order
+         ORDER BY line
+        """,  # noqa: S608 - a model's table
+        [run.pk if run is not None else None],
+    )
+    order_count = cursor.rowcount
+    cursor.execute(
+        f"""
+        INSERT INTO {lines} (order_id, line_number, product_line, sku, description, quantity, net_amount,
+                             net_amount_source, service_delivery, registration_number, registration_id,
+                             credited_order_id, partner_id, customer_id, booked_on, channel)
+        SELECT o.id, l.line_number, l.product_line, l.sku, l.description, l.quantity, l.net_amount,
+               l.net_amount_source, l.service_delivery, l.registration_number, l.registration_id,
+               credited.id, l.line_partner_id, o.customer_id, l.booked_on, l.channel
+          FROM import_line l
+          JOIN {orders} o ON o.number = l.number
+          LEFT JOIN {orders} credited ON credited.number = l.credits_order_number AND l.credits_order_number <> ''
+         WHERE l.booked_id IS NULL
+         ORDER BY l.line
+        """  # noqa: S608 - models' tables
+    )
+    created = cursor.rowcount
+    cursor.execute("SELECT count(*) FROM import_line WHERE booked_id IS NOT NULL")
+    (unchanged,) = cursor.fetchone()
+    return created, order_count, unchanged
+
+
+def _orders_that_may_win(cursor, *, run) -> list[int]:
+    """The new orders that could win a registration: those with a line of the partner and customer of a
+    registration still waiting for its first order. ``registrations_mark_won`` decides which do; giving it only
+    these keeps its work proportional to the registrations, not to the file."""
+    Status = Registration.Status
+
+    orders, lines, registrations = Order._meta.db_table, OrderLine._meta.db_table, Registration._meta.db_table
+    cursor.execute(
+        f"""
+        SELECT DISTINCT l.order_id
+          FROM {lines} l
+          JOIN {orders} o ON o.id = l.order_id AND o.number IN (SELECT number FROM import_line WHERE booked_id IS NULL)
+          JOIN {registrations} r ON r.partner_id = l.partner_id AND r.customer_id = l.customer_id
+         WHERE r.status IN (%s, %s) AND r.won_order_id IS NULL AND r.approved_on IS NOT NULL
+        """,  # noqa: S608 - models' tables
+        [Status.APPROVED, Status.EXPIRED],
+    )
+    return [order_id for (order_id,) in cursor.fetchall()]
