@@ -4,6 +4,7 @@ Pure rules, no ORM: ``deals.models`` computes the keys with them and its ``Custo
 with them. Imports and deal registration both go through these, so one real company is one customer.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 DOMAIN_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
 
 
+@functools.lru_cache(maxsize=65536)  # an import checks the same few customers on thousands of lines
 def vat_is_valid(vat: str) -> bool:
     """Whether ``vat`` reads as a VAT / company id (see ``VAT_PATTERN``); blank is not an id."""
     key = normalize_vat(vat)
@@ -66,6 +68,7 @@ def vat_is_valid(vat: str) -> bool:
     return bool(VAT_PATTERN.fullmatch(vat.strip())) and low <= len(key) <= high and any(c.isdigit() for c in key)
 
 
+@functools.lru_cache(maxsize=65536)
 def domain_is_valid(domain: str) -> bool:
     """Whether ``domain`` is a syntactically valid web domain once normalised (``www.``, scheme and path are
     allowed and dropped): two labels at least, an alphabetic or IDN top-level label, 253 characters at most."""

@@ -25,7 +25,8 @@ class ImportCommand(BaseCommand):
             if user is None:
                 raise CommandError(f"--user: no user with the email {options['user']}")
         try:
-            run = import_file(kind=self.kind, data=path.read_bytes(), name=path.name, user=user)
+            with path.open("rb") as file:  # read in blocks: a streaming importer never holds the whole file
+                run = import_file(kind=self.kind, data=file, name=path.name, user=user)
         except ImportRejected as rejected:
             raise CommandError(f"{path.name}: nothing was imported.\n{rejected.report()}") from rejected
         self.stdout.write(
