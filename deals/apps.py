@@ -12,7 +12,7 @@ class DealsConfig(AppConfig):
         from partners.dashboard import dashboard_card_register
 
         from .dashboard import ACTIONS_CARD
-        from .imports import import_orders
+        from .imports_postgres import import_orders_streamed
 
-        importer_register("orders", import_orders, streams=True)
+        importer_register("orders", import_orders_streamed, streams=True)
         dashboard_card_register(ACTIONS_CARD)

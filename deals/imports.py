@@ -14,15 +14,11 @@ Five stages, each a function of what the previous one returned, so each can be t
 Every stage adds its problems to the file's ``RowErrors``; nothing is written unless there are none.
 """
 
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import BinaryIO
-
-from django.db import connection
 
 from partners.models import Partner
 from portal.catalog import ProductLine
@@ -607,20 +603,12 @@ def _order_line(line: ResolvedLine, order: Order, order_ids: dict[str, int]) -> 
     )
 
 
-def import_orders(data: bytes | BinaryIO, *, name: str = "orders.csv", run=None, user=None) -> ImportResult:
+def import_orders(data: bytes, *, name: str = "orders.csv", run=None, user=None) -> ImportResult:
     """Book the orders of ``orders.csv``: customers matched or created, lines bulk-inserted, all or nothing.
 
-    ``data`` is the file's bytes or a binary file. On PostgreSQL the file is streamed through the set-based path
-    (``deals.imports_postgres``); elsewhere the stages above run in memory. Both follow the same rules."""
-    if connection.vendor == "postgresql":
-        from .imports_postgres import import_orders_postgres
-
-        return import_orders_postgres(io.BytesIO(data) if isinstance(data, bytes) else data, run=run)
-    return import_orders_in_memory(data if isinstance(data, bytes) else data.read(), name=name, run=run)
-
-
-def import_orders_in_memory(data: bytes, *, name: str = "orders.csv", run=None) -> ImportResult:
-    """The reference path: the five stages over the whole file held in memory."""
+    The reference path: the five stages over the whole file held in memory. Uploads and commands go through
+    ``deals.imports_postgres.import_orders_streamed``, which streams the file through the set-based path on
+    PostgreSQL and comes here elsewhere."""
     csv_file = read_csv(data, name=name, header=ORDER_HEADER)
     errors = csv_file.errors
     codes = {row["partner_code"] for _line, row in csv_file.rows if row["partner_code"]}
@@ -645,3 +633,6 @@ def import_orders_in_memory(data: bytes, *, name: str = "orders.csv", run=None) 
         unchanged=plan.unchanged,
         details={"orders": plan.order_count, "customers": len(plan.customers)},
     )
+
+
+import_orders_in_memory = import_orders

@@ -15,6 +15,7 @@ once, in Python: its memory grows with the number of customers a file names, nev
 report the same errors on random files.
 """
 
+import io
 from typing import BinaryIO
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from partners.models import Partner
 from portal.csvimport import ImportRejected, ImportResult, import_progress, stream_csv
 from portal.money import parse_money
 
+from .imports import import_orders
 from .matching import CustomerIndex, customer_keys
 from .models import Customer, Order, OrderLine, Registration
 from .registrations.services import registrations_mark_won
@@ -81,6 +83,13 @@ class _Identity:
 
     def __init__(self, country, keys):
         self.country, self.keys = country, keys
+
+
+def import_orders_streamed(data: bytes | BinaryIO, *, name: str = "orders.csv", run=None, user=None) -> ImportResult:
+    """The importer behind uploads and commands: the set-based path on PostgreSQL, the Python stages elsewhere."""
+    if connection.vendor == "postgresql":
+        return import_orders_postgres(io.BytesIO(data) if isinstance(data, bytes) else data, run=run)
+    return import_orders(data if isinstance(data, bytes) else data.read(), name=name, run=run)
 
 
 def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:

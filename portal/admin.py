@@ -2,16 +2,17 @@ from allauth.account.admin import EmailAddressAdmin
 from allauth.account.models import EmailAddress
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import redirect, render
-from django.urls import path
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .admin_mixins import ReadOnlyAdminMixin
-from .csvimport import ImportRejected, import_file
+from .csvimport import import_progress_of, import_upload
 from .emails import OUTBOX_SEND_TASK
 from .models import ImportRun, JobRun, OutboxEmail, Program, TaskOutbox, User
 from .outbox import task_enqueue
@@ -103,56 +104,69 @@ class ImportUploadForm(forms.Form):
 
 @admin.register(ImportRun)
 class ImportRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # the import log is an audit trail
-    list_display = ["started_at", "kind", "file_name", "status", "rows", "created", "unchanged", "imported_by"]
+    list_display = ["started_at", "kind", "file_name", "status_page", "rows", "created", "unchanged", "imported_by"]
     list_filter = ["kind", "status"]
     search_fields = ["file_name", "file_sha256"]
-    readonly_fields = ["kind", "file_name", "file_sha256", "imported_by", "started_at", "status", "rows", "created",
-                       "unchanged", "error_report"]  # fmt: skip
-    exclude = ["errors"]
+    readonly_fields = ["kind", "file_name", "file_sha256", "imported_by", "started_at", "finished_at", "status", "rows",
+                       "created", "unchanged", "error_count", "error_report"]  # fmt: skip
+    exclude = ["errors", "upload"]
     change_list_template = "admin/portal/importrun/change_list.html"
 
     @admin.display(description=_("errors"))
     def error_report(self, obj):
         return "\n".join(f"line {error['line']}: {error['message']}" for error in obj.errors) or "—"
 
+    @admin.display(description=_("progress"))
+    def status_page(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:portal_importrun_status", args=[obj.pk]),
+                           obj.get_status_display())  # fmt: skip
+
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="portal_importrun_upload"),
+            path("<int:pk>/status/", self.admin_site.admin_view(self.status_view), name="portal_importrun_status"),
             *super().get_urls(),
         ]
 
     def upload_view(self, request):
+        """Store the file and hand it to a worker: a large import never runs inside the web request."""
         if not request.user.has_perm("portal.add_importrun"):  # an import writes partners, people and orders
             raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
-        rejected = None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > settings.IMPORT_MAX_BYTES:
                 form.add_error("file", _("The file is larger than the import limit."))
             else:
-                kind = form.cleaned_data["kind"]
-                try:
-                    run = import_file(kind=kind, data=upload.read(), name=upload.name, user=request.user)
-                except ImportRejected as error:
-                    rejected = error.errors
-                else:
-                    self.message_user(
-                        request,
-                        _("%(name)s imported: %(created)d created, %(unchanged)d unchanged.")
-                        % {"name": run.file_name, "created": run.created, "unchanged": run.unchanged},
-                        messages.SUCCESS,
-                    )
-                    return redirect("admin:portal_importrun_changelist")
+                run = import_upload(kind=form.cleaned_data["kind"], upload=upload, user=request.user)
+                return redirect("admin:portal_importrun_status", run.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import a CSV file"),
             "form": form,
-            "rejected": rejected,
-            "rejected_rows": len({line for line, _message in rejected or []}),
             "opts": self.model._meta,
         }
         return render(request, "admin/portal/importrun/upload.html", context)
+
+    def status_view(self, request, pk):
+        """Where an upload is: waiting, running (rows read so far), applied, or rejected with every bad row."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(ImportRun, pk=pk)
+        in_progress = run.status in (ImportRun.Status.PENDING, ImportRun.Status.RUNNING)
+        errors = [(error["line"], error["message"]) for error in run.errors]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import of %(name)s") % {"name": run.file_name},
+            "run": run,
+            "in_progress": in_progress,
+            "progress": import_progress_of(run.pk) if in_progress else {},
+            "errors": errors,
+            "rejected_rows": len({line for line, _message in errors}),
+            "more_errors": max(run.error_count - len(errors), 0),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/portal/importrun/status.html", context)
 
 
 admin.site.unregister(EmailAddress)

@@ -11,7 +11,7 @@ import hashlib
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -133,12 +133,12 @@ def stream_csv(stream: BinaryIO, *, header: list[str], optional: tuple[str, ...]
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 
 
-def _decoded_lines(stream: Iterable[bytes]) -> Iterator[str]:
+def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
     """The lines of ``stream`` decoded as UTF-8 (a leading BOM dropped); a line that is not UTF-8 rejects the file.
 
     A binary file splits at ``\n`` only, and no UTF-8 sequence contains that byte, so each line decodes alone;
     a lone ``\r`` (old Mac files) also ends a line, as when the whole text is read."""
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(iter(stream.readline, b""), start=1):  # readline: ``\n`` only, on any file
         try:
             text = (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError as error:
@@ -277,6 +277,56 @@ def import_file(*, kind: str, data: bytes | BinaryIO, name: str, user=None, run=
         else:
             ImportRun.objects.create(kind=kind, file_name=name[:255], imported_by=user, **outcome)
         raise
+
+
+IMPORT_RUN_TASK = "portal.tasks.import_run_process_task"
+
+
+def import_upload(*, kind: str, upload, user=None):
+    """Store an uploaded file as a pending ``ImportRun`` and have a worker import it once this transaction commits
+    (a large file takes longer than a web request may). Return the run; its status page follows it."""
+    from .models import ImportRun
+    from .outbox import task_enqueue
+
+    run = ImportRun(kind=kind, file_name=upload.name[:255], imported_by=user, status=ImportRun.Status.PENDING)
+    run.upload.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
+    run.save()
+    task_enqueue(IMPORT_RUN_TASK, args=[run.pk], key=f"import_run:{run.pk}")
+    return run
+
+
+def import_run_process(run_id: int) -> None:
+    """Import the stored file of a pending run (the worker's side of ``import_upload``); safe to run twice.
+
+    The run is claimed first (pending → running, committed, so its status page shows it); the import then runs in
+    its own transaction and records applied or rejected. An unexpected error marks the run failed, with nothing
+    imported, instead of leaving it running."""
+    import logging
+
+    from django.utils import timezone
+
+    from .models import ImportRun
+
+    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
+        status=ImportRun.Status.RUNNING
+    )
+    if not claimed:
+        return
+    run = ImportRun.objects.select_related("imported_by").get(pk=run_id)
+    import_progress(run, rows=0, stage="reading")
+    try:
+        with run.upload.open("rb") as file:
+            import_file(kind=run.kind, data=file, name=run.file_name, user=run.imported_by, run=run)
+    except ImportRejected:
+        pass  # recorded on the run, with its errors
+    except Exception as error:
+        logging.getLogger(__name__).exception("import run %s failed", run_id)
+        ImportRun.objects.filter(pk=run_id).update(
+            status=ImportRun.Status.FAILED,
+            finished_at=timezone.now(),
+            errors=[{"line": 0, "message": f"the import stopped on an unexpected error ({type(error).__name__})"}],
+            error_count=1,
+        )
 
 
 def bulk_insert(model, objects: list, *, batch_size: int = 5000) -> None:

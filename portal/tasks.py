@@ -4,6 +4,7 @@ left undone (undispatched tasks, unsent emails, unfinished job claims)."""
 from celery import shared_task
 
 from .celery import IDEMPOTENT
+from .csvimport import IMPORT_RUN_TASK, import_run_process
 from .emails import OUTBOX_SEND_TASK, outbox_send_one
 from .jobs import job_claims_redispatch
 from .models import OutboxEmail
@@ -46,3 +47,9 @@ def task_outbox_dispatch():
 def job_claims_redispatch_task():
     """Dispatch again the job claims left unfinished by a worker that died mid-job."""
     return job_claims_redispatch()
+
+
+@shared_task(name=IMPORT_RUN_TASK, **IDEMPOTENT)
+def import_run_process_task(run_id: int):
+    """Import an uploaded file (``portal.csvimport.import_run_process``): claimed once, recorded either way."""
+    import_run_process(run_id)
