@@ -8,13 +8,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .admin_mixins import ReadOnlyAdminMixin
 from .csvimport import import_progress_of, import_upload
 from .emails import OUTBOX_SEND_TASK
-from .models import ImportRun, JobRun, OutboxEmail, Program, TaskOutbox, User
+from .models import ImportRun, JobItemFailure, JobRun, OutboxEmail, Program, TaskOutbox, User
 from .outbox import task_enqueue
 
 
@@ -44,13 +45,45 @@ class ProgramAdmin(admin.ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "period", "created_at", "finished_at", "runs", "redispatches"]
+    list_display = ["name", "period", "created_at", "finished_at", "runs", "redispatches", "failed_items"]
     list_filter = ["name"]
     search_fields = ["name", "period"]
-    readonly_fields = [f.name for f in JobRun._meta.fields]
+    readonly_fields = [f.name for f in JobRun._meta.fields] + ["item_failures"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description=_("failed items"))
+    def failed_items(self, run):
+        return (run.result or {}).get("failed_items", 0) if isinstance(run.result, dict) else 0
+
+    @admin.display(description=_("items that failed in this run"))
+    def item_failures(self, run):
+        failures = JobItemFailure.objects.filter(job=run.name, period=run.period).order_by("item")
+        if not failures:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),  # noqa: S308 (a constant)
+            '<a href="{}">{}</a>: {}',
+            (
+                (reverse("admin:portal_jobitemfailure_change", args=[failure.pk]), failure.item, failure.error)
+                for failure in failures
+            ),
+        )
+
+
+@admin.register(JobItemFailure)
+class JobItemFailureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The items nightly jobs could not process: each with its error, until a run processes it."""
+
+    list_display = ["job", "item", "period", "attempts", "first_seen", "last_seen", "resolved_at", "short_error"]
+    list_filter = ["job", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["job", "item", "error"]
+    readonly_fields = [f.name for f in JobItemFailure._meta.fields]
+
+    @admin.display(description=_("error"))
+    def short_error(self, failure):
+        return failure.error if len(failure.error) <= 120 else f"{failure.error[:117]}…"
 
 
 @admin.register(TaskOutbox)

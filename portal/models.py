@@ -1,4 +1,5 @@
-"""Shared kernel models: users, the program's calendar settings, claimed job runs, the task and email outboxes."""
+"""Shared kernel models: users, the program's calendar settings, claimed job runs and their failed items, the
+task and email outboxes."""
 
 from datetime import date
 from decimal import Decimal
@@ -153,6 +154,32 @@ class TaskOutbox(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.key}"
+
+
+class JobItemFailure(models.Model):
+    """One item of a nightly job that failed on its own while the rest of its batch was processed.
+
+    Written by ``portal.batches.run_isolated``: one row per (job, item), updated each night it fails again
+    (``last_seen``, ``attempts``, the latest error) and marked resolved the first run it succeeds.
+    """
+
+    job = models.CharField(_("job"), max_length=100)
+    item = models.CharField(_("item"), max_length=200)
+    period = models.CharField(_("last failed run"), max_length=40)
+    error = models.TextField(_("error"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job item failure")
+        constraints = [models.UniqueConstraint(fields=["job", "item"], name="jobitemfailure_job_item_unique")]
+        indexes = [models.Index(fields=["job", "resolved_at"])]
+        ordering = ["-last_seen"]
+
+    def __str__(self):
+        return f"{self.job} {self.item}"
 
 
 class OutboxEmail(models.Model):
