@@ -15,10 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
+from portal.batches import failures_pending, run_isolated
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -129,122 +130,267 @@ def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[in
 
 
 def channel_locks_apply(*, as_of: date, force: bool = False) -> dict | None:
-    """Apply the channel locks as of ``as_of``, once per date (``force`` re-runs it: the result is the same)."""
+    """Apply the channel locks as of ``as_of``, once per date (``force`` re-runs it: the result is the same; a
+    date with customers that failed is run again, which retries them)."""
+    force = force or failures_pending(JOB_NAME)
     return job_run_once(JOB_NAME, as_of.isoformat(), lambda: channel_locks_refresh(as_of=as_of), force=force)
 
 
-def channel_locks_refresh(*, as_of: date, customer_ids=None) -> dict:
+def channel_locks_refresh(*, as_of: date, customer_ids=None, reference: bool = False) -> dict:
     """Bring the ``ChannelLock`` rows (of ``customer_ids``, or all) to their state on ``as_of`` and write the events.
 
-    Set-based: one windowed query for the latest qualifying orders, one for the stored rows, one upsert of the
-    changed rows and one insert of the events (plus one query for the customers whose lock lapsed). Rows already
-    brought to a later date are left alone: a replay of an older date never rewinds the current state.
+    Set-based and linear: the decisions for the whole batch first (on PostgreSQL one statement with a window
+    over the qualifying lines, into a temporary table; elsewhere the Python reference, ``_decisions_python``),
+    then the writes in chunks of customers, each in a savepoint (``run_isolated``): a customer whose row cannot
+    be written is recorded for staff and retried by the next run, the others are written. Rows already brought
+    to a later date are left alone: a replay of an older date never rewinds the current state.
+
+    ``reference=True`` takes the Python path on PostgreSQL too (the property test compares the two).
     """
     months = Program.current().channel_lock_months
+    customer_ids = None if customer_ids is None else sorted(set(customer_ids))
+    counts = {"locked": 0, "extended": 0, "transferred": 0, "released": 0}
+    if customer_ids == []:
+        return {"as_of": as_of.isoformat(), **counts}
     with transaction.atomic():
-        stored_rows = ChannelLock.objects.select_for_update()
-        if customer_ids is not None:
-            customer_ids = list(customer_ids)
-            stored_rows = stored_rows.filter(customer_id__in=customer_ids)
-        stored = {lock.customer_id: lock for lock in stored_rows.order_by("customer_id")}
-        active = channel_lock_on(customer_ids, as_of, months=months) if customer_ids != [] else {}
-        lapsed_ids = [
-            customer_id
-            for customer_id, lock in stored.items()
-            if lock.released_on is None and customer_id not in active and lock.applied_on <= as_of
-        ]
-        # A lapsed lock ends on the expiry of the customer's latest qualifying order (a late import can have
-        # moved it past the stored one).
-        lapsed = latest_qualifying_orders(as_of=as_of, customer_ids=lapsed_ids) if lapsed_ids else {}
+        if connection.vendor == "postgresql" and not reference:
+            decided = _decide_sql(as_of=as_of, months=months, customer_ids=customer_ids)
 
-        rows: list[ChannelLock] = []
-        events: list[ChannelLockEvent] = []
-        counts = {"locked": 0, "extended": 0, "transferred": 0, "released": 0}
-        for customer_id in sorted(active):
-            state = active[customer_id]
-            lock = stored.get(customer_id)
-            if lock is not None and lock.applied_on > as_of:
-                continue
-            if lock is not None and lock.released_on is None and lock.last_order_id == state.order_id:
-                continue
-            continuing = lock is not None and (lock.released_on is None or state.booked_on < lock.expires_on)
-            if not continuing:
-                kind = ChannelLockEvent.Kind.LOCKED
-            elif lock.partner_id == state.partner_id:
-                kind = ChannelLockEvent.Kind.EXTENDED
-            else:
-                kind = ChannelLockEvent.Kind.TRANSFERRED
-            counts[kind] += 1
-            rows.append(
-                ChannelLock(
-                    customer_id=customer_id,
-                    partner_id=state.partner_id,
-                    locked_on=lock.locked_on if continuing else state.booked_on,
-                    last_order_id=state.order_id,
-                    last_booked_on=state.booked_on,
-                    expires_on=state.expires_on,
-                    released_on=None,
-                    applied_on=as_of,
-                )
+            def write(batch):
+                _write_sql(batch, as_of=as_of)
+        else:
+            rows, events = _decisions_python(as_of=as_of, months=months, customer_ids=customer_ids)
+            decided = {event.customer_id: event.kind for event in events}
+            rows_by_customer = {row.customer_id: row for row in rows}
+            events_by_customer = {event.customer_id: event for event in events}
+
+            def write(batch):
+                _write_python([rows_by_customer[c] for c in batch], [events_by_customer[c] for c in batch])
+
+        ordered = sorted(decided)
+        outcome = run_isolated(
+            job=JOB_NAME,
+            period=as_of.isoformat(),
+            batches=[ordered[start : start + WRITE_CHUNK] for start in range(0, len(ordered), WRITE_CHUNK)],
+            process=write,
+            key=lambda customer_id: f"customer {customer_id}",
+        )
+        failed = {int(key.split()[-1]) for key in outcome.failed}
+        for customer_id, kind in decided.items():
+            if customer_id not in failed:
+                counts[kind] += 1
+    result = {"as_of": as_of.isoformat(), **counts}
+    if failed:
+        result["failed_items"] = len(failed)  # listed in the admin (``JobItemFailure``), retried by the next run
+    return result
+
+
+WRITE_CHUNK = 5000
+
+# The decisions of ``_decisions_python`` as one statement (PostgreSQL): ``latest`` is each customer's latest
+# qualifying order on or before the date; ``active`` the customers it locks on the date (with the stored row, to
+# tell locked / extended / transferred and skip what is already applied); ``lapsed`` the stored open locks whose
+# customer is no longer locked. ``date + interval 'N months'`` clamps month ends like ``add_months``.
+_DECIDE_SQL = """
+CREATE TEMPORARY TABLE channel_lock_decisions ON COMMIT DROP AS
+WITH latest AS (
+    SELECT customer_id, partner_id, order_id, booked_on,
+           (booked_on + make_interval(months => %(months)s))::date AS expires_on
+    FROM (
+        SELECT customer_id, partner_id, order_id, booked_on,
+               row_number() OVER (PARTITION BY customer_id ORDER BY booked_on DESC, order_id DESC, id DESC) AS rank
+        FROM deals_orderline
+        WHERE partner_id IS NOT NULL AND net_amount > 0 AND booked_on <= %(as_of)s {line_filter}
+    ) AS ranked
+    WHERE rank = 1
+),
+active AS (
+    SELECT l.*, s.customer_id IS NOT NULL AND (s.released_on IS NULL OR l.booked_on < s.expires_on) AS continuing,
+           s.partner_id AS stored_partner_id, s.locked_on AS stored_locked_on
+    FROM latest AS l
+    LEFT JOIN deals_channellock AS s ON s.customer_id = l.customer_id
+    WHERE l.expires_on > %(as_of)s
+      AND (s.customer_id IS NULL
+           OR (s.applied_on <= %(as_of)s AND NOT (s.released_on IS NULL AND s.last_order_id = l.order_id)))
+)
+SELECT customer_id, partner_id, order_id, booked_on, expires_on,
+       CASE WHEN continuing THEN stored_locked_on ELSE booked_on END AS locked_on, NULL::date AS released_on,
+       CASE WHEN NOT continuing THEN 'locked' WHEN stored_partner_id = partner_id THEN 'extended'
+            ELSE 'transferred' END AS kind
+FROM active
+UNION ALL
+SELECT s.customer_id, COALESCE(l.partner_id, s.partner_id), COALESCE(l.order_id, s.last_order_id),
+       COALESCE(l.booked_on, s.last_booked_on), e.expires_on, s.locked_on, e.expires_on, 'released'
+FROM deals_channellock AS s
+LEFT JOIN latest AS l ON l.customer_id = s.customer_id
+CROSS JOIN LATERAL (
+    SELECT (COALESCE(l.booked_on, s.last_booked_on) + make_interval(months => %(months)s))::date AS expires_on
+) AS e
+WHERE s.released_on IS NULL AND s.applied_on <= %(as_of)s {lock_filter}
+  AND (l.customer_id IS NULL OR l.expires_on <= %(as_of)s)
+"""
+
+_WRITE_LOCKS_SQL = """
+INSERT INTO deals_channellock (customer_id, partner_id, locked_on, last_order_id, last_booked_on, expires_on,
+                               released_on, applied_on, updated_at)
+SELECT customer_id, partner_id, locked_on, order_id, booked_on, expires_on, released_on, %(as_of)s, now()
+FROM channel_lock_decisions WHERE customer_id BETWEEN %(first)s AND %(last)s
+ON CONFLICT (customer_id) DO UPDATE SET
+    partner_id = EXCLUDED.partner_id, locked_on = EXCLUDED.locked_on, last_order_id = EXCLUDED.last_order_id,
+    last_booked_on = EXCLUDED.last_booked_on, expires_on = EXCLUDED.expires_on,
+    released_on = EXCLUDED.released_on, applied_on = EXCLUDED.applied_on, updated_at = EXCLUDED.updated_at
+"""
+
+_WRITE_EVENTS_SQL = """
+INSERT INTO deals_channellockevent (customer_id, kind, partner_id, order_id, effective_on, expires_on, recorded_on,
+                                    created_at)
+SELECT customer_id, kind, partner_id,
+       CASE WHEN kind = 'released' THEN NULL ELSE order_id END,
+       CASE WHEN kind = 'released' THEN released_on ELSE booked_on END,
+       CASE WHEN kind = 'released' THEN NULL ELSE expires_on END,
+       %(as_of)s, now()
+FROM channel_lock_decisions WHERE customer_id BETWEEN %(first)s AND %(last)s
+ORDER BY customer_id
+ON CONFLICT DO NOTHING
+"""
+
+
+def _decide_sql(*, as_of: date, months: int, customer_ids) -> dict[int, str]:
+    """Write the decisions into ``channel_lock_decisions`` (dropped at commit); return ``{customer: kind}``."""
+    params = {"as_of": as_of, "months": months, "ids": customer_ids}
+    line_filter = lock_filter = ""
+    if customer_ids is not None:
+        line_filter, lock_filter = "AND customer_id = ANY(%(ids)s)", "AND s.customer_id = ANY(%(ids)s)"
+    with connection.cursor() as cursor:
+        # The stored rows are locked first, as the Python path does, so that an accept refreshing one customer
+        # waits for the run (and the run for it): the whole table for a full run (no row lock on every row).
+        if customer_ids is None:
+            cursor.execute("LOCK TABLE deals_channellock IN SHARE ROW EXCLUSIVE MODE")
+        else:
+            cursor.execute("SELECT 1 FROM deals_channellock WHERE customer_id = ANY(%(ids)s) FOR UPDATE", params)
+        cursor.execute("DROP TABLE IF EXISTS channel_lock_decisions")
+        cursor.execute(_DECIDE_SQL.format(line_filter=line_filter, lock_filter=lock_filter), params)
+        # The writes read it by ranges of customers (and one by one after a failure).
+        cursor.execute("CREATE INDEX ON channel_lock_decisions (customer_id)")
+        cursor.execute("ANALYZE channel_lock_decisions")
+        cursor.execute("SELECT customer_id, kind FROM channel_lock_decisions")
+        return dict(cursor.fetchall())
+
+
+def _write_sql(customer_ids, *, as_of: date) -> None:
+    """Write the decisions of ``customer_ids`` (a sorted slice of the decided customers: a range of ids)."""
+    params = {"as_of": as_of, "first": customer_ids[0], "last": customer_ids[-1]}
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_LOCKS_SQL, params)
+        cursor.execute(_WRITE_EVENTS_SQL, params)
+
+
+def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[ChannelLock], list[ChannelLockEvent]]:
+    """The reference decisions (SQLite, and the property test on PostgreSQL): the rows to upsert and their events.
+
+    One windowed query for the latest qualifying orders, one for the stored rows (locked), one for the
+    customers whose lock lapsed.
+    """
+    stored_rows = ChannelLock.objects.select_for_update()
+    if customer_ids is not None:
+        stored_rows = stored_rows.filter(customer_id__in=customer_ids)
+    stored = {lock.customer_id: lock for lock in stored_rows.order_by("customer_id")}
+    active = channel_lock_on(customer_ids, as_of, months=months)
+    lapsed_ids = [
+        customer_id
+        for customer_id, lock in stored.items()
+        if lock.released_on is None and customer_id not in active and lock.applied_on <= as_of
+    ]
+    # A lapsed lock ends on the expiry of the customer's latest qualifying order (a late import can have
+    # moved it past the stored one).
+    lapsed = latest_qualifying_orders(as_of=as_of, customer_ids=lapsed_ids) if lapsed_ids else {}
+
+    rows: list[ChannelLock] = []
+    events: list[ChannelLockEvent] = []
+    for customer_id in sorted(active):
+        state = active[customer_id]
+        lock = stored.get(customer_id)
+        if lock is not None and lock.applied_on > as_of:
+            continue
+        if lock is not None and lock.released_on is None and lock.last_order_id == state.order_id:
+            continue
+        continuing = lock is not None and (lock.released_on is None or state.booked_on < lock.expires_on)
+        if not continuing:
+            kind = ChannelLockEvent.Kind.LOCKED
+        elif lock.partner_id == state.partner_id:
+            kind = ChannelLockEvent.Kind.EXTENDED
+        else:
+            kind = ChannelLockEvent.Kind.TRANSFERRED
+        rows.append(
+            ChannelLock(
+                customer_id=customer_id,
+                partner_id=state.partner_id,
+                locked_on=lock.locked_on if continuing else state.booked_on,
+                last_order_id=state.order_id,
+                last_booked_on=state.booked_on,
+                expires_on=state.expires_on,
+                released_on=None,
+                applied_on=as_of,
             )
-            events.append(
-                ChannelLockEvent(
-                    customer_id=customer_id,
-                    kind=kind,
-                    partner_id=state.partner_id,
-                    order_id=state.order_id,
-                    effective_on=state.booked_on,
-                    expires_on=state.expires_on,
-                    recorded_on=as_of,
-                )
+        )
+        events.append(
+            ChannelLockEvent(
+                customer_id=customer_id,
+                kind=kind,
+                partner_id=state.partner_id,
+                order_id=state.order_id,
+                effective_on=state.booked_on,
+                expires_on=state.expires_on,
+                recorded_on=as_of,
             )
-        for customer_id in lapsed_ids:
-            lock = stored[customer_id]
-            partner_id, order_id, booked_on = lapsed.get(
-                customer_id, (lock.partner_id, lock.last_order_id, lock.last_booked_on)
+        )
+    for customer_id in lapsed_ids:
+        lock = stored[customer_id]
+        partner_id, order_id, booked_on = lapsed.get(
+            customer_id, (lock.partner_id, lock.last_order_id, lock.last_booked_on)
+        )
+        expires_on = lock_expiry(booked_on, months=months)
+        rows.append(
+            ChannelLock(
+                customer_id=customer_id,
+                partner_id=partner_id,
+                locked_on=lock.locked_on,
+                last_order_id=order_id,
+                last_booked_on=booked_on,
+                expires_on=expires_on,
+                released_on=expires_on,
+                applied_on=as_of,
             )
-            expires_on = lock_expiry(booked_on, months=months)
-            counts["released"] += 1
-            rows.append(
-                ChannelLock(
-                    customer_id=customer_id,
-                    partner_id=partner_id,
-                    locked_on=lock.locked_on,
-                    last_order_id=order_id,
-                    last_booked_on=booked_on,
-                    expires_on=expires_on,
-                    released_on=expires_on,
-                    applied_on=as_of,
-                )
+        )
+        events.append(
+            ChannelLockEvent(
+                customer_id=customer_id,
+                kind=ChannelLockEvent.Kind.RELEASED,
+                partner_id=partner_id,
+                order_id=None,
+                effective_on=expires_on,
+                expires_on=None,
+                recorded_on=as_of,
             )
-            events.append(
-                ChannelLockEvent(
-                    customer_id=customer_id,
-                    kind=ChannelLockEvent.Kind.RELEASED,
-                    partner_id=partner_id,
-                    order_id=None,
-                    effective_on=expires_on,
-                    expires_on=None,
-                    recorded_on=as_of,
-                )
-            )
-        if rows:
-            ChannelLock.objects.bulk_create(
-                rows,
-                update_conflicts=True,
-                unique_fields=["customer"],
-                update_fields=[
-                    "partner",
-                    "locked_on",
-                    "last_order",
-                    "last_booked_on",
-                    "expires_on",
-                    "released_on",
-                    "applied_on",
-                    "updated_at",
-                ],
-                batch_size=1000,
-            )
-        if events:
-            ChannelLockEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=1000)
-    return {"as_of": as_of.isoformat(), **counts}
+        )
+    return rows, events
+
+
+def _write_python(rows: list[ChannelLock], events: list[ChannelLockEvent]) -> None:
+    ChannelLock.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=[
+            "partner",
+            "locked_on",
+            "last_order",
+            "last_booked_on",
+            "expires_on",
+            "released_on",
+            "applied_on",
+            "updated_at",
+        ],
+        batch_size=1000,
+    )
+    ChannelLockEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=1000)
