@@ -19,19 +19,22 @@ program settings, because each choice depends on the offers made before it. Case
 moment are skipped (``skip_locked``) and picked up by the next run.
 """
 
+import heapq
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership, Partner, Zone
 from partners.selectors import partner_users_with_roles, partners_tier_on
+from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.emails import email_users, portal_url
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -54,6 +57,8 @@ class RoutingError(Exception):
 
 def route_direct_orders(*, as_of: date, force: bool = False) -> dict | None:
     """Route the direct orders booked on or before ``as_of`` and expire unanswered offers, once per date."""
+    # Items that failed on an earlier run of this date are retried by running the date again.
+    force = force or failures_pending(JOB_NAME)
     return job_run_once(JOB_NAME, as_of.isoformat(), lambda: routing_run(as_of=as_of), force=force)
 
 
@@ -63,8 +68,11 @@ def routing_run(*, as_of: date) -> dict:
     offers still open and orders still without a case."""
     with transaction.atomic():
         allocator = _Allocator.start(day=as_of)
-        expired = _expire_offers(allocator)
-        decided = _route_new_orders(allocator)
+        pending = failures_unresolved(JOB_NAME)
+        expired, expire_failures = _expire_offers(allocator, pending)
+        decided = _route_new_orders(allocator, pending)
+    if expire_failures:
+        decided["failed_items"] = decided.get("failed_items", 0) + expire_failures
     return {"as_of": as_of.isoformat(), "expired_offers": expired, **decided}
 
 
@@ -76,13 +84,20 @@ def _routing_mutex() -> Program:
 
 @dataclass
 class _Allocator:
-    """The choices of one run on ``day``: the program, zones, candidate pools and this quarter's offer counts."""
+    """The choices of one run on ``day``: the program, zones, candidate pools and this quarter's offer counts.
+
+    The fair-share choice is a heap per country of ``(offers ÷ weight, partner id, offers)``: a choice costs
+    O(log pool) instead of a scan of the pool, which made a night quadratic in (orders × partners of a country).
+    A partner's entry is replaced when its count changes (the old one is dropped when it surfaces).
+    """
 
     day: date
     program: Program
     offer_counts: dict[int, int]
     pools: dict[str, list[Partner]]
     ceilings: dict[str, Decimal]
+    heaps: dict[str, list[tuple[Fraction, int, int]]] = field(default_factory=dict)
+    pool_partners: dict[int, Partner] = field(default_factory=dict)
 
     @classmethod
     def start(cls, *, day: date) -> "_Allocator":
@@ -91,11 +106,13 @@ class _Allocator:
         counts = defaultdict(int)
         rows = (
             RoutingOffer.objects.filter(offered_on__gte=quarter.start, offered_on__lte=quarter.end)
-            .values_list("partner_id")
+            .values("partner_id")
+            .annotate(offers=Count("id"))
             .order_by()
+            .values_list("partner_id", "offers")
         )
-        for (partner_id,) in rows:
-            counts[partner_id] += 1
+        for partner_id, offers in rows:
+            counts[partner_id] = offers
         return cls(day=day, program=program, offer_counts=counts, pools={}, ceilings={})
 
     @property
@@ -103,9 +120,21 @@ class _Allocator:
         return self.day + timedelta(days=self.program.routing_offer_days)
 
     def ceiling(self, country: str) -> Decimal:
-        if country not in self.ceilings:
-            self.ceilings[country] = Zone.objects.for_country(country).hard_deck_ceiling
-        return self.ceilings[country]
+        """The hard-deck ceiling of ``country``'s zone (as ``Zone.objects.for_country``), every zone read at once."""
+        if not self.ceilings:
+            default = None
+            rows = Zone.objects.order_by("code").values_list("countries__country", "hard_deck_ceiling", "is_default")
+            for zone_country, ceiling, is_default in rows:
+                if zone_country is not None:
+                    self.ceilings.setdefault(zone_country, ceiling)
+                if is_default and default is None:
+                    default = ceiling
+            self.ceilings[None] = default
+        if country in self.ceilings:
+            return self.ceilings[country]
+        if self.ceilings[None] is None:
+            raise Zone.DoesNotExist("No default zone")
+        return self.ceilings[None]
 
     def pool(self, country: str) -> list[Partner]:
         """The active partners of ``country``, each with ``routing_weight``: its tier's weight on the run's day."""
@@ -114,18 +143,40 @@ class _Allocator:
             tiers = partners_tier_on([partner.pk for partner in pool], self.day)
             for partner in pool:
                 partner.routing_weight = max(tiers[partner.pk].routing_weight, 1)
+                self.pool_partners[partner.pk] = partner
             self.pools[country] = pool
         return self.pools[country]
+
+    def _heap(self, country: str) -> list[tuple[Fraction, int, int]]:
+        if country not in self.heaps:
+            heap = [
+                (Fraction(self.offer_counts[p.pk], p.routing_weight), p.pk, self.offer_counts[p.pk])
+                for p in self.pool(country)
+            ]
+            heapq.heapify(heap)
+            self.heaps[country] = heap
+        return self.heaps[country]
 
     def fair_choice(self, country: str, excluded: set[int]) -> Partner | None:
         """The active partner of ``country`` not in ``excluded`` with the lowest offers ÷ weight, then lowest id.
 
         ``Fraction`` compares the ratios exactly (integers cross-multiplied), never as floats.
         """
-        candidates = [partner for partner in self.pool(country) if partner.pk not in excluded]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda p: (Fraction(self.offer_counts[p.pk], p.routing_weight), p.pk))
+        heap = self._heap(country)
+        skipped = []
+        chosen = None
+        while heap:
+            _ratio, partner_id, count = heap[0]
+            if count != self.offer_counts[partner_id]:
+                heapq.heappop(heap)  # stale: the partner's current entry is further down
+            elif partner_id in excluded:
+                skipped.append(heapq.heappop(heap))
+            else:
+                chosen = self.pool_partners[partner_id]
+                break
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        return chosen
 
     def next_target(self, case: RoutingCase, excluded: set[int]) -> tuple[Partner, str] | None:
         """The next partner to offer ``case`` to, and why it was chosen; ``None`` when nobody is left."""
@@ -141,47 +192,88 @@ class _Allocator:
 
     def record_offer(self, partner_id: int) -> None:
         self.offer_counts[partner_id] += 1
+        partner = self.pool_partners.get(partner_id)
+        if partner is not None and partner.country in self.heaps:
+            count = self.offer_counts[partner_id]
+            heapq.heappush(self.heaps[partner.country], (Fraction(count, partner.routing_weight), partner_id, count))
+
+    def checkpoint(self):
+        """Remember the offer counts; return the function that puts them back (a rolled-back batch)."""
+        saved = dict(self.offer_counts)
+
+        def restore():
+            self.offer_counts = defaultdict(int, saved)
+            self.heaps = {}  # rebuilt from the restored counts when next needed
+
+        return restore
 
 
-def _route_new_orders(allocator: _Allocator) -> dict:
-    """Decide the direct orders without a case, oldest first, in batches."""
+def _route_new_orders(allocator: _Allocator, pending: set[str]) -> dict:
+    """Decide the direct orders without a case, oldest first, in batches, each batch in a savepoint.
+
+    The orders are selected (and locked) once; a batch that fails is decided again order by order, and an order
+    that fails alone is recorded for staff (``JobItemFailure``) and left without a case for the next run.
+    """
     counts = {reason: 0 for reason in RoutingCase.Reason.values} | {"offers": 0, "unassigned": 0}
-    while True:
-        order_ids = list(
-            Order.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                channel=Order.Channel.DIRECT,
-                partner__isnull=True,
-                booked_on__gte=allocator.program.start_date,
-                booked_on__lte=allocator.day,
-                routing_case__isnull=True,
-            )
-            .order_by("booked_on", "id")
-            .values_list("id", flat=True)[:BATCH_SIZE]
+    orders = list(
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            channel=Order.Channel.DIRECT,
+            partner__isnull=True,
+            booked_on__gte=allocator.program.start_date,
+            booked_on__lte=allocator.day,
+            routing_case__isnull=True,
         )
-        if not order_ids:
-            return counts
-        orders = list(Order.objects.filter(pk__in=order_ids).select_related("customer").order_by("booked_on", "id"))
-        # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
-        cases = RoutingCase.objects.bulk_create(_decide(orders, allocator), batch_size=BATCH_SIZE)
-        offers, unassigned = [], []
-        for case in cases:
-            counts[case.reason] += 1
-            if case.reason == RoutingCase.Reason.NOT_ROUTED:
-                continue
-            target = allocator.next_target(case, excluded=set())
-            if target is None:
-                _close_unassigned(case, allocator.day, save=False, offered=False)
-                unassigned.append(case)
-                continue
-            offers.append(_new_offer(case, *target, allocator))
-        RoutingOffer.objects.bulk_create(offers, batch_size=BATCH_SIZE)
-        RoutingCase.objects.bulk_update(unassigned, ["status", "closed_on", "outcome"], batch_size=BATCH_SIZE)
-        counts["unassigned"] += len(unassigned)
-        counts["offers"] += len(offers)
-        _notify(offers)
-        if len(order_ids) < BATCH_SIZE:
-            return counts
+        .select_related("customer")
+        .order_by("booked_on", "id")
+    )
+    outcome = run_isolated(
+        job=JOB_NAME,
+        period=allocator.day.isoformat(),
+        batches=[orders[start : start + BATCH_SIZE] for start in range(0, len(orders), BATCH_SIZE)],
+        process=lambda batch: _route_batch(batch, allocator),
+        key=lambda order: f"order {order.number}",
+        checkpoint=allocator.checkpoint,
+        pending=pending,
+    )
+    for result in outcome.results:
+        for name, value in result.items():
+            counts[name] += value
+    if outcome.failed:
+        counts["failed_items"] = len(outcome.failed)  # listed in the admin (``JobItemFailure``), retried next run
+    return counts
+
+
+def _route_batch(orders: list[Order], allocator: _Allocator) -> dict:
+    """Decide ``orders`` and offer each routed one to its first candidate: bulk writes, one notification pass."""
+    counts = defaultdict(int)
+    # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
+    cases = RoutingCase.objects.bulk_create(_decide(orders, allocator), batch_size=BATCH_SIZE)
+    offers, unassigned = [], []
+    for case in cases:
+        counts[case.reason] += 1
+        if case.reason == RoutingCase.Reason.NOT_ROUTED:
+            continue
+        target = allocator.next_target(case, excluded=set())
+        if target is None:
+            _close_unassigned(case, allocator.day, save=False, offered=False)
+            unassigned.append(case)
+            continue
+        offers.append(_new_offer(case, *target, allocator))
+    RoutingOffer.objects.bulk_create(offers, batch_size=BATCH_SIZE)
+    RoutingCase.objects.bulk_update(unassigned, ["status", "closed_on", "outcome"], batch_size=BATCH_SIZE)
+    counts["unassigned"] += len(unassigned)
+    counts["offers"] += len(offers)
+    _notify(offers)
+    return counts
+
+
+class OrderTotalOverflow(Exception):
+    """An order whose total cannot be stored in ``RoutingCase.order_total`` (corrupt or absurd amounts)."""
+
+
+_TOTAL_FIELD = RoutingCase._meta.get_field("order_total")
+_TOTAL_LIMIT = Decimal(10) ** (_TOTAL_FIELD.max_digits - _TOTAL_FIELD.decimal_places)
 
 
 def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
@@ -202,6 +294,9 @@ def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
     for order in orders:
         lines = lines_by_order[order.pk]
         total = sum((amount for _line, amount in lines), start=Decimal("0.00"))
+        if abs(total) >= _TOTAL_LIMIT:
+            # PostgreSQL would refuse the row (numeric overflow); SQLite would store it: refuse it the same way.
+            raise OrderTotalOverflow(f"Order {order.number}: total {total} does not fit the routing case.")
         product_lines = {line for line, amount in lines if amount > 0}
         ceiling = allocator.ceiling(order.customer.country)
         lock = locks.get((order.customer_id, order.booked_on))
@@ -319,8 +414,12 @@ def _offer_next(case: RoutingCase, allocator: _Allocator) -> RoutingOffer | None
     return offer
 
 
-def _expire_offers(allocator: _Allocator) -> int:
-    """Time out the open offers whose deadline passed before the run's day, and offer to the next candidate."""
+def _expire_offers(allocator: _Allocator, pending: set[str] | None = None) -> tuple[int, int]:
+    """Time out the open offers whose deadline passed before the run's day, and offer to the next candidate.
+
+    In batches, each in a savepoint; a case that fails alone is recorded for staff and its offer stays open, so
+    the next run times it out again. Return (offers expired, cases that failed).
+    """
     cases = list(
         RoutingCase.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
@@ -331,8 +430,19 @@ def _expire_offers(allocator: _Allocator) -> int:
         .select_related("order__customer", "incumbent", "registration__partner")
         .order_by("order__booked_on", "order_id")
     )
-    if not cases:
-        return 0
+    outcome = run_isolated(
+        job=JOB_NAME,
+        period=allocator.day.isoformat(),
+        batches=[cases[start : start + BATCH_SIZE] for start in range(0, len(cases), BATCH_SIZE)],
+        process=lambda batch: _expire_batch(batch, allocator),
+        key=lambda case: f"offer of order {case.order.number}",
+        checkpoint=allocator.checkpoint,
+        pending=pending,
+    )
+    return sum(outcome.results), len(outcome.failed)
+
+
+def _expire_batch(cases: list[RoutingCase], allocator: _Allocator) -> int:
     expired = RoutingOffer.objects.filter(
         case__in=cases, status=RoutingOffer.Status.OFFERED, respond_by__lt=allocator.day
     ).update(status=RoutingOffer.Status.EXPIRED, decided_at=timezone.now())
@@ -365,8 +475,8 @@ def _notify(offers: list[RoutingOffer]) -> None:
     users_by_partner = partner_users_with_roles(
         {offer.partner_id for offer in offers}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
-    offer_ids = [offer.pk for offer in offers]
-    for offer in RoutingOffer.objects.filter(pk__in=offer_ids).select_related("case__order__customer", "partner"):
+    # The offers carry their case, order, customer and partner already: no query to read them back.
+    for offer in offers:
         if not users_by_partner.get(offer.partner_id):
             continue
         email_users(
