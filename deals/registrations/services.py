@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Membership, Partner, Zone
 from partners.selectors import partner_tier_on, partner_users_with_roles
+from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
 from portal.emails import email_users, portal_url
@@ -613,8 +614,12 @@ WON_RECHECK_DAYS = 7
 
 
 def registrations_expire(*, as_of: date) -> dict:
-    """Expire approved registrations whose protection ended before ``as_of`` (one UPDATE), send the reminders
-    due on ``as_of`` (once each: outbox keys), and re-check wins for orders imported late."""
+    """Expire approved registrations whose protection ended before ``as_of`` (one UPDATE per batch), send the
+    reminders due on ``as_of`` (once each: outbox keys), and re-check wins for orders imported late.
+
+    Expiry and reminders run in batches, each in a savepoint (``run_isolated``): a registration that fails is
+    recorded for staff and retried by the next run; the others proceed.
+    """
     with transaction.atomic():
         # The import already checks what its orders win; this catches anything booked by another path. Only
         # orders that arrived in the last week: the expired registrations pile up forever, the orders do not.
@@ -624,19 +629,38 @@ def registrations_expire(*, as_of: date) -> dict:
         due = Registration.objects.filter(status=Status.APPROVED, protection_ends_on__lt=as_of).exclude(
             extension=Extension.REQUESTED
         )
-        ids = list(due.select_for_update().values_list("pk", flat=True))
-        Registration.objects.filter(pk__in=ids, status=Status.APPROVED).update(status=Status.EXPIRED)
-        RegistrationEvent.objects.bulk_create(
-            RegistrationEvent(
-                registration_id=pk,
-                from_status=Status.APPROVED,
-                to_status=Status.EXPIRED,
-                note=f"Protection ended (run of {as_of.isoformat()})",
-            )
-            for pk in ids
+        rows = list(due.select_for_update().order_by("pk").values_list("pk", "number"))
+        pending = failures_unresolved(EXPIRE_JOB)
+        expired = run_isolated(
+            job=EXPIRE_JOB,
+            period=as_of.isoformat(),
+            batches=[rows[start : start + JOB_BATCH_SIZE] for start in range(0, len(rows), JOB_BATCH_SIZE)],
+            process=lambda batch: _expire_batch([pk for pk, _number in batch], as_of=as_of),
+            key=lambda row: f"registration {row[1]}",
+            pending=pending,
         )
-        reminders = registrations_remind(as_of=as_of)
-    return {"expired": len(ids), "won": won, "reminders": reminders}
+        reminders, reminder_failures = _remind(as_of=as_of, pending=pending)
+    result = {"expired": sum(expired.results), "won": won, "reminders": reminders}
+    if expired.failed or reminder_failures:
+        result["failed_items"] = len(expired.failed) + reminder_failures
+    return result
+
+
+JOB_BATCH_SIZE = 500
+
+
+def _expire_batch(ids: list[int], *, as_of: date) -> int:
+    Registration.objects.filter(pk__in=ids, status=Status.APPROVED).update(status=Status.EXPIRED)
+    RegistrationEvent.objects.bulk_create(
+        RegistrationEvent(
+            registration_id=pk,
+            from_status=Status.APPROVED,
+            to_status=Status.EXPIRED,
+            note=f"Protection ended (run of {as_of.isoformat()})",
+        )
+        for pk in ids
+    )
+    return len(ids)
 
 
 def registrations_remind(*, as_of: date) -> int:
@@ -645,11 +669,16 @@ def registrations_remind(*, as_of: date) -> int:
     A registration with ``n`` days left gets the reminder of the smallest threshold ≥ ``n``, keyed by
     registration, threshold and end date: never twice, and a missed night still sends it.
     """
+    with transaction.atomic():
+        return _remind(as_of=as_of)[0]
+
+
+def _remind(*, as_of: date, pending: set[str] | None = None) -> tuple[int, int]:
+    """``registrations_remind`` in batches, each in a savepoint; return (emails queued, registrations failed)."""
     thresholds = sorted(Program.current().reminder_days)
     if not thresholds:
-        return 0
-    queued = 0
-    soon = (
+        return 0, 0
+    soon = list(
         Registration.objects.filter(
             status=Status.APPROVED, protection_ends_on__gte=as_of, protection_ends_on__lte=as_of + timedelta(
                 days=thresholds[-1])
@@ -657,21 +686,35 @@ def registrations_remind(*, as_of: date) -> int:
         .select_related("partner", "customer", "submitted_by")
         .order_by("pk")
     )  # fmt: skip
-    for registration in soon:
-        days_left = (registration.protection_ends_on - as_of).days
-        threshold = next(days for days in thresholds if days_left <= days)
-        queued += _notify(
-            registration,
-            kind="registration_reminder",
-            key_suffix=f"{threshold}:{registration.protection_ends_on.isoformat()}",
-            days_left=days_left,
-            threshold=threshold,
-        )
-    return queued
+
+    def remind(batch: list[Registration]) -> int:
+        queued = 0
+        for registration in batch:
+            days_left = (registration.protection_ends_on - as_of).days
+            threshold = next(days for days in thresholds if days_left <= days)
+            queued += _notify(
+                registration,
+                kind="registration_reminder",
+                key_suffix=f"{threshold}:{registration.protection_ends_on.isoformat()}",
+                days_left=days_left,
+                threshold=threshold,
+            )
+        return queued
+
+    outcome = run_isolated(
+        job=EXPIRE_JOB,
+        period=as_of.isoformat(),
+        batches=[soon[start : start + JOB_BATCH_SIZE] for start in range(0, len(soon), JOB_BATCH_SIZE)],
+        process=remind,
+        key=lambda registration: f"reminder of registration {registration.number}",
+        pending=pending,
+    )
+    return sum(outcome.results), len(outcome.failed)
 
 
 def registrations_expire_once(*, as_of: date, force: bool = False) -> dict | None:
     """The nightly job for ``as_of``, claimed once (``None`` when it already ran)."""
+    force = force or failures_pending(EXPIRE_JOB)  # a date with registrations that failed is run again for them
     return job_run_once(EXPIRE_JOB, as_of.isoformat(), lambda: registrations_expire(as_of=as_of), force=force)
 
 
