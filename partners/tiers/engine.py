@@ -33,7 +33,7 @@ from ..models import (
     Zone,
     ZoneCountry,
 )
-from ..selectors import tier_ids_on
+from ..selectors import tier_ids_on, tier_ids_on_day
 from .notifications import email_at_risk, email_tier_changes
 
 RECOMPUTE_JOB = "tiers.recompute"
@@ -182,7 +182,9 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
         ).order_by("code")
     )
     authorized_id = next(pk for pk, code in tiers.items() if code == Tier.AUTHORIZED)
-    day_tiers = tier_ids_on(((partner.pk, as_of) for partner in partners), authorized_id=authorized_id)
+    # Every partner at once (the nightly run): one windowed query over the history, no list of 5,000 ids.
+    on_day = tier_ids_on_day(as_of, partner_ids=partner_ids, authorized_id=authorized_id)
+    day_tiers = {(partner.pk, as_of): on_day.get(partner.pk, authorized_id) for partner in partners}
     raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
     attested = _attested_partner_ids(as_of, partner_ids)
     countries, default_zone_id, paths, zone_codes = _requirement_paths()
