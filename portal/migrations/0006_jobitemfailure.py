@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0004_task_outbox'),
+        ('portal', '0005_importrun_upload'),
     ]
 
     operations = [
