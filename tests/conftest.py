@@ -103,13 +103,18 @@ def _database_url() -> str:
     return f"postgres://{db['USER'] or ''}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
 
 
+def worker_log(name: str) -> Path:
+    """Where the test worker named (or listening on the queue) ``name`` writes its log."""
+    return ROOT / "var" / f"{name}.log"
+
+
 class WorkerProcess:
     """A real ``celery worker`` process (solo pool: killing it kills the whole worker) on this test's database."""
 
     def __init__(self, *, broker: str, queue: str | None = None, env: dict | None = None):
         self.broker, self.queue, self.extra_env = broker, queue, env or {}
-        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}"
-        self.log = ROOT / "var" / f"{self.name}.log"
+        self.name = queue or f"test-{os.getpid()}-{time.monotonic_ns()}"
+        self.log = worker_log(self.name)
         self.process = None
 
     def start(self):

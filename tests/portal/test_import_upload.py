@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from partners.models import Partner
 from portal.models import ImportRun
+from tests.conftest import worker_log
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -127,12 +128,21 @@ def test_a_real_worker_imports_an_upload_and_its_status_page_shows_the_outcome(c
                 run.refresh_from_db()
             outcomes.append((run.status, run.created, run.error_count))
             page = client.get(response["Location"]).content.decode()
+            assert run.status in ("rejected", "applied"), (
+                run.status,
+                run.errors,
+                worker_log(celery_worker_process).read_text()[-4000:],
+            )
             run.upload.delete(save=False)
             if run.status == "rejected":
                 assert "Nothing was imported: 1 row has a problem." in page and "booked_on" in page
                 assert not OrderLine.objects.exists()
             else:
-                assert "Imported: 2000 rows, 2000 created, 0 unchanged." in page
+                assert "Imported: 2000 rows, 2000 created, 0 unchanged." in page, (
+                    run.rows,
+                    run.created,
+                    page[page.find("<p>Status") :][:600],
+                )
     finally:
         app.conf.task_routes = None
     assert outcomes == [("rejected", 0, 1), ("applied", 2000, 0)]
