@@ -173,6 +173,28 @@ def celery_worker_process(django_db_serialized_rollback, transactional_db):
 
 
 @pytest.fixture
+def route_tasks():
+    """Route tasks by name to queues (``route_tasks({"portal.tasks.x": queue})``) until the test ends.
+
+    Celery builds its router once per app and keeps it, so setting ``task_routes`` alone is ignored once any
+    earlier test has sent a task: the router is rebuilt here, and again afterwards."""
+    from portal.celery import app
+
+    def rebuild(routes):
+        app.conf.task_routes = routes
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)  # a cached_property holding the old routes
+
+    def route(routes: dict):
+        rebuild({name: {"queue": queue} for name, queue in routes.items()})
+
+    try:
+        yield route
+    finally:
+        rebuild(None)
+
+
+@pytest.fixture
 def worker_factory(django_db_serialized_rollback, transactional_db):
     """Start real workers (``factory(broker=..., env=...)``) that may be killed; all are stopped at the end."""
     need(on_postgresql(), "PostgreSQL (DATABASE_URL)")

@@ -97,7 +97,9 @@ ORDERS_HEADER = (
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_real_worker_imports_an_upload_and_its_status_page_shows_the_outcome(celery_worker_process, client, settings):
+def test_a_real_worker_imports_an_upload_and_its_status_page_shows_the_outcome(
+    celery_worker_process, route_tasks, client, settings
+):
     """The upload returns at once with a pending run; a real Celery worker on PostgreSQL imports the file."""
     import time
 
@@ -115,35 +117,32 @@ def test_a_real_worker_imports_an_upload_and_its_status_page_shows_the_outcome(c
     bad = "SO-X,2017-02-30,partner,P1,Dupont SA,FR,,,1,server,SKU,,1,1.00,,,\n"
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     app.conf.task_always_eager = False
-    app.conf.task_routes = {"portal.tasks.import_run_process_task": {"queue": celery_worker_process}}
-    try:
-        outcomes = []
-        for body in (ORDERS_HEADER + rows + bad, ORDERS_HEADER + rows):
-            response = upload(client, body.encode(), kind="orders", name="orders.csv")
-            assert response.status_code == 302
-            run = ImportRun.objects.order_by("-pk").first()
-            deadline = time.monotonic() + 90
-            while run.status in ("pending", "running") and time.monotonic() < deadline:
-                time.sleep(0.3)
-                run.refresh_from_db()
-            outcomes.append((run.status, run.created, run.error_count))
-            page = client.get(response["Location"]).content.decode()
-            assert run.status in ("rejected", "applied"), (
-                run.status,
-                run.errors,
-                worker_log(celery_worker_process).read_text()[-4000:],
+    route_tasks({"portal.tasks.import_run_process_task": celery_worker_process})
+    outcomes = []
+    for body in (ORDERS_HEADER + rows + bad, ORDERS_HEADER + rows):
+        response = upload(client, body.encode(), kind="orders", name="orders.csv")
+        assert response.status_code == 302
+        run = ImportRun.objects.order_by("-pk").first()
+        deadline = time.monotonic() + 90
+        while run.status in ("pending", "running") and time.monotonic() < deadline:
+            time.sleep(0.3)
+            run.refresh_from_db()
+        outcomes.append((run.status, run.created, run.error_count))
+        page = client.get(response["Location"]).content.decode()
+        assert run.status in ("rejected", "applied"), (
+            run.status,
+            run.errors,
+            worker_log(celery_worker_process).read_text()[-4000:],
+        )
+        run.upload.delete(save=False)
+        if run.status == "rejected":
+            assert "Nothing was imported: 1 row has a problem." in page and "booked_on" in page
+            assert not OrderLine.objects.exists()
+        else:
+            assert "Imported: 2000 rows, 2000 created, 0 unchanged." in page, (
+                run.rows,
+                run.created,
+                page[page.find("<p>Status") :][:600],
             )
-            run.upload.delete(save=False)
-            if run.status == "rejected":
-                assert "Nothing was imported: 1 row has a problem." in page and "booked_on" in page
-                assert not OrderLine.objects.exists()
-            else:
-                assert "Imported: 2000 rows, 2000 created, 0 unchanged." in page, (
-                    run.rows,
-                    run.created,
-                    page[page.find("<p>Status") :][:600],
-                )
-    finally:
-        app.conf.task_routes = None
     assert outcomes == [("rejected", 0, 1), ("applied", 2000, 0)]
     assert OrderLine.objects.count() == 2000
