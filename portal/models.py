@@ -252,3 +252,19 @@ class ImportRun(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.file_name} ({self.status})"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic task ran: written by the beat sweeper each minute, read by ``/health/jobs``.
+
+    A fresh beat proves the whole chain works: beat scheduled it, the broker carried it and a worker ran it.
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("heartbeat")
+
+    def __str__(self):
+        return f"{self.name} {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -6,6 +6,7 @@ from celery import shared_task
 from .celery import IDEMPOTENT
 from .csvimport import IMPORT_RUN_TASK, import_run_process
 from .emails import OUTBOX_SEND_TASK, outbox_send_one
+from .health import SWEEPER_HEARTBEAT, heartbeat
 from .jobs import job_claims_redispatch
 from .models import OutboxEmail
 from .outbox import tasks_dispatch_pending, tasks_dispatched_prune
@@ -40,6 +41,7 @@ def task_outbox_dispatch():
     """Dispatch the recorded tasks that were not dispatched after their commit (the broker was down)."""
     sent = tasks_dispatch_pending()
     tasks_dispatched_prune()
+    heartbeat(SWEEPER_HEARTBEAT)  # beat, the broker and a worker all work: /health/jobs reads it
     return sent
 
 

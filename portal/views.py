@@ -1,9 +1,12 @@
 from django.conf import settings
-from django.http import HttpResponseRedirect, HttpResponseServerError
+from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import health
 
 
 @require_POST
@@ -42,3 +45,26 @@ def error_500(request):
     """The branded error page, rendered from the template alone: no request context, so no context processor,
     no session, no user and no query — the database may be what failed."""
     return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+@require_GET
+@never_cache
+def health_live(request):
+    """Liveness: the process answers (no database, no broker: a restart would not fix those)."""
+    return JsonResponse({"ok": True})
+
+
+@require_GET
+@never_cache
+def health_ready(request):
+    """Readiness for the load balancer: 503 while the database or the broker is unreachable."""
+    result = health.readiness()
+    return JsonResponse(result, status=200 if result["ok"] else 503)
+
+
+@require_GET
+@never_cache
+def health_jobs(request):
+    """For monitoring: 503 when beat has not run its sweeper for minutes or a recorded task waits undispatched."""
+    result = health.jobs_check()
+    return JsonResponse(result, status=200 if result["ok"] else 503)

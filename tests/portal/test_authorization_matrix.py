@@ -44,6 +44,9 @@ MATRIX: dict[str, Entry] = {
     "home": Entry(public="sends each visitor where it belongs (login, admin or dashboard)"),
     "language_switch": Entry(public="sets the language cookie of the browser", method="post"),
     "invitation_accept": Entry(public="the secret token in the emailed link is the authorization", target="token"),
+    "health_live": Entry(public="the load balancer's liveness probe: no data"),
+    "health_ready": Entry(public="the load balancer's readiness probe: check results, no data"),
+    "health_jobs": Entry(public="monitoring: ages and counts, no partner data"),
     # The partner's pages (DESIGN §1).
     "dashboard": Entry(roles=ROLES),
     "my_tier": Entry(roles=ROLES),
