@@ -3,13 +3,13 @@ and correct them with credit lines in a new import."""
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_mixins import ReadOnlyAdminMixin
+from portal.admin_mixins import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 from .matching import CustomerIdentity, customer_keys
 from .models import Customer, Order, OrderLine
@@ -44,7 +44,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = ["name", "country", "vat", "domain", "created_at"]
     list_filter = ["country", PossibleDuplicatesFilter]
@@ -103,10 +103,10 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["number", "booked_on", "channel", "partner", "customer", "line_count", "total"]
-    list_filter = ["channel", ("partner", admin.RelatedOnlyFieldListFilter)]
-    date_hierarchy = "booked_on"
+    # No partner list filter: its choices would be read from every order (search finds a partner's orders).
+    list_filter = ["channel", ("booked_on", admin.DateFieldListFilter)]
     search_fields = ["number", "customer__name", "partner__code", "partner__name"]
     list_select_related = ["partner", "customer"]
     fields = ["number", "booked_on", "channel", "partner", "customer", "import_run", "created_at", "credits"]
@@ -114,7 +114,16 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [OrderLineInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(total=Sum("lines__net_amount"), line_count=Count("lines"))
+        # Per-order subqueries, evaluated for the page's rows only (a GROUP BY would aggregate every order first).
+        lines = OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                total=Subquery(lines.annotate(total=Sum("net_amount")).values("total")),
+                line_count=Subquery(lines.annotate(count=Count("pk")).values("count")),
+            )
+        )
 
     @admin.display(description=_("lines"), ordering="line_count")
     def line_count(self, obj):
@@ -162,7 +171,7 @@ class ComplianceExceptionFilter(admin.SimpleListFilter):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderLineAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "order",
         "line_number",
@@ -178,8 +187,13 @@ class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "credited_order",
         "compliance",
     ]
-    list_filter = ["product_line", "channel", "service_delivery", ComplianceExceptionFilter]
-    date_hierarchy = "booked_on"
+    list_filter = [
+        "product_line",
+        "channel",
+        "service_delivery",
+        ComplianceExceptionFilter,
+        ("booked_on", admin.DateFieldListFilter),
+    ]
     search_fields = ["order__number", "sku", "customer__name", "partner__code", "registration_number"]
     list_select_related = ["order", "partner", "customer", "credited_order"]
     readonly_fields = [field.name for field in OrderLine._meta.fields]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from partners.models import Partner
-from portal.admin_mixins import ReadOnlyAdminMixin
+from portal.admin_mixins import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 from ..models import ChannelLock, ChannelLockEvent, RoutingCase, RoutingOffer
 from .services import RoutingError, routing_reassign
@@ -197,12 +197,11 @@ class LockStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ChannelLock)
-class ChannelLockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ChannelLockAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["customer", "country", "partner", "locked_on", "last_booked_on", "expires_on", "released_on"]
-    list_filter = [LockStateFilter, ("partner", admin.RelatedOnlyFieldListFilter), "customer__country"]
+    list_filter = [LockStateFilter, "customer__country"]  # partners: by search (a list would read every lock)
     search_fields = ["customer__name", "partner__code", "partner__name"]
     list_select_related = ["customer", "partner"]
-    date_hierarchy = "expires_on"
     fields = [
         "customer",
         "partner",
@@ -246,7 +245,7 @@ class ChannelLockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ChannelLockEvent)
-class ChannelLockEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ChannelLockEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["customer", "kind", "partner", "order", "effective_on", "expires_on", "recorded_on"]
     list_filter = ["kind", "recorded_on"]
     search_fields = ["customer__name", "partner__code", "order__number"]

@@ -1,0 +1,64 @@
+"""Admin changelists over the big tables never count the whole table: counts are bounded by a LIMIT, the
+search shows no full total, and the order totals are computed for the page's rows only."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from portal.admin_mixins import CappedCountPaginator
+from tests.factories import PartnerFactory, UserFactory
+from tests.factories.orders import OrderFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELISTS = [
+    "admin:deals_order_changelist",
+    "admin:deals_orderline_changelist",
+    "admin:deals_customer_changelist",
+    "admin:deals_channellock_changelist",
+    "admin:deals_channellockevent_changelist",
+]
+
+
+@pytest.fixture
+def orders(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    partner = PartnerFactory(code="P1")
+    made = []
+    for n in range(5):
+        order = OrderFactory(partner=partner, number=f"SO-{n}")
+        OrderLineFactory(order=order, line_number=1, net_amount=Decimal("100.00"))
+        OrderLineFactory(order=order, line_number=2, net_amount=Decimal(f"{n}.50"))
+        made.append(order)
+    return made
+
+
+def unbounded_counts(queries) -> list[str]:
+    """The counting queries (``SELECT COUNT(*) …``) that are not bounded by a ``LIMIT``."""
+    counts = [q["sql"] for q in queries if re.match(r"\s*SELECT COUNT\(", q["sql"], re.I)]
+    assert counts, "a changelist counts its rows (bounded): the check below would pass vacuously otherwise"
+    return [sql for sql in counts if " LIMIT " not in sql.upper()]
+
+
+@pytest.mark.parametrize("name", CHANGELISTS)
+@pytest.mark.parametrize("params", [{}, {"q": "SO"}])
+def test_no_changelist_counts_a_whole_table(client, orders, name, params):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse(name), params)
+    assert response.status_code == 200
+    assert unbounded_counts(captured.captured_queries) == []
+
+
+def test_the_order_changelist_shows_each_orders_lines_and_total_and_pages_up_to_the_cap(client, orders, monkeypatch):
+    page = client.get(reverse("admin:deals_order_changelist")).content.decode()
+    assert "5 orders" in page
+    assert "104.50" in page and "100.50" in page  # each order's own total, from its two lines
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    capped = client.get(reverse("admin:deals_order_changelist")).content.decode()
+    assert "3 orders" in capped  # counted up to the cap, never the whole table
+    searched = client.get(reverse("admin:deals_order_changelist"), {"q": "SO-4"}).content.decode()
+    assert "1 order" in searched and "104.50" in searched and "total)" not in searched
