@@ -62,3 +62,17 @@ def test_the_order_changelist_shows_each_orders_lines_and_total_and_pages_up_to_
     assert "3 orders" in capped  # counted up to the cap, never the whole table
     searched = client.get(reverse("admin:deals_order_changelist"), {"q": "SO-4"}).content.decode()
     assert "1 order" in searched and "104.50" in searched and "total)" not in searched
+
+
+def test_the_order_search_finds_by_number_customer_and_partner_each_word_anywhere(client, orders):
+    other = OrderFactory(partner=PartnerFactory(code="Q9", name="Northwind Reseller"), number="XO-77")
+    OrderLineFactory(order=other, line_number=1, net_amount=Decimal("5.00"))
+
+    def found(term):
+        response = client.get(reverse("admin:deals_order_changelist"), {"q": term})
+        return {order.number for order in response.context["cl"].result_list}
+
+    assert found("SO-3") == {"SO-3"}
+    assert found("p1") == {order.number for order in orders}  # a partner code, whatever its case
+    assert found("northwind") == {"XO-77"} == found("Northwind XO")  # words ANDed, each in any field
+    assert found(other.customer.name) == {"XO-77"} and found("SO-3 Northwind") == set()
