@@ -24,7 +24,9 @@ class OrderListView(PartnerViewMixin, FilteredCsvExportMixin, SingleTableMixin, 
     table_pagination = {"per_page": 25}
 
     def get_queryset(self):
-        return selectors.order_list_for_partner(orders=self.scope(Order.objects.all(), "partner"))
+        return selectors.order_list_for_partner(
+            orders=self.scope(Order.objects.all(), "partner"), whole=self.request.GET.get("export") == "csv"
+        )
 
     def export_rows(self, orders):
         return order_export_rows(orders)
