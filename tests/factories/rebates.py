@@ -73,6 +73,7 @@ def services_delivery_certification(partner, earned_on, expires_on=None):
         certification=Certification.objects.get(code="SVC-DELIVERY"),
         earned_on=earned_on,
         expires_on=expires_on or earned_on + datetime.timedelta(days=730),
+        status=CertificationRecord.Status.VERIFIED,
     )
 
 
