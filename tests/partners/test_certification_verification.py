@@ -10,6 +10,7 @@ pages say what is pending or rejected, in English and French.
 import importlib
 from datetime import date, timedelta
 from decimal import Decimal
+from email.header import decode_header, make_header
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -274,6 +275,8 @@ def test_rejecting_asks_for_a_reason_then_emails_it_to_the_partner_admins_over_s
     assert "could not verify these certifications" in english_body
     assert "n'a pas pu vérifier ces certifications" in french_body
     assert "L'Atelier & Fils: 2 certifications were not verified" in by_recipient[english.email]["Subject"]
+    french_subject = str(make_header(decode_header(by_recipient[french.email]["Subject"])))
+    assert "L'Atelier & Fils : 2 certifications n'ont pas été vérifiées" in french_subject.replace("\r\n", "")
     # Rejecting again changes nothing and sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):
         admin_action(client, "reject_selected", records, apply="1", reason="Again")
