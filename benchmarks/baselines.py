@@ -126,7 +126,7 @@ WITH tier_ranges AS (
                     SELECT 1 FROM partners_certificationrecord cr
                     JOIN partners_person pe ON pe.id = cr.person_id
                     WHERE pe.partner_id = l.partner_id AND cr.certification_id = %(delivery_certification)s
-                      AND cr.earned_on <= l.booked_on AND cr.expires_on > l.booked_on))
+                      AND cr.status = 'verified' AND cr.earned_on <= l.booked_on AND cr.expires_on > l.booked_on))
                 THEN (SELECT rate FROM rates WHERE component = 'services') END AS services_rate
     FROM lines l
     JOIN rebates_baserate br ON br.tier_id = l.tier_id AND br.product_line = l.product_line

@@ -306,7 +306,17 @@ def _people(cursor, rng, calendar: Calendar, partners, stamp: str, counts: dict)
     records = _Copy(
         cursor,
         "partners_certificationrecord",
-        ["id", "person_id", "certification_id", "earned_on", "expires_on", "expires_on_given", "created_at"],
+        [
+            "id",
+            "person_id",
+            "certification_id",
+            "earned_on",
+            "expires_on",
+            "expires_on_given",
+            "status",
+            "rejection_reason",
+            "created_at",
+        ],
     )
     person_pk = record_pk = 0
     span = (calendar.as_of - add_months(calendar.as_of, -30)).days
@@ -319,7 +329,9 @@ def _people(cursor, rng, calendar: Calendar, partners, stamp: str, counts: dict)
             for certification in rng.sample(CERTIFICATION_IDS, rng.randint(1, 3)):
                 record_pk += 1
                 earned = calendar.as_of - timedelta(days=rng.randrange(span))
-                records.row(record_pk, person_pk, certification, earned, add_months(earned, 24), False, stamp)
+                records.row(
+                    record_pk, person_pk, certification, earned, add_months(earned, 24), False, "verified", "", stamp
+                )
     counts["partners_person"] = people.close()
     counts["partners_certificationrecord"] = records.close()
 

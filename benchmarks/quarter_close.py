@@ -129,8 +129,8 @@ LOAD_SQL = [
     """,
     """
     INSERT INTO partners_certificationrecord (person_id, certification_id, earned_on, expires_on, expires_on_given,
-                                              created_at)
-    SELECT pe.id, ce.id, date '2016-01-01', date '2018-01-01', true, now()
+                                              status, rejection_reason, created_at)
+    SELECT pe.id, ce.id, date '2016-01-01', date '2018-01-01', true, 'verified', '', now()
     FROM partners_person pe JOIN partners_certification ce ON ce.code = 'SVC-DELIVERY'
     WHERE pe.email = 'delivery@bench.example'
     """,

@@ -12,7 +12,12 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Certification, CertificationRecord
+from partners.models import (
+    CERTIFICATION_SQL_PARAMS,
+    Certification,
+    CertificationRecord,
+    certification_active_sql,
+)
 from portal.catalog import ProductLine
 
 DELIVERY_TRACK = Certification.Track.SERVICES_DELIVERY
@@ -73,6 +78,7 @@ SQL_PARAMS = {
     "cmp_resold": ServiceDelivery.RESOLD.value,
     "cmp_partner_delivered": ServiceDelivery.PARTNER_DELIVERED.value,
     "cmp_delivery_track": DELIVERY_TRACK.value,
+    **CERTIFICATION_SQL_PARAMS,  # the record's verification status (``certification_active_sql``)
 }
 
 
@@ -82,13 +88,14 @@ def needs_delivery_certification_sql(line: str) -> str:
 
 
 def delivery_certified_join_sql(line: str, record: str, certification: str, person: str) -> str:
-    """The join condition of a line with its partner's active services-delivery records, on the booked date.
+    """The join condition of a line with its partner's active services-delivery records, on the booked date: the
+    one rule of a record counting on a date (``partners.models.certification_active_sql``: verified, in its dates).
 
     ``record``, ``certification`` and ``person``: aliases of the certification record, certification and person.
     """
     return (
         f"{person}.partner_id = {line}.partner_id AND {certification}.track = %(cmp_delivery_track)s"
-        f" AND {record}.earned_on <= {line}.booked_on AND {record}.expires_on > {line}.booked_on"
+        f" AND {certification_active_sql(record, f'{line}.booked_on')}"
     )
 
 

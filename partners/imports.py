@@ -166,6 +166,7 @@ def import_certifications(data: bytes, *, name: str = "certifications.csv", run=
     """Record the certifications of ``certifications.csv``, creating the people they belong to."""
     csv_file = read_csv(data, name=name, header=CERTIFICATION_HEADER)
     errors = csv_file.errors
+    now = timezone.now()
     partners = {p.code: p for p in Partner.objects.filter(code__in={r["partner_code"] for _l, r in csv_file.rows})}
     catalog = {c.code: c for c in Certification.objects.all()}
     valid = []
@@ -213,6 +214,7 @@ def import_certifications(data: bytes, *, name: str = "certifications.csv", run=
     }
     new_people: dict[tuple, Person] = {}
     new_records = []
+    confirmed: list[CertificationRecord] = []
     unchanged = 0
     for line, partner, email, person_name, certification, earned_on, expires_on, given in valid:
         person = people.get((partner.pk, email))
@@ -222,6 +224,13 @@ def import_certifications(data: bytes, *, name: str = "certifications.csv", run=
         if person is None:
             person = new_people.setdefault((partner.pk, email), Person(partner=partner, email=email, name=person_name))
         existing = records.get((person.pk, certification.pk, earned_on)) if person.pk else None
+        if existing is not None and existing.status == CertificationRecord.Status.PENDING:
+            # The import is the trusted source: it confirms (with its expiry date) a record a partner admin entered
+            # in the portal and staff have not decided yet. A record staff rejected stays rejected (their decision
+            # stands, and re-importing a file changes nothing): it is compared like any other below.
+            existing.expires_on, existing.expires_on_given = expires_on, given
+            confirmed.append(existing)
+            continue
         if existing is not None:
             if existing.expires_on != expires_on:
                 errors.add(
@@ -239,6 +248,10 @@ def import_certifications(data: bytes, *, name: str = "certifications.csv", run=
                 earned_on=earned_on,
                 expires_on=expires_on,
                 expires_on_given=given,
+                status=CertificationRecord.Status.VERIFIED,  # the import is trusted (DESIGN §7)
+                entered_by=user,
+                reviewed_by=user,
+                reviewed_at=now,
             )
         )
     errors.raise_if_any()
@@ -246,4 +259,19 @@ def import_certifications(data: bytes, *, name: str = "certifications.csv", run=
     for record in new_records:
         record.person_id = record.person.pk
     CertificationRecord.objects.bulk_create(new_records)
-    return ImportResult(rows=len(csv_file.rows), created=len(new_records), unchanged=unchanged)
+    for record in confirmed:
+        record.status, record.reviewed_by, record.reviewed_at, record.rejection_reason = (
+            CertificationRecord.Status.VERIFIED,
+            user,
+            now,
+            "",
+        )
+    CertificationRecord.objects.bulk_update(
+        confirmed, ["expires_on", "expires_on_given", "status", "reviewed_by", "reviewed_at", "rejection_reason"]
+    )
+    return ImportResult(
+        rows=len(csv_file.rows),
+        created=len(new_records),
+        unchanged=unchanged,
+        details={"verified": len(confirmed)} if confirmed else {},
+    )

@@ -300,21 +300,63 @@ class Certification(models.Model):
 
 
 class CertificationRecordQuerySet(models.QuerySet):
-    def active_on(self, day):
-        """Records active on ``day``: ``earned_on <= day < expires_on`` (``expires_on`` is always stored).
+    def verified(self):
+        """Records channel staff trust: imported, entered by staff, or entered in the portal and verified."""
+        return self.filter(status=CertificationStatus.VERIFIED)
 
-        The one rule for a certification held on a date (DESIGN §3); ``CertificationRecord.is_active_on`` is
-        the same rule for one record.
+    def active_on(self, day):
+        """Records counting on ``day``: verified, and ``earned_on <= day < expires_on`` (``expires_on`` is always
+        stored).
+
+        The one rule for a certification held on a date (DESIGN §3): tiers, competencies, services-delivery
+        compliance and rebates all read it. A record entered in the portal counts only once staff verified it;
+        pending and rejected records never count. ``CertificationRecord.is_active_on`` is the same rule for one
+        record, ``certification_active_sql`` the same rule for raw SQL.
         """
-        return self.filter(earned_on__lte=day, expires_on__gt=day)
+        return self.verified().filter(earned_on__lte=day, expires_on__gt=day)
+
+
+class CertificationStatus(models.TextChoices):
+    """Where a certification record stands with channel staff; only verified records count."""
+
+    PENDING = "pending", _("Pending verification")
+    VERIFIED = "verified", _("Verified")
+    REJECTED = "rejected", _("Rejected")
 
 
 class CertificationRecord(models.Model):
+    Status = CertificationStatus
+
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="certifications")
     certification = models.ForeignKey(Certification, on_delete=models.PROTECT, related_name="records")
     earned_on = models.DateField(_("earned on"))
     expires_on = models.DateField(_("expires on"), help_text=_("Blank in an import: earned on + the validity."))
     expires_on_given = models.BooleanField(default=True, editable=False)
+    # Pending unless said otherwise: only the certification import and channel staff create verified records;
+    # a partner admin's entry in the portal waits for staff (``partners.services.certification_records_verify``).
+    status = models.CharField(
+        _("verification"), max_length=10, choices=Status.choices, default=Status.PENDING, editable=False
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("entered by"),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("verified or rejected by"),
+    )
+    reviewed_at = models.DateTimeField(_("verified or rejected at"), null=True, blank=True, editable=False)
+    rejection_reason = models.TextField(_("rejection reason"), blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CertificationRecordQuerySet.as_manager()
@@ -327,8 +369,16 @@ class CertificationRecord(models.Model):
                 fields=["person", "certification", "earned_on"], name="certrecord_unique_person_cert_earned"
             ),
             models.CheckConstraint(condition=Q(expires_on__gt=models.F("earned_on")), name="certrecord_expires_after"),
+            models.CheckConstraint(condition=Q(status__in=CertificationStatus.values), name="certrecord_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=CertificationStatus.REJECTED) | ~Q(rejection_reason=""),
+                name="certrecord_rejected_has_reason",
+            ),
         ]
-        indexes = [models.Index(fields=["earned_on", "expires_on"])]
+        indexes = [
+            models.Index(fields=["earned_on", "expires_on"]),
+            models.Index(fields=["status", "created_at"], name="certrecord_status_queue"),
+        ]
 
     def __str__(self):
         return f"{self.person} {self.certification} {self.earned_on}"
@@ -339,9 +389,27 @@ class CertificationRecord(models.Model):
             self.expires_on_given = False
         super().save(*args, **kwargs)
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == self.Status.REJECTED
+
     def is_active_on(self, day) -> bool:
-        """Is this record active on ``day`` (``earned_on <= day < expires_on``, as ``objects.active_on``)?"""
-        return self.earned_on <= day < self.expires_on
+        """Does this record count on ``day`` (verified and ``earned_on <= day < expires_on``, as
+        ``objects.active_on``)?"""
+        return self.status == self.Status.VERIFIED and self.earned_on <= day < self.expires_on
+
+
+# The same rule for raw SQL (the PostgreSQL rebate path): merge ``CERTIFICATION_SQL_PARAMS`` into the query's.
+CERTIFICATION_SQL_PARAMS = {"cert_verified": CertificationRecord.Status.VERIFIED.value}
+
+
+def certification_active_sql(record: str, day: str) -> str:
+    """``objects.active_on`` as a SQL condition on a record (alias ``record``) and a date expression ``day``."""
+    return f"{record}.status = %(cert_verified)s AND {record}.earned_on <= {day} AND {record}.expires_on > {day}"
 
 
 class AttestationQuerySet(models.QuerySet):

@@ -15,12 +15,13 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from portal.emails import email_enqueue, portal_url
+from portal.emails import email_enqueue, email_users, portal_url
+from portal.fiscal import add_months
 from portal.models import Program
 
 from .calculations import status_match_tier
 from .models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier, TierHistory
-from .selectors import tier_ranks
+from .selectors import partner_users_with_roles, tier_ranks
 
 
 def partner_status_match(*, partner: Partner, changed_by=None) -> TierHistory:
@@ -228,28 +229,141 @@ def person_add(*, partner: Partner, name: str, email: str) -> Person:
 
 @transaction.atomic
 def certification_record_add(
-    *, person: Person, certification: Certification, earned_on: date, expires_on: date | None = None
+    *,
+    person: Person,
+    certification: Certification,
+    earned_on: date,
+    expires_on: date | None = None,
+    entered_by=None,
 ) -> CertificationRecord:
-    """Record that ``person`` earned ``certification`` on ``earned_on``; a blank ``expires_on`` means earned on +
-    the certification's validity."""
+    """Record, from the portal, that ``person`` earned ``certification`` on ``earned_on``; a blank ``expires_on``
+    means earned on + the certification's validity.
+
+    A partner admin's word is not proof: the record is *pending* and counts for nothing (tiers, competencies,
+    services compliance, rebates) until channel staff verify it (``certification_records_verify``). Its dates
+    must be plausible: earned on a past day of the program (from its start), expiring after that and no later
+    than the catalog's validity allows.
+    """
     errors = {}
+    program_start = Program.current().start_date
     if earned_on > timezone.localdate():
         errors["earned_on"] = [_("The date earned cannot be in the future.")]
+    elif earned_on < program_start:
+        errors["earned_on"] = [
+            _("The date earned cannot be before the program start (%(date)s).")
+            % {"date": formats.date_format(program_start, "SHORT_DATE_FORMAT")}
+        ]
     if expires_on is not None and expires_on <= earned_on:
         errors["expires_on"] = [_("The expiry date must be after the date earned.")]
+    elif expires_on is not None and expires_on > add_months(earned_on, certification.validity_months):
+        errors["expires_on"] = [
+            _(
+                "%(certification)s is valid for %(months)s months: it cannot expire after %(date)s. "
+                "Leave the date blank to use the standard validity."
+            )
+            % {
+                "certification": certification.code,
+                "months": certification.validity_months,
+                "date": formats.date_format(add_months(earned_on, certification.validity_months), "SHORT_DATE_FORMAT"),
+            }
+        ]
     if errors:
         raise ValidationError(errors)
-    duplicate = _("%(person)s already has %(certification)s earned on %(date)s.") % {
-        "person": person.name,
-        "certification": certification.code,
-        "date": formats.date_format(earned_on, "SHORT_DATE_FORMAT"),
-    }
-    if CertificationRecord.objects.filter(person=person, certification=certification, earned_on=earned_on).exists():
-        raise ValidationError({"certification": [duplicate]})
+    existing = CertificationRecord.objects.filter(
+        person=person, certification=certification, earned_on=earned_on
+    ).first()
+    if existing is not None:
+        raise ValidationError({"certification": [_certification_duplicate(existing)]})
     try:
         with transaction.atomic():
             return CertificationRecord.objects.create(
-                person=person, certification=certification, earned_on=earned_on, expires_on=expires_on
+                person=person,
+                certification=certification,
+                earned_on=earned_on,
+                expires_on=expires_on,
+                status=CertificationRecord.Status.PENDING,
+                entered_by=entered_by,
             )
     except IntegrityError:
-        raise ValidationError({"certification": [duplicate]}) from None
+        existing = CertificationRecord.objects.get(person=person, certification=certification, earned_on=earned_on)
+        raise ValidationError({"certification": [_certification_duplicate(existing)]}) from None
+
+
+def _certification_duplicate(record: CertificationRecord) -> str:
+    values = {
+        "person": record.person.name,
+        "certification": record.certification.code,
+        "date": formats.date_format(record.earned_on, "SHORT_DATE_FORMAT"),
+    }
+    if record.is_rejected:  # entering it again would only queue the same claim for staff a second time
+        return (
+            _(
+                "%(person)s's %(certification)s earned on %(date)s was rejected by channel staff; contact them "
+                "if it should count."
+            )
+            % values
+        )
+    return _("%(person)s already has %(certification)s earned on %(date)s.") % values
+
+
+# --- Verification by channel staff ------------------------------------------------------------------------
+# Only verified records count (``CertificationRecord.objects.active_on``). A verification takes effect for
+# tiers at the next evaluation — the nightly one, or "Evaluate the selected partners' tiers today" in the admin —
+# as for a certification import: neither changes a tier by itself (DESIGN §3: only evaluations, the status match
+# and staff actions do). Rebates and services compliance read the records when a quarter closes.
+
+
+@transaction.atomic
+def certification_records_verify(*, record_ids, verified_by) -> int:
+    """Verify the pending (or rejected) records among ``record_ids``: from now on they count. Return how many
+    changed; records already verified are left as they are (verifying twice changes nothing)."""
+    return (
+        CertificationRecord.objects.filter(pk__in=list(record_ids))
+        .exclude(status=CertificationRecord.Status.VERIFIED)
+        .update(
+            status=CertificationRecord.Status.VERIFIED,
+            reviewed_by=verified_by,
+            reviewed_at=timezone.now(),
+            rejection_reason="",
+        )
+    )
+
+
+@transaction.atomic
+def certification_records_reject(*, record_ids, rejected_by, reason: str) -> int:
+    """Reject the records among ``record_ids`` not rejected already, with ``reason``: they never count. Each
+    partner's admins get one email (in their language) listing its rejected records and the reason. Return
+    how many changed."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason: it is sent to the partner.")]})
+    records = list(
+        CertificationRecord.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(record_ids))
+        .exclude(status=CertificationRecord.Status.REJECTED)
+        .select_related("person__partner", "certification")
+        .order_by("person__partner_id", "person__name", "earned_on", "pk")
+    )
+    if not records:
+        return 0
+    now = timezone.now()
+    CertificationRecord.objects.filter(pk__in=[record.pk for record in records]).update(
+        status=CertificationRecord.Status.REJECTED, reviewed_by=rejected_by, reviewed_at=now, rejection_reason=reason
+    )
+    by_partner: dict[int, list[CertificationRecord]] = {}
+    for record in records:
+        by_partner.setdefault(record.person.partner_id, []).append(record)
+    admins = partner_users_with_roles(by_partner, [Membership.Role.ADMIN])
+    for partner_id, partner_records in by_partner.items():
+        email_users(
+            key=f"certifications-rejected:{partner_id}:{partner_records[0].pk}:{now.isoformat()}",
+            users=admins.get(partner_id, []),
+            template="partners/email/certifications_rejected",
+            context={
+                "partner": partner_records[0].person.partner,
+                "records": partner_records,
+                "reason": reason,
+                "url": portal_url(reverse("people")),
+            },
+        )
+    return len(records)

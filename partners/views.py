@@ -216,12 +216,13 @@ class PeopleView(PartnerViewMixin, View):
     def render_page(self, *, person_form=None, record_form=None, status=200):
         today = timezone.localdate()
         people_list = list(selectors.people_with_certifications(people=self.people()))
+        pending = 0
         for person in people_list:
             for record in person.certifications.all():
                 record.is_active = record.is_active_on(today)  # on the prefetched rows, no query
-        summary = selectors.certification_summary(
-            records=self.scope(CertificationRecord.objects.all(), "person__partner"), day=today
-        )
+                pending += record.is_pending
+        records = self.scope(CertificationRecord.objects.all(), "person__partner")
+        summary = selectors.certification_summary(records=records, day=today)
         labels = dict(ProductLine.choices)
         return render(
             self.request,
@@ -230,6 +231,7 @@ class PeopleView(PartnerViewMixin, View):
                 "people": people_list,
                 "today": today,
                 "certified_people": summary.certified_people,
+                "pending": pending,
                 "competencies": [labels.get(value, value) for value in summary.competencies],
                 "person_form": person_form or PersonForm(),
                 "record_form": record_form or CertificationRecordForm(people=self.people().order_by("name")),
@@ -269,13 +271,17 @@ class PeopleView(PartnerViewMixin, View):
                     certification=data["certification"],
                     earned_on=data["earned_on"],
                     expires_on=data["expires_on"],
+                    entered_by=request.user,
                 )
             except ValidationError as error:
                 _add_errors(form, error)
             else:
                 messages.success(
                     request,
-                    _("%(certification)s recorded for %(name)s.")
+                    _(
+                        "%(certification)s recorded for %(name)s. It counts towards your tier once channel staff "
+                        "have verified it."
+                    )
                     % {"certification": record.certification.code, "name": record.person.name},
                 )
                 return redirect("people")

@@ -190,7 +190,9 @@ class Snapshot:
     tier_changes: Mapping[int, Sequence[tuple[date, int]]]  # partner id → (effective_on, tier id), history order
     authorized_tier_id: int
     attestations: Mapping[int, Sequence[tuple[date, date | None]]]  # partner id → Dell-only attestation spans
-    delivery_certifications: Mapping[int, Sequence[tuple[date, date]]]  # partner id → services-delivery records
+    delivery_certifications: Mapping[
+        int, Sequence[tuple[date, date]]
+    ]  # partner id → verified services-delivery records
     base_rates: Sequence[tuple[int, str, date, date | None, Decimal]]  # (tier id, product line, from, until, rate)
     component_rates: Sequence[tuple[str, date, date | None, Decimal]]  # (component, from, until, rate)
     program_start: date

@@ -107,9 +107,12 @@ def _subject_facts(subjects: list[dict], program: Program):
     for row in DellOnlyAttestation.objects.filter(partner_id__in=partner_ids):
         attestations[row.partner_id].append((row.starts_on, row.ends_on))
     delivery = defaultdict(list)
-    for partner_id, earned_on, expires_on in CertificationRecord.objects.filter(
-        person__partner_id__in=partner_ids, certification__track=compliance.DELIVERY_TRACK
-    ).values_list("person__partner_id", "earned_on", "expires_on"):
+    # Verified records only (the rule of ``CertificationRecord.objects.active_on``; the dates are checked below).
+    for partner_id, earned_on, expires_on in (
+        CertificationRecord.objects.verified()
+        .filter(person__partner_id__in=partner_ids, certification__track=compliance.DELIVERY_TRACK)
+        .values_list("person__partner_id", "earned_on", "expires_on")
+    ):
         delivery[partner_id].append((earned_on, expires_on))
 
     hardware = [line for line in subjects if line["product_line"] in calc.HARDWARE_LINES]

@@ -11,7 +11,7 @@ from portal.csvexport import csv_document
 from portal.money import round_money
 
 from .. import calculations as calc
-from ..models import Partner, Tier, TierHistory, TitaniumBlackAward
+from ..models import CertificationRecord, Partner, Tier, TierHistory, TitaniumBlackAward
 from .engine import TierEvaluation, tier_evaluations
 
 EXPORT_HEADER = [
@@ -90,6 +90,7 @@ class TierOverview:
     review_on: date
     award: TitaniumBlackAward | None
     history: list[TierHistory]
+    pending_certifications: int = 0  # entered in the portal, not verified yet: in no figure above
 
     @property
     def sections(self) -> list[dict]:
@@ -185,4 +186,7 @@ def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
         review_on=evaluation.review_on,
         award=award,
         history=history,
+        pending_certifications=CertificationRecord.objects.filter(
+            person__partner=partner, status=CertificationRecord.Status.PENDING
+        ).count(),
     )

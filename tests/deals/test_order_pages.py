@@ -323,6 +323,7 @@ def test_partner_delivered_services_without_certification_show_as_compliance_exc
         certification=Certification.objects.get(code="SVC-DELIVERY"),
         earned_on=date(2017, 5, 1),
         expires_on=date(2019, 5, 1),
+        status=CertificationRecord.Status.VERIFIED,
     )
     flags = dict(OrderLine.objects.with_compliance().values_list("order__number", "compliance_exception").order_by())
     exceptions = OrderLine.objects.with_compliance().filter(compliance_exception=True)

@@ -123,3 +123,5 @@ class CertificationRecordFactory(factory.django.DjangoModelFactory):
     certification = factory.LazyFunction(lambda: Certification.objects.get(code="TECH-SERVER"))
     earned_on = factory.Faker("date_between", start_date="-1y", end_date="today")
     expires_on = None
+    # As the certification import and staff create them; a partner admin's portal entry is ``status="pending"``.
+    status = CertificationRecord.Status.VERIFIED

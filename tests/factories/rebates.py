@@ -66,13 +66,15 @@ def order(*, partner, customer, booked_on, lines, channel="partner", credits=Non
     return made
 
 
-def services_delivery_certification(partner, earned_on, expires_on=None):
+def services_delivery_certification(partner, earned_on, expires_on=None, status=CertificationRecord.Status.VERIFIED):
     person = Person.objects.create(partner=partner, email=f"p{next(_numbers)}@example.com", name="Certified")
     return CertificationRecord.objects.create(
         person=person,
         certification=Certification.objects.get(code="SVC-DELIVERY"),
         earned_on=earned_on,
         expires_on=expires_on or earned_on + datetime.timedelta(days=730),
+        status=status,
+        rejection_reason="not verified" if status == CertificationRecord.Status.REJECTED else "",
     )
 
 

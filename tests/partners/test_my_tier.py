@@ -142,7 +142,7 @@ def test_the_page_is_a_bounded_number_of_queries(client):
             partner=partner, tier=code, reason="test", effective_on=today() - timedelta(days=50 - n), changed_by=staff
         )
     assert count() == small
-    assert small <= 16, small
+    assert small <= 17, small  # 16, and the count of certifications pending verification
 
 
 # --- the admin ----------------------------------------------------------------------------------------------

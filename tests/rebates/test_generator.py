@@ -365,3 +365,23 @@ def test_the_rebate_query_leaves_the_planner_settings_of_its_transaction_as_they
         before = setting("enable_nestloop"), setting("jit")
         assert len(rebate_rows_sql(quarter=Q1)) == 1
         assert (setting("enable_nestloop"), setting("jit")) == before == ("on", before[1])
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected"])
+def test_only_a_verified_services_delivery_certification_earns_the_services_bonus(status):
+    """A delivery certification a partner admin entered and staff have not verified (or rejected) makes no
+    partner-delivered line compliant: the line earns its other components only, on both paths (SQL = Python on
+    PostgreSQL, ``components``), and the order pages show it as a compliance exception."""
+    from deals.models import OrderLine
+
+    unverified, verified = f.partner(), f.partner()
+    f.services_delivery_certification(unverified, earned_on=date(2017, 2, 1), status=status)
+    f.services_delivery_certification(verified, earned_on=date(2017, 2, 1))
+    delivered = [("services", "1000.00", {"service_delivery": "partner_delivered"})]
+    f.order(partner=unverified, customer=f.customer(), booked_on=date(2017, 3, 1), lines=delivered, number="SO-UN")
+    f.order(partner=verified, customer=f.customer(), booked_on=date(2017, 3, 1), lines=delivered, number="SO-VE")
+    got = components()
+    assert got[("SO-UN", 1)] == {"base": D("10.00")}
+    assert got[("SO-VE", 1)] == {"base": D("10.00"), "services": D("10.00")}
+    flags = dict(OrderLine.objects.with_compliance().values_list("order__number", "compliance_exception"))
+    assert flags == {"SO-UN": True, "SO-VE": False}

@@ -127,7 +127,7 @@ def snapshot() -> calc.Snapshot:
     for row in DellOnlyAttestation.objects.all():
         attestations[row.partner_id].append((row.starts_on, row.ends_on))
     certifications = defaultdict(list)
-    for record in CertificationRecord.objects.select_related("person", "certification"):
+    for record in CertificationRecord.objects.verified().select_related("person", "certification"):
         if record.certification.track == compliance.DELIVERY_TRACK:
             certifications[record.person.partner_id].append((record.earned_on, record.expires_on))
     return calc.Snapshot(
