@@ -270,8 +270,8 @@ class Registration(models.Model):
     )
     # What staff wrote; ``decision_kind`` / ``decision_params`` the program's own words (``registrations.events``).
     decision_note = models.TextField(_("decision note"), blank=True)
-    decision_kind = models.CharField(_("decision kind"), max_length=30, blank=True)
-    decision_params = models.JSONField(_("decision parameters"), default=dict, blank=True)
+    decision_kind = models.CharField(_("decision kind"), max_length=30, blank=True, db_default="")
+    decision_params = models.JSONField(_("decision parameters"), default=dict, db_default={}, blank=True)
     won_on = models.DateField(_("won on"), null=True, blank=True)
     won_order = models.ForeignKey(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="won_registrations"
@@ -380,8 +380,8 @@ class RegistrationEvent(models.Model):
     actor = models.ForeignKey("portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12)
-    kind = models.CharField(_("kind"), max_length=30, blank=True)
-    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    kind = models.CharField(_("kind"), max_length=30, blank=True, db_default="")
+    params = models.JSONField(_("parameters"), default=dict, db_default={}, blank=True)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -91,22 +91,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='registration',
             name='decision_kind',
-            field=models.CharField(blank=True, max_length=30, verbose_name='decision kind'),
+            field=models.CharField(blank=True, db_default='', max_length=30, verbose_name='decision kind'),
         ),
         migrations.AddField(
             model_name='registration',
             name='decision_params',
-            field=models.JSONField(blank=True, default=dict, verbose_name='decision parameters'),
+            field=models.JSONField(blank=True, db_default={}, default=dict, verbose_name='decision parameters'),
         ),
         migrations.AddField(
             model_name='registrationevent',
             name='kind',
-            field=models.CharField(blank=True, max_length=30, verbose_name='kind'),
+            field=models.CharField(blank=True, db_default='', max_length=30, verbose_name='kind'),
         ),
         migrations.AddField(
             model_name='registrationevent',
             name='params',
-            field=models.JSONField(blank=True, default=dict, verbose_name='parameters'),
+            field=models.JSONField(blank=True, db_default={}, default=dict, verbose_name='parameters'),
         ),
         migrations.RunPython(sentences_to_kinds, kinds_to_sentences, elidable=True),
     ]

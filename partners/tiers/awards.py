@@ -124,6 +124,6 @@ def tier_override(*, partner: Partner, tier: Tier | str, reason: str, effective_
         changed_by=changed_by,
     )
     partner_tier_cache_refresh([partner.pk])
-    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="")
+    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="", at_risk_details={})
     email_tier_changes([change])
     return change
