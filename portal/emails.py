@@ -32,7 +32,8 @@ def subject_prefix() -> str:
     """
     prefix = settings.ACCOUNT_EMAIL_SUBJECT_PREFIX
     if prefix.strip() == DEFAULT_SUBJECT_PREFIX:
-        return f"{gettext('[Partner Portal]')} "
+        translated = gettext("[Partner Portal]")
+        return f"{translated} "
     return prefix
 
 
