@@ -22,6 +22,7 @@ from .matching import (
     validate_domain,
     validate_vat,
 )
+from .registrations.events import event_text
 
 # Order numbers as order systems write them ("SO-2017-0001", "PO/2017/12", "4500012345", "INV.77_B"): segments of
 # letters, digits, ".", "_" and "-", each starting with a letter or digit, joined by single "/". So no segment is
@@ -272,7 +273,10 @@ class Registration(models.Model):
     conflict_with = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="conflicting_registrations"
     )
+    # What staff wrote; ``decision_kind`` / ``decision_params`` the program's own words (``registrations.events``).
     decision_note = models.TextField(_("decision note"), blank=True)
+    decision_kind = models.CharField(_("decision kind"), max_length=30, blank=True, db_default="")
+    decision_params = models.JSONField(_("decision parameters"), default=dict, db_default={}, blank=True)
     won_on = models.DateField(_("won on"), null=True, blank=True)
     won_order = models.ForeignKey(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="won_registrations"
@@ -339,6 +343,11 @@ class Registration(models.Model):
             return annotated
         return sum((line.estimated_amount for line in self.lines.all()), start=Decimal("0.00"))
 
+    @property
+    def decision_text(self) -> str:
+        """The decision's explanation in the active language (the program's sentence, then the staff note)."""
+        return event_text(self.decision_kind, self.decision_params, self.decision_note)
+
     def is_protected_on(self, day) -> bool:
         return (
             self.status == self.Status.APPROVED
@@ -366,12 +375,18 @@ class RegistrationLine(models.Model):
 
 
 class RegistrationEvent(models.Model):
-    """Every transition of a registration: who, from, to, note, when. Written once, never edited."""
+    """Every transition of a registration: who, from, to, note, when. Written once, never edited.
+
+    What the program says is ``kind`` + ``params``, worded in the reader's language (``text``); ``note`` is what
+    a person typed, shown as written (and the English sentence of events written before kinds existed).
+    """
 
     registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey("portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12)
+    kind = models.CharField(_("kind"), max_length=30, blank=True, db_default="")
+    params = models.JSONField(_("parameters"), default=dict, db_default={}, blank=True)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -396,6 +411,11 @@ class RegistrationEvent(models.Model):
         if self.from_status == self.to_status:
             return _("Updated")
         return Registration.Status(self.to_status).label
+
+    @property
+    def text(self) -> str:
+        """The event in the active language: the program's sentence (if any), then the person's note."""
+        return event_text(self.kind, self.params, self.note)
 
 
 # Channel locks and routing of direct orders (DESIGN §5) -----------------------------------------------------------

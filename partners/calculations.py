@@ -8,7 +8,7 @@ overlay on Titanium, so every comparison of ranks is made on the *base* tier (:f
 
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -217,6 +217,8 @@ class TierDecision:
     at_risk: bool
     at_risk_reason: str
     loses_titanium_black: bool = False
+    # The reason as a kind and its parameters (``at_risk_details``), worded per language by ``tiers.reasons``.
+    at_risk_details: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -224,7 +226,10 @@ class TierDecision:
 
 
 def at_risk_explanation(*, current: str, computed: TierComputation, review_on: date) -> str:
-    """Explain, in plain English, why a partner is at risk and what each path of its tier misses."""
+    """Explain, in plain English, why a partner is at risk and what each path of its tier misses.
+
+    The admin's and the export's text; partner pages word ``at_risk_details`` in their reader's language.
+    """
     keep = base_tier(current)
     lines = [
         f"The figures meet no path of {keep.title()}: the computed tier is {computed.tier.title()}, "
@@ -233,6 +238,34 @@ def at_risk_explanation(*, current: str, computed: TierComputation, review_on: d
     for gap in computed.gaps_for(keep):
         lines.append(f"{gap.requirement.path} path: missing {', '.join(gap.shortfalls())}.")
     return "\n".join(lines)
+
+
+AT_RISK_NO_PATH = "no_path"
+
+
+def at_risk_details(*, current: str, computed: TierComputation, review_on: date) -> dict:
+    """Why a partner is at risk, as data a page words in its reader's language (``partners.tiers.reasons``).
+
+    ``kind`` names the reason; the tier codes, the review date (ISO) and, per path of the kept tier, what is
+    missing (amounts as strings, no float) are its parameters.
+    """
+    keep = base_tier(current)
+    return {
+        "kind": AT_RISK_NO_PATH,
+        "tier": keep,
+        "computed": computed.tier,
+        "review_on": review_on.isoformat(),
+        "paths": [
+            {
+                "path": gap.requirement.path,
+                "revenue_missing": str(gap.revenue_missing),
+                "services_missing": str(gap.services_missing),
+                "people_missing": gap.people_missing,
+                "competencies_missing": gap.competencies_missing,
+            }
+            for gap in computed.gaps_for(keep)
+        ],
+    }
 
 
 def decide_tier(
@@ -259,4 +292,5 @@ def decide_tier(
             loses_titanium_black=current == TITANIUM_BLACK,
         )
     reason = at_risk_explanation(current=current, computed=computed, review_on=review_on)
-    return TierDecision(tier=current, reason=None, at_risk=True, at_risk_reason=reason)
+    details = at_risk_details(current=current, computed=computed, review_on=review_on)
+    return TierDecision(tier=current, reason=None, at_risk=True, at_risk_reason=reason, at_risk_details=details)

@@ -63,4 +63,4 @@ class CertificationRecordForm(forms.Form):
     def __init__(self, *args, people, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["person"].queryset = people
-        self.fields["certification"].label_from_instance = lambda item: f"{item.code} — {item.name}"
+        self.fields["certification"].label_from_instance = lambda item: f"{item.code} — {item.display_name}"

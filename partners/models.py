@@ -169,6 +169,8 @@ class Partner(models.Model):
     computed_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     at_risk = models.BooleanField(_("at risk"), default=False)
     at_risk_reason = models.TextField(_("at-risk reason"), blank=True)
+    # The same reason as a kind and its parameters (``calculations.at_risk_details``), worded per reader.
+    at_risk_details = models.JSONField(_("at-risk details"), default=dict, db_default={}, blank=True)
     evaluated_on = models.DateField(_("last evaluated on"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -182,6 +184,15 @@ class Partner(models.Model):
     @property
     def zone(self) -> Zone:
         return Zone.objects.for_country(self.country)
+
+    @property
+    def at_risk_lines(self) -> list[str]:
+        """Why the partner is at risk, in the active language (the stored English text when no details)."""
+        from .tiers.reasons import at_risk_lines
+
+        if self.at_risk_details:
+            return at_risk_lines(self.at_risk_details)
+        return [line for line in self.at_risk_reason.splitlines() if line.strip()]
 
     def join_date(self, program_start: date) -> date:
         """The day the partner joined: ``joined_on``, or the program start when blank (DESIGN §3)."""
@@ -297,6 +308,26 @@ class Certification(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language: the seed catalog's names are translated, a name staff typed is not."""
+        english, translated = SEED_CERTIFICATION_NAMES.get(self.code, (None, None))
+        return str(translated) if self.name == english else self.name
+
+
+# The seed catalog (DESIGN §3, partners/migrations/0003): code → (the English name stored, its translation).
+SEED_CERTIFICATION_NAMES = {
+    "SALES-SERVER": ("Sales — Server", _("Sales — Server")),
+    "SALES-STORAGE": ("Sales — Storage", _("Sales — Storage")),
+    "SALES-NETWORKING": ("Sales — Networking", _("Sales — Networking")),
+    "TECH-SERVER": ("Technical — Server", _("Technical — Server")),
+    "TECH-STORAGE": ("Technical — Storage", _("Technical — Storage")),
+    "TECH-NETWORKING": ("Technical — Networking", _("Technical — Networking")),
+    "TECH-HCI": ("Technical — Hyper-converged infrastructure", _("Technical — Hyper-converged infrastructure")),
+    "TECH-DP": ("Technical — Data protection", _("Technical — Data protection")),
+    "SVC-DELIVERY": ("Services delivery", _("Services delivery")),
+}
 
 
 class CertificationRecordQuerySet(models.QuerySet):

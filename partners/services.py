@@ -7,10 +7,12 @@ admin can act on.
 from datetime import date
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -80,6 +82,39 @@ def partner_create(
     return partner
 
 
+# Countries whose partners read French first (of the portal's languages); every other country reads English.
+FRENCH_COUNTRIES = frozenset(
+    {"FR", "MC", "LU", "BE", "SN", "CI", "ML", "BF", "NE", "TG", "BJ", "GA", "CG", "CD", "CM", "MG", "MA", "DZ", "TN"}
+)
+
+
+def partner_language(partner: Partner) -> str:
+    """The language a partner's people read: the one most of its users chose, else its country's."""
+    chosen = (
+        get_user_model()
+        .objects.filter(membership__partner=partner, is_active=True)
+        .values("language")
+        .annotate(users=Count("pk"))
+        .order_by("-users", "language")
+        .values_list("language", flat=True)
+        .first()
+    )
+    if chosen:
+        return chosen
+    return "fr" if partner.country in FRENCH_COUNTRIES else settings.LANGUAGE_CODE
+
+
+def invitation_language(*, partner: Partner, existing=None, invited_by=None) -> str:
+    """The invitee's language: their own when they have an account; a colleague's who invites them; else the
+    partner's. Never the language of the channel staff member who happens to send it."""
+    if existing is not None and existing.language:
+        return existing.language
+    membership = getattr(invited_by, "membership", None) if invited_by is not None else None
+    if membership is not None and membership.partner_id == partner.pk and invited_by.language:
+        return invited_by.language
+    return partner_language(partner)
+
+
 def _invitation_url(invitation: Invitation, base_url: str) -> str:
     path = reverse("invitation_accept", args=[invitation.token])
     return base_url.rstrip("/") + path if base_url else portal_url(path)
@@ -116,7 +151,7 @@ def invitation_create(*, partner: Partner, email: str, role: str, invited_by=Non
     email_enqueue(
         key=f"invitation:{invitation.pk}",
         to=email,
-        language=existing.language if existing else getattr(invited_by, "language", None),
+        language=invitation_language(partner=partner, existing=existing, invited_by=invited_by),
         template="partners/email/invitation",
         context={"invitation": invitation, "partner": partner, "url": _invitation_url(invitation, base_url)},
     )

@@ -154,10 +154,11 @@ class InvitationAcceptView(View):
 
     def get_invitation(self, token):
         invitation = get_object_or_404(Invitation.objects.select_related("partner", "invited_by"), token=token)
-        # The page speaks the inviter's language (that of the email) until the visitor picks one.
-        if invitation.invited_by and settings.LANGUAGE_COOKIE_NAME not in self.request.COOKIES:
-            translation.activate(invitation.invited_by.language)
-            self.request.LANGUAGE_CODE = invitation.invited_by.language
+        # The page speaks the email's language (the invitee's, not the inviter's) until the visitor picks one.
+        if settings.LANGUAGE_COOKIE_NAME not in self.request.COOKIES:
+            language = services.invitation_language(partner=invitation.partner, invited_by=invitation.invited_by)
+            translation.activate(language)
+            self.request.LANGUAGE_CODE = language
         return invitation
 
     def get(self, request, token):

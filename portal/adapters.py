@@ -5,11 +5,13 @@ import uuid
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal import ratelimit
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils import translation
 from django.utils.translation import get_language, ngettext
 
 logger = logging.getLogger(__name__)
@@ -20,6 +22,18 @@ class PortalAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request):
         return False
+
+    def login(self, request, user):
+        """Sign in, then speak the user's saved language from this response on: "Connecté en tant que …".
+
+        Until now the request was anonymous and in the browser's language; ``UserLanguageMiddleware`` does the
+        same for later requests. A language chosen with the switch (its cookie) still wins.
+        """
+        super().login(request, user)
+        language = getattr(user, "language", None)
+        if language and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
 
     def send_mail(self, template_prefix, email, context):
         """Send allauth's emails (password reset, unknown account, email confirmation) through the outbox.

@@ -7,6 +7,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import Context, engines
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from .models import OutboxEmail
 from .outbox import task_enqueue
@@ -19,6 +20,21 @@ OUTBOX_SEND_TASK = "portal.tasks.outbox_send"
 def portal_url(path: str) -> str:
     """An absolute link for an email: emails are read outside the portal, so a bare path is useless."""
     return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+DEFAULT_SUBJECT_PREFIX = "[Partner Portal]"
+
+
+def subject_prefix() -> str:
+    """The subject prefix in the active language: "[Portail partenaires] " for a French reader.
+
+    ``ACCOUNT_EMAIL_SUBJECT_PREFIX`` names it; the portal's own prefix is translated, one set otherwise is kept.
+    """
+    prefix = settings.ACCOUNT_EMAIL_SUBJECT_PREFIX
+    if prefix.strip() == DEFAULT_SUBJECT_PREFIX:
+        translated = gettext("[Partner Portal]")
+        return f"{translated} "
+    return prefix
 
 
 def render_text(template_name: str, context: dict) -> str:
@@ -67,7 +83,8 @@ def email_enqueue(
     language = language or settings.LANGUAGE_CODE
     with translation.override(language):
         context = {**context, "language": language}
-        subject = render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
+        # The prefix too is in the reader's language, so the stored subject is exactly the one sent.
+        subject = subject_prefix() + render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
         body = render_text(f"{template}_body.txt", context)
     name, content, content_type = attachment or ("", None, "")
     email, created = OutboxEmail.objects.get_or_create(
@@ -103,7 +120,7 @@ def outbox_send_one(email_id: int) -> bool:
         if email is None:
             return False
         message = EmailMultiAlternatives(
-            subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + email.subject,
+            subject=email.subject,
             body=email.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=email.to,

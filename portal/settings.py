@@ -178,6 +178,8 @@ USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
 LANGUAGE_COOKIE_NAME = "portal_language"
+# One unambiguous date format per language (month in words): portal/formats/<language>/formats.py.
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 # --- Static ---------------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -82,9 +82,13 @@ class RegistrationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 class RegistrationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RegistrationEvent
     extra = 0
-    fields = ["created_at", "actor", "from_status", "to_status", "note"]
+    fields = ["created_at", "actor", "from_status", "to_status", "text"]
     readonly_fields = fields
     ordering = ["created_at", "pk"]
+
+    @admin.display(description=_("note"))
+    def text(self, obj):
+        return obj.text
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -164,7 +168,7 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "extension_reason",
         "extension_requested_on",
         "conflict_with",
-        "decision_note",
+        "decision_text",
         "won_on",
         "won_order",
     ]
@@ -175,6 +179,10 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(estimated_total=Sum("lines__estimated_amount"))
 
     # --- columns ---
+
+    @admin.display(description=_("decision note"))
+    def decision_text(self, obj):
+        return obj.decision_text
 
     @admin.display(description=_("status"), ordering="status")
     def status_pill(self, obj):

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -36,6 +36,7 @@ from portal.models import Program
 
 from ..matching import LEGAL_FORMS, CustomerIdentity, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
+from . import events
 from .selectors import extension_can_request, extension_window, registration_competitors, registration_holders
 
 Status = Registration.Status
@@ -69,9 +70,25 @@ def _new_number() -> str:
             return number
 
 
-def _event(registration: Registration, *, actor, from_status: str, to_status: str, note: str = "") -> None:
+def _event(
+    registration: Registration,
+    *,
+    actor,
+    from_status: str,
+    to_status: str,
+    note: str = "",
+    kind: str = "",
+    params: dict | None = None,
+) -> None:
+    """Write one history row: the program's words as ``kind`` + ``params`` (``events``), a person's as ``note``."""
     RegistrationEvent.objects.create(
-        registration=registration, actor=actor, from_status=from_status, to_status=to_status, note=note
+        registration=registration,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        kind=kind,
+        params=params or {},
     )
 
 
@@ -249,14 +266,15 @@ def registration_submit(
         actor=user,
         from_status=Status.DRAFT,
         to_status=Status.SUBMITTED,
-        note="Conflict: another partner registered this opportunity first; awaiting arbitration." if first else "",
+        kind=events.CONFLICT if first else "",
     )
     if first is None:
         tier = partner_tier_on(partner, today)  # the tier on the submission date, from the history
         limit = tier.auto_approval_limit
         total = sum(lines.values(), start=Decimal("0"))
         if limit is not None and total <= limit:
-            _approve(registration, actor=None, today=today, note=f"Auto-approved: {total} ≤ {tier.name} limit {limit}.")
+            params = {"total": str(total), "tier": tier.name, "limit": str(limit)}
+            _approve(registration, actor=None, today=today, kind=events.AUTO_APPROVED, params=params)
     return SubmitResult(registration, created=True)
 
 
@@ -273,15 +291,39 @@ def _refuse(message: str):
     raise ValidationError(message, code="transition")
 
 
-def _approve(registration: Registration, *, actor, today: date, note: str = "", notify: bool = True) -> None:
+def _approve(
+    registration: Registration,
+    *,
+    actor,
+    today: date,
+    note: str = "",
+    kind: str = "",
+    params: dict | None = None,
+    notify: bool = True,
+) -> None:
     tier = partner_tier_on(registration.partner, today)  # protection by the tier on the approval date
     registration.status = Status.APPROVED
     registration.decided_at = timezone.now()
     registration.approved_on = today
     registration.protection_ends_on = today + timedelta(days=tier.protection_days)
     registration.decision_note = note
-    registration.save(update_fields=["status", "decided_at", "approved_on", "protection_ends_on", "decision_note"])
-    _event(registration, actor=actor, from_status=Status.SUBMITTED, to_status=Status.APPROVED, note=note)
+    registration.decision_kind = kind
+    registration.decision_params = params or {}
+    registration.save(
+        update_fields=[
+            "status", "decided_at", "approved_on", "protection_ends_on",
+            "decision_note", "decision_kind", "decision_params",
+        ]
+    )  # fmt: skip
+    _event(
+        registration,
+        actor=actor,
+        from_status=Status.SUBMITTED,
+        to_status=Status.APPROVED,
+        note=note,
+        kind=kind,
+        params=params,
+    )
     if notify:
         _notify(registration, kind="registration_approved")
 
@@ -403,16 +445,22 @@ def registration_arbitrate(
     _refuse_other_partners(others_note, readers=[losers[0].partner] if len(losers) == 1 else [], field="others_note")
     now = timezone.now()
     for loser in losers:
-        # The page shows this note as written: in the language of the partner's user who registered the deal.
-        with translation.override(getattr(loser.submitted_by, "language", None) or translation.get_language()):
-            reason = _("Another registration was chosen for this opportunity.")
-        reason += f" {others_note}" if others_note else ""
+        # The fixed explanation is a kind, worded in each reader's language; the staff note follows it as written.
         from_status = loser.status
         loser.status = Status.REJECTED
         loser.decided_at = now
-        loser.decision_note = reason
-        loser.save(update_fields=["status", "decided_at", "decision_note"])
-        _event(loser, actor=actor, from_status=from_status, to_status=Status.REJECTED, note=f"Arbitration: {reason}")
+        loser.decision_note = others_note
+        loser.decision_kind = events.ARBITRATION_LOST
+        loser.decision_params = {}
+        loser.save(update_fields=["status", "decided_at", "decision_note", "decision_kind", "decision_params"])
+        _event(
+            loser,
+            actor=actor,
+            from_status=from_status,
+            to_status=Status.REJECTED,
+            note=others_note,
+            kind=events.ARBITRATION_LOST,
+        )
         _notify(loser, kind="registration_arbitrated", won=False, reason=others_note)
     if winner.status == Status.SUBMITTED:
         winner.conflict_with = None
@@ -421,11 +469,19 @@ def registration_arbitrate(
             winner,
             actor=actor,
             today=today,
-            note=f"Arbitration: {winner_note}" if winner_note else "Arbitration",
+            note=winner_note,
+            kind=events.ARBITRATION_WON,
             notify=False,
         )
     else:
-        _event(winner, actor=actor, from_status=winner.status, to_status=winner.status, note="Arbitration: kept")
+        _event(
+            winner,
+            actor=actor,
+            from_status=winner.status,
+            to_status=winner.status,
+            note=winner_note,
+            kind=events.ARBITRATION_KEPT,
+        )
     _notify(winner, kind="registration_arbitrated", won=True, reason=winner_note)
     return winner, losers
 
@@ -484,7 +540,7 @@ def registration_request_extension(*, registration: Registration, actor, reason:
     registration.extension_requested_on = today
     registration.save(update_fields=["extension", "extension_reason", "extension_requested_on"])
     _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.APPROVED,
-           note=f"Extension requested: {reason}")  # fmt: skip
+           note=reason, kind=events.EXTENSION_REQUESTED)  # fmt: skip
     return registration
 
 
@@ -503,13 +559,20 @@ def registration_decide_extension(
     if grant:
         registration.extension = Extension.GRANTED
         registration.protection_ends_on = registration.protection_ends_on + timedelta(days=days)
-        text = f"Extension granted: protected until {registration.protection_ends_on.isoformat()}"
+        kind, params = events.EXTENSION_GRANTED, {"until": registration.protection_ends_on.isoformat()}
     else:
         registration.extension = Extension.REFUSED
-        text = "Extension refused"
-    text += f". {note}" if note else ""
+        kind, params = events.EXTENSION_REFUSED, {}
     registration.save(update_fields=["extension", "protection_ends_on", "decided_at"])
-    _event(registration, actor=actor, from_status=Status.APPROVED, to_status=Status.APPROVED, note=text)
+    _event(
+        registration,
+        actor=actor,
+        from_status=Status.APPROVED,
+        to_status=Status.APPROVED,
+        note=note,
+        kind=kind,
+        params=params,
+    )
     _notify(registration, kind="registration_extension", key_suffix=registration.extension, granted=grant, note=note)
     # The expiry job waits for a pending decision; a refusal after the end expires the registration now.
     if not grant and registration.protection_ends_on < today:
@@ -590,7 +653,8 @@ def registrations_mark_won(*, order_ids=None) -> int:
             registration_id=registration.pk,
             from_status=registration.previous_status,
             to_status=Status.WON,
-            note=f"Won with order booked on {registration.won_on.isoformat()}",
+            kind=events.WON,
+            params={"booked_on": registration.won_on.isoformat()},
         )
         for registration in winners
     )
@@ -656,7 +720,8 @@ def _expire_batch(ids: list[int], *, as_of: date) -> int:
             registration_id=pk,
             from_status=Status.APPROVED,
             to_status=Status.EXPIRED,
-            note=f"Protection ended (run of {as_of.isoformat()})",
+            kind=events.EXPIRED,
+            params={"run_of": as_of.isoformat()},
         )
         for pk in ids
     )

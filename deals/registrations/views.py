@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
@@ -123,7 +124,10 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
                 messages.success(
                     self.request,
                     _("Registration %(number)s is approved: protected until %(day)s.")
-                    % {"number": registration.number, "day": registration.protection_ends_on.isoformat()},
+                    % {
+                        "number": registration.number,
+                        "day": date_format(registration.protection_ends_on, "DATE_FORMAT"),
+                    },
                 )
             else:
                 messages.success(

@@ -36,3 +36,11 @@ def nav_sections(context):
             continue
         sections.append({"url": url, "label": label, "active": request.path.startswith(url)})
     return sections
+
+
+@register.filter
+def path_label(path: str) -> str:
+    """A requirement path's name in the reader's language ("training" → "formation")."""
+    from partners.tiers.reasons import path_label as label
+
+    return label(path)

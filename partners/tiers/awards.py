@@ -7,6 +7,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal.fiscal import add_months
@@ -33,7 +34,7 @@ def titanium_black_award(
     if current.code != Tier.TITANIUM:
         raise ValidationError(
             _("Titanium Black is awarded to Titanium partners only; %(code)s is %(tier)s on %(day)s.")
-            % {"code": partner.code, "tier": current.name, "day": awarded_on.isoformat()}
+            % {"code": partner.code, "tier": current.name, "day": date_format(awarded_on, "DATE_FORMAT")}
         )
     program = Program.current()
     award = TitaniumBlackAward.objects.create(
@@ -66,11 +67,13 @@ def titanium_black_revoke(*, award: TitaniumBlackAward, revoked_on: date, reason
     if not reason.strip():
         raise ValidationError(_("Give the reason for the revocation."))
     if award.ended_on is not None:
-        raise ValidationError(_("This award already ended on %(day)s.") % {"day": award.ended_on.isoformat()})
+        raise ValidationError(
+            _("This award already ended on %(day)s.") % {"day": date_format(award.ended_on, "DATE_FORMAT")}
+        )
     if not award.awarded_on <= revoked_on < award.ends_on:
         raise ValidationError(
             _("The revocation date must be within the award (%(start)s to %(end)s, exclusive).")
-            % {"start": award.awarded_on.isoformat(), "end": award.ends_on.isoformat()}
+            % {"start": date_format(award.awarded_on, "DATE_FORMAT"), "end": date_format(award.ends_on, "DATE_FORMAT")}
         )
     award.ended_on, award.end_reason = revoked_on, TierHistory.Reason.TITANIUM_BLACK_REVOCATION
     award.save(update_fields=["ended_on", "end_reason"])
@@ -109,7 +112,7 @@ def tier_override(*, partner: Partner, tier: Tier | str, reason: str, effective_
     if current.pk == tier.pk:
         raise ValidationError(
             _("%(code)s is already %(tier)s on %(day)s.")
-            % {"code": partner.code, "tier": tier.name, "day": effective_on.isoformat()}
+            % {"code": partner.code, "tier": tier.name, "day": date_format(effective_on, "DATE_FORMAT")}
         )
     TitaniumBlackAward.objects.filter(
         partner=partner, ended_on__isnull=True, awarded_on__lte=effective_on, ends_on__gt=effective_on
@@ -124,6 +127,6 @@ def tier_override(*, partner: Partner, tier: Tier | str, reason: str, effective_
         changed_by=changed_by,
     )
     partner_tier_cache_refresh([partner.pk])
-    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="")
+    Partner.objects.filter(pk=partner.pk).update(at_risk=False, at_risk_reason="", at_risk_details={})
     email_tier_changes([change])
     return change

@@ -5,6 +5,7 @@ lines of the window, one count over the active certification records, one over t
 themselves live in ``partners.calculations``. Writes are bulk operations.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -177,6 +178,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
             "computed_tier_id",
             "at_risk",
             "at_risk_reason",
+            "at_risk_details",
             "evaluated_on",
             "joined_on",
         ).order_by("code")
@@ -287,8 +289,9 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
         if partner.evaluated_on is not None and partner.evaluated_on > as_of:
             continue  # a replay of an earlier date: the pages keep the later evaluation's state
         evaluated_ids.append(partner.pk)
-        state = (new_tier.pk, computed_tier.pk, decision.at_risk, decision.at_risk_reason)
-        if state != (partner.tier_id, partner.computed_tier_id, partner.at_risk, partner.at_risk_reason):
+        state = (new_tier.pk, computed_tier.pk, decision.at_risk, decision.at_risk_reason, decision.at_risk_details)
+        stored = (partner.tier_id, partner.computed_tier_id, partner.at_risk, partner.at_risk_reason)
+        if state != (*stored, partner.at_risk_details):
             updates.append((partner.pk, *state))
 
     TierHistory.objects.bulk_create(history, batch_size=1000)
@@ -314,8 +317,9 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     }
 
 
-def _partner_states_write(rows: list[tuple[int, int, int, bool, str]]) -> None:
-    """Set (tier, computed tier, at risk, reason) of many partners: one ``UPDATE … FROM (VALUES …)`` per 1,000.
+def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]]) -> None:
+    """Set (tier, computed tier, at risk, reason and its details) of many partners, one ``UPDATE … FROM (VALUES …)``
+    per 1,000.
 
     Django's ``bulk_update`` builds a ``CASE`` per field and row in Python, which dominates the nightly job
     on the first evaluation of thousands of partners; PostgreSQL and SQLite (3.33+) both join a VALUES list.
@@ -324,20 +328,25 @@ def _partner_states_write(rows: list[tuple[int, int, int, bool, str]]) -> None:
         return
     if connection.vendor not in {"postgresql", "sqlite"}:
         partners = [
-            Partner(pk=pk, tier_id=t, computed_tier_id=c, at_risk=r, at_risk_reason=why) for pk, t, c, r, why in rows
+            Partner(pk=pk, tier_id=t, computed_tier_id=c, at_risk=r, at_risk_reason=why, at_risk_details=details)
+            for pk, t, c, r, why, details in rows
         ]
-        Partner.objects.bulk_update(partners, ["tier", "computed_tier", "at_risk", "at_risk_reason"], batch_size=500)
+        fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "at_risk_details"]
+        Partner.objects.bulk_update(partners, fields, batch_size=500)
         return
-    first = "(%s::bigint, %s::bigint, %s::bigint, %s::boolean, %s::text)" if connection.vendor == "postgresql" else None
+    postgres = connection.vendor == "postgresql"
+    first = "(%s::bigint, %s::bigint, %s::bigint, %s::boolean, %s::text, %s::jsonb)" if postgres else None
+    rows = [(*row[:5], json.dumps(row[5], sort_keys=True)) for row in rows]
     table = connection.ops.quote_name(Partner._meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
             batch = rows[start : start + 1000]
-            values = ", ".join([first or "(%s, %s, %s, %s, %s)"] + ["(%s, %s, %s, %s, %s)"] * (len(batch) - 1))
+            placeholders = "(%s, %s, %s, %s, %s, %s)"
+            values = ", ".join([first or placeholders] + [placeholders] * (len(batch) - 1))
             # Only the model's table name and placeholders are interpolated; every value is a parameter.
             sql = (
                 f"UPDATE {table} AS p SET tier_id = v.column2, computed_tier_id = v.column3, "  # noqa: S608
-                "at_risk = v.column4, at_risk_reason = v.column5 "
+                "at_risk = v.column4, at_risk_reason = v.column5, at_risk_details = v.column6 "
                 f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
             )
             cursor.execute(sql, [value for row in batch for value in row])

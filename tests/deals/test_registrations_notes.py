@@ -4,6 +4,7 @@ and the admin's side-by-side view labels the earliest registration "first in tim
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from deals.models import Registration
 from deals.registrations.services import registration_arbitrate, registration_reject
@@ -52,9 +53,10 @@ def test_the_winner_and_the_others_read_separate_notes(conflict, staff):
     assert "The customer confirmed your quote." not in loser_mail
     assert "Bechtle" not in loser_mail and "Atelier" not in winner_mail
     first.refresh_from_db()
-    assert (
-        first.decision_note == "Another registration was chosen for this opportunity. The customer chose another offer."
-    )
+    with translation.override("en"):
+        assert first.decision_text == (
+            "Another registration was chosen for this opportunity. The customer chose another offer."
+        )
 
 
 def test_the_others_get_a_fixed_explanation_in_their_own_language_without_a_note(conflict, staff):
@@ -190,13 +192,16 @@ def test_an_approval_note_naming_another_partner_is_refused_too(staff):
     assert registration.status == S.APPROVED
 
 
-def test_the_fixed_explanation_on_the_losers_page_is_in_its_users_language(conflict, staff):
+def test_the_fixed_explanation_on_the_losers_page_is_in_its_readers_language(conflict, staff):
+    """Stored as a kind, the explanation is worded at display: French for a French page, English for English."""
     first, later = conflict
-    first.submitted_by.language = "fr"
-    first.submitted_by.save(update_fields=["language"])
     registration_arbitrate(winner=later, actor=staff, others_note="Merci.", today=TODAY)
     first.refresh_from_db()
-    assert first.decision_note == "Un autre enregistrement a été retenu pour cette opportunité. Merci."
+    assert (first.decision_kind, first.decision_note) == ("arbitration_lost", "Merci.")
+    with translation.override("fr"):
+        assert first.decision_text == "Un autre enregistrement a été retenu pour cette opportunité. Merci."
+    with translation.override("en"):
+        assert first.decision_text == "Another registration was chosen for this opportunity. Merci."
 
 
 def test_a_partner_name_with_a_legal_form_before_company_words_is_still_recognised_by_its_first_words():

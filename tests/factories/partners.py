@@ -85,7 +85,7 @@ class PartnerFactory(factory.django.DjangoModelFactory):
         partner_status_match(partner=self)
         if extracted is not None:
             tier_set(self, extracted, Program.current().start_date)
-            self.refresh_from_db(fields=["tier", "computed_tier", "at_risk", "at_risk_reason"])
+            self.refresh_from_db(fields=["tier", "computed_tier", "at_risk", "at_risk_reason", "at_risk_details"])
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

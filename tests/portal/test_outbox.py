@@ -44,4 +44,4 @@ def test_a_failed_send_is_recorded_and_can_be_retried(settings, mailoutbox):
 
 def test_the_email_is_rendered_in_the_recipients_language():
     email = queue()
-    assert email.subject.startswith("Vous êtes invité(e) à rejoindre l'équipe ACME")
+    assert email.subject.startswith("[Portail partenaires] Vous êtes invité(e) à rejoindre l'équipe ACME")
