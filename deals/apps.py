@@ -16,3 +16,7 @@ class DealsConfig(AppConfig):
 
         importer_register("orders", import_orders_streamed, streams=True)
         dashboard_card_register(ACTIONS_CARD)
+
+        from .staff_home import register as staff_home_register
+
+        staff_home_register()

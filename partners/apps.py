@@ -13,3 +13,7 @@ class PartnersConfig(AppConfig):
 
         importer_register("partners", import_partners)
         importer_register("certifications", import_certifications)
+
+        from .staff_home import register as staff_home_register
+
+        staff_home_register()

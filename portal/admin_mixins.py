@@ -1,5 +1,7 @@
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 
 class ReadOnlyAdminMixin:
@@ -24,6 +26,12 @@ class ReadOnlyAdminMixin:
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # Every field is read-only and changes go through actions: a Save button would save nothing.
+        if self.changed_through_actions:
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, *args, **kwargs)
+
 
 class CappedCountPaginator(Paginator):
     """Counts at most ``cap`` rows: ``COUNT(*)`` over a ``LIMIT`` subquery, bounded whatever the table's size.
@@ -46,3 +54,29 @@ class LargeTableAdminMixin:
 
     show_full_result_count = False
     paginator = CappedCountPaginator
+
+
+class DefaultChoiceListFilter(admin.SimpleListFilter):
+    """A list filter that opens on ``default`` (a work queue: the list staff work from), with an explicit "All"
+    choice instead of Django's unfiltered one. Subclasses filter in ``queryset_for(value)``."""
+
+    ALL = "all"
+    default = ""
+
+    def value(self):
+        return super().value() or self.default
+
+    def choices(self, changelist):
+        for lookup, title in [*self.lookup_choices, (self.ALL, _("All"))]:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value == self.ALL else self.queryset_for(queryset, value)
+
+    def queryset_for(self, queryset, value):
+        raise NotImplementedError

@@ -6,8 +6,6 @@ from . import views
 
 # The admin signs in through allauth, so staff logins get the same rate limits and MFA as everyone.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Partner Portal — channel staff"
-admin.site.site_title = "Partner Portal admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

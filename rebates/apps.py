@@ -21,3 +21,7 @@ class RebatesConfig(AppConfig):
                 order=20,
             )
         )
+
+        from .staff_home import register as staff_home_register
+
+        staff_home_register()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,12 +16,12 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.admin_mixins import ReadOnlyAdminMixin
+from portal.admin_mixins import DefaultChoiceListFilter, ReadOnlyAdminMixin
 from portal.models import Program
 
 from ..matching import CustomerIdentity
 from ..models import Customer, Registration, RegistrationEvent, RegistrationLine
-from .selectors import registration_competitors
+from .selectors import registration_competitors, registration_queue
 from .services import (
     registration_approve,
     registration_arbitrate,
@@ -46,9 +46,12 @@ def first_in_time(registration, competitors) -> Registration | None:
     return min(submitted, key=lambda r: (r.submitted_at, r.pk)) if submitted and competitors else None
 
 
-class AwaitingDecisionFilter(admin.SimpleListFilter):
+class AwaitingDecisionFilter(DefaultChoiceListFilter):
+    """The decision queue: the registration list opens on what awaits staff."""
+
     title = _("queue")
     parameter_name = "queue"
+    default = "pending"
 
     def lookups(self, request, model_admin):
         return [
@@ -58,18 +61,8 @@ class AwaitingDecisionFilter(admin.SimpleListFilter):
             ("extension", _("Extension requested")),
         ]
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "pending":
-            return queryset.filter(Q(status=Status.SUBMITTED) | Q(extension=Registration.Extension.REQUESTED))
-        if value == "overdue":
-            limit = timezone.now() - timedelta(hours=_target_hours())
-            return queryset.filter(status=Status.SUBMITTED, submitted_at__lt=limit)
-        if value == "conflict":
-            return queryset.filter(status=Status.SUBMITTED, conflict_with__isnull=False)
-        if value == "extension":
-            return queryset.filter(extension=Registration.Extension.REQUESTED)
-        return queryset
+    def queryset_for(self, queryset, value):
+        return queryset.filter(registration_queue(value))
 
 
 class RegistrationLineInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -4,7 +4,7 @@ an opportunity, the extension window). Partner reads take a queryset already sco
 
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from partners.models import Partner
@@ -102,3 +102,23 @@ def extension_can_request(registration: Registration, *, today: date | None = No
         and window is not None
         and window[0] <= today <= window[1]
     )
+
+
+REGISTRATION_QUEUES = ("pending", "overdue", "conflict", "extension")
+
+
+def registration_queue(name: str) -> Q:
+    """A slice of the staff decision queue (the admin's queue filter and the admin home count the same rows):
+    ``pending`` awaits a decision or an extension answer, ``overdue`` has waited past the decision target,
+    ``conflict`` needs arbitration, ``extension`` asks for more protection."""
+    Status = Registration.Status
+    if name == "pending":
+        return Q(status=Status.SUBMITTED) | Q(extension=Registration.Extension.REQUESTED)
+    if name == "overdue":
+        target = timedelta(hours=Program.current().registration_decision_target_hours)
+        return Q(status=Status.SUBMITTED, submitted_at__lt=timezone.now() - target)
+    if name == "conflict":
+        return Q(status=Status.SUBMITTED, conflict_with__isnull=False)
+    if name == "extension":
+        return Q(extension=Registration.Extension.REQUESTED)
+    raise ValueError(f"no registration queue {name!r}")

@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from portal.admin_mixins import DefaultChoiceListFilter
+
 from .. import services
 from ..models import CertificationRecord, DellOnlyAttestation, Invitation, Membership, Person
 
@@ -59,31 +61,17 @@ class PersonAdmin(admin.ModelAdmin):
         formset.save_m2m()
 
 
-class VerificationFilter(admin.SimpleListFilter):
+class VerificationFilter(DefaultChoiceListFilter):
     """The verification queue: the list opens on the records waiting for staff."""
 
     title = _("verification")
     parameter_name = "verification"
-    ALL = "all"
+    default = CertificationRecord.Status.PENDING
 
     def lookups(self, request, model_admin):
-        return [*CertificationRecord.Status.choices, (self.ALL, _("All"))]
+        return CertificationRecord.Status.choices
 
-    def value(self):
-        return super().value() or CertificationRecord.Status.PENDING
-
-    def choices(self, changelist):
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == self.ALL:
-            return queryset
+    def queryset_for(self, queryset, value):
         return queryset.filter(status=value)
 
 
