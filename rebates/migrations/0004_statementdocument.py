@@ -9,7 +9,7 @@ from django.db import migrations, models
 DOCUMENT_TRIGGER = """
 CREATE OR REPLACE FUNCTION rebates_statementdocument_immutable() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'a stored statement document cannot be changed (document %)', OLD.id;
+    RAISE EXCEPTION USING MESSAGE = 'a stored statement document cannot be changed (document ' || OLD.id || ')';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER rebates_statementdocument_immutable BEFORE UPDATE ON rebates_statementdocument

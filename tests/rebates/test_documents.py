@@ -3,12 +3,13 @@ downloads (partner and admin), the emails and ``export_statement`` read the stor
 workers have not rendered yet is rendered on first need and stored."""
 
 import hashlib
+import threading
 from datetime import date
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -269,3 +270,51 @@ def test_a_stored_document_cannot_be_updated_on_postgresql(require_postgresql):
     document = documents.statement_document(Statement.objects.get(), language="en")
     with pytest.raises(Exception, match="cannot be changed"), transaction.atomic():
         StatementDocument.objects.filter(pk=document.pk).update(sha256="0" * 64)
+
+
+def _at_once(target, copies=2):
+    """Run ``target()`` in ``copies`` threads released together (each with its own connection); return results."""
+    barrier, results, errors = threading.Barrier(copies), [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(target())
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_copies_of_a_delivery_chunk_at_once_render_each_pdf_once_and_email_once(require_postgresql):
+    partners = [partner_with_lines(f"P0000{number}") for number in range(1, 4)]
+    for partner in partners:
+        MembershipFactory(partner=partner, role="admin")
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))  # transactional test: its delivery ran (eager)
+    StatementDocument.objects.all().delete()
+    OutboxEmail.objects.all().delete()
+    ids = list(Statement.objects.values_list("pk", flat=True))
+    queued = _at_once(lambda: services.statements_deliver(statement_ids=ids))
+    assert sum(queued) == 3
+    assert StatementDocument.objects.count() == 3
+    assert sorted(StatementDocument.objects.values_list("statement_id", flat=True)) == sorted(ids)
+    assert OutboxEmail.objects.filter(key__startswith="statement:").count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_first_downloads_at_once_store_one_document_and_serve_the_same_bytes(require_postgresql):
+    partner_with_lines("P00001")
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    statement = Statement.objects.get()
+    StatementDocument.objects.all().delete()  # as if the delivery worker had not run yet
+    served = _at_once(lambda: (lambda d: (d.pk, d.sha256, bytes(d.content)))(documents.statement_document(statement)))
+    assert len(set(served)) == 1 and StatementDocument.objects.count() == 1
