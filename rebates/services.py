@@ -229,15 +229,16 @@ def statement_email(*, statement: Statement) -> int:
 def statements_deliver(*, statement_ids: list[int]) -> int:
     """Render and store the PDFs of each of ``statement_ids``, then queue its email; return how many emails new.
 
-    One statement per transaction, in id order. A statement another copy of this chunk is delivering right now
-    is skipped (its row is locked), so two copies at once render each PDF once; a redelivered chunk finds the
-    PDFs stored and the emails queued, and does nothing again.
+    One statement per transaction, in id order, its row locked (``FOR NO KEY UPDATE``: downloads that store a
+    missing PDF are not blocked): a second copy running at the same time waits for the statement, then finds its
+    PDFs stored and its emails queued, so each PDF is rendered once; so does a redelivered chunk. Waiting rather
+    than skipping: a statement locked by its payment is delivered too, not left to the hourly sweep.
     """
     queued = 0
     for statement_id in sorted(statement_ids):
         with transaction.atomic():
             statement = (
-                Statement.objects.select_for_update(no_key=True, skip_locked=True)
+                Statement.objects.select_for_update(no_key=True)
                 .select_related("partner")
                 .filter(pk=statement_id)
                 .first()
@@ -290,8 +291,8 @@ def statements_email_missing() -> int:
 
     Finds what an interrupted ``statements_email`` left (a worker killed mid-quarter): a statement is emailed
     once, to the recipients of that time, so one already emailed is never sent again (not even to a user who
-    joined since). Each sweep queues chunks of its own: a statement still being delivered by an earlier chunk is
-    skipped by the later one, and one delivered meanwhile is not emailed again.
+    joined since). Each sweep queues chunks of its own: a statement still being delivered by an earlier chunk
+    waits for it and is then found delivered, so it is neither rendered nor emailed twice.
     """
     emailed = OutboxEmail.objects.filter(
         key__startswith=Concat(Value("statement:"), Cast(OuterRef("pk"), CharField()), Value(":user:"))
