@@ -44,21 +44,24 @@ def _accrual(spec: dict) -> dict:
 
 
 def _statements(spec: dict) -> dict:
-    """Render and queue the statement emails (PDF attached) of a sample of the quarter's statements, one by one
-    as the email job does, and extrapolate to every statement by a least-squares fit of seconds on lines."""
-    from django.db import transaction
+    """Deliver a sample of the quarter's statements one by one as the delivery chunks do (PDFs rendered and
+    stored, then the emails queued with them attached), and extrapolate to every statement by a least-squares
+    fit of seconds on lines. The sample's stored PDFs and emails of an earlier run are removed first, so that a
+    reused program is timed rendering too."""
+    from portal.models import OutboxEmail
+    from rebates.models import Statement, StatementDocument
+    from rebates.services import statements_deliver
 
-    from rebates.models import Statement
-    from rebates.services import statement_email
-
-    statements = Statement.objects.filter(quarter=spec["quarter"]).select_related("partner")
+    statements = Statement.objects.filter(quarter=spec["quarter"])
     sizes = list(statements.order_by("pk").values_list("pk", "line_count"))
     sample_ids = set(spec["sample_ids"])
+    StatementDocument.objects.filter(statement_id__in=sample_ids).delete()
+    for statement_id in sample_ids:
+        OutboxEmail.objects.filter(key__startswith=f"statement:{statement_id}:user:").delete()
     timed = []
     for statement in statements.filter(pk__in=sample_ids).order_by("pk"):
         started = time.perf_counter()
-        with transaction.atomic():
-            queued = statement_email(statement=statement)
+        queued = statements_deliver(statement_ids=[statement.pk])
         timed.append((statement.line_count, time.perf_counter() - started, queued))
     seconds = sum(t for _lines, t, _queued in timed)
     count = len(timed)

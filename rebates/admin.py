@@ -2,17 +2,19 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal.widgets import DateInput
 
-from . import selectors, services
-from .models import BaseRate, ComponentRate, QuarterClose, RebateLine, Statement
+from . import documents, selectors, services
+from .models import BaseRate, ComponentRate, QuarterClose, RebateLine, Statement, StatementDocument
 
 
 @admin.register(BaseRate)
@@ -42,6 +44,23 @@ class RebateLineInline(admin.TabularInline):
         return super().get_queryset(request).select_related("order_line__order", "tier")
 
 
+class StatementDocumentInline(admin.TabularInline):
+    """The stored PDFs (what was emailed and is downloaded), without their bytes."""
+
+    model = StatementDocument
+    fields = ["language", "status", "sha256", "rendered_at", "render_seconds"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+
 class MarkPaidForm(forms.Form):
     payment_reference = forms.CharField(label=_("Payment reference"), max_length=100)
     paid_on = forms.DateField(label=_("Paid on"), initial=timezone.localdate, widget=DateInput)
@@ -62,8 +81,9 @@ class StatementAdmin(admin.ModelAdmin):
         "line_count",
         "paid_on",
         "payment_reference",
+        "pdf",
     ]
-    inlines = [RebateLineInline]
+    inlines = [StatementDocumentInline, RebateLineInline]
     actions = ["mark_paid"]
     change_list_template = "admin/rebates/statement/change_list.html"
 
@@ -116,13 +136,31 @@ class StatementAdmin(admin.ModelAdmin):
             },
         )
 
+    @admin.display(description=_("PDF"))
+    def pdf(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:rebates_statement_pdf", args=[obj.pk]), _("Download PDF")
+        )
+
     def get_urls(self):
         return [
             path(
                 "program-totals/", self.admin_site.admin_view(self.program_totals_view), name="rebates_program_totals"
             ),
+            path("<int:statement_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="rebates_statement_pdf"),
             *super().get_urls(),
         ]
+
+    def pdf_view(self, request, statement_id):
+        """The stored PDF, in the staff member's language, as the partner downloads it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        statement = Statement.objects.select_related("partner").filter(pk=statement_id).first()
+        if statement is None:
+            raise Http404
+        return documents.statement_pdf_response(statement)
 
     def program_totals_view(self, request):
         rows = selectors.program_totals()

@@ -1,12 +1,23 @@
-"""Statement documents: the CSV of DESIGN §7 and the PDF (WeasyPrint), from the same selectors as the pages."""
+"""Statement documents: the CSV of DESIGN §7 and the PDF (WeasyPrint), from the same selectors as the pages.
 
+A PDF is rendered once per statement, language and status, by the workers that email the statements, and stored
+(``StatementDocument``); downloads, emails and ``export_statement`` read the stored bytes. A document that is not
+stored yet (the worker has not run) is rendered on first need and stored, so nothing waits for the workers.
+"""
+
+import hashlib
+import time
+from decimal import Decimal
+
+from django.conf import settings
+from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from portal.csvexport import csv_document
 
 from . import selectors
-from .models import RebateLine, Statement
+from .models import RebateLine, Statement, StatementDocument
 
 STATEMENT_NUMBER_COLUMNS = ("line_number", "net_amount", "rate", "amount")
 
@@ -16,8 +27,65 @@ def statements_csv(statements) -> str:
     return csv_document(selectors.statement_export_rows(statements), number_columns=STATEMENT_NUMBER_COLUMNS)
 
 
+def document_language(language: str | None) -> str:
+    """``language`` if the portal speaks it (``fr-ca`` reads ``fr``), else the default language."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    for candidate in (language or "", (language or "").split("-")[0]):
+        if candidate in codes:
+            return candidate
+    return settings.LANGUAGE_CODE
+
+
+def statement_document(statement: Statement, *, language: str | None = None) -> StatementDocument:
+    """The stored PDF of ``statement`` in ``language`` (default: the active one), as the statement reads now.
+
+    Rendered and stored when missing. Safe when two processes ask at once: both may render, the first stored
+    row wins (``ON CONFLICT DO NOTHING``) and both return it, so every reader gets the same bytes.
+    """
+    language = document_language(language or translation.get_language())
+    found = _stored(statement, language)
+    if found is not None:
+        return found
+    started = time.perf_counter()
+    content = statement_pdf(statement, language=language)
+    StatementDocument.objects.bulk_create(
+        [
+            StatementDocument(
+                statement=statement,
+                language=language,
+                status=statement.status,
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
+                rendered_at=timezone.now(),
+                render_seconds=Decimal(f"{time.perf_counter() - started:.3f}"),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return _stored(statement, language)
+
+
+def _stored(statement: Statement, language: str) -> StatementDocument | None:
+    return StatementDocument.objects.filter(statement=statement, language=language, status=statement.status).first()
+
+
+def statement_documents_ensure(statement: Statement, *, languages) -> dict[str, StatementDocument]:
+    """The stored PDFs of ``statement`` in each of ``languages``, rendering the missing ones; keyed by language."""
+    return {language: statement_document(statement, language=language) for language in sorted(set(languages))}
+
+
+def statement_pdf_response(statement: Statement, *, language: str | None = None) -> HttpResponse:
+    """A download of the stored PDF (partner page and admin): the bytes as stored, never rendered in the request
+    unless the document is missing. ``Cache-Control: private, no-store`` comes from the portal's middleware."""
+    document = statement_document(statement, language=language)
+    response = HttpResponse(bytes(document.content), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{statement.number}.pdf"'
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
 def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes:
-    """The statement as a PDF: summary by component and product line, then every line."""
+    """Render the statement as a PDF: summary by component and product line, then every line (not stored)."""
     import weasyprint
 
     with translation.override(language or translation.get_language()):
@@ -26,7 +94,7 @@ def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes
 
 
 def statements_pdf(statements) -> bytes:
-    """Several statements in one PDF, one after the other."""
+    """Several statements in one PDF, one after the other (rendered: a stored PDF cannot be concatenated)."""
     import weasyprint
 
     documents = [

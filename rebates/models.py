@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -154,6 +155,35 @@ class Statement(models.Model):
     @staticmethod
     def number_for(quarter, partner_code: str) -> str:
         return f"RS-{quarter}-{partner_code}"
+
+
+class StatementDocument(models.Model):
+    """A statement's PDF in one language, as it reads in one status: rendered once, stored, then served as is.
+
+    An issued statement never changes, so neither does its document; the PDF prints the status and payment, so a
+    paid statement has a document of its own, and the issued one (what was emailed) is kept. Stored in the
+    database, like outbox attachments: every worker and web process reads it wherever it runs.
+    """
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="documents")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    status = models.CharField(_("status"), max_length=10, choices=Statement.Status.choices)
+    content = models.BinaryField(_("PDF"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    rendered_at = models.DateTimeField(_("rendered at"))
+    render_seconds = models.DecimalField(_("render time (s)"), max_digits=9, decimal_places=3)
+
+    class Meta:
+        verbose_name = _("statement document")
+        ordering = ["statement_id", "language", "status"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "language", "status"], name="statementdocument_one_per_language_status"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.statement_id} {self.language} {self.status}"
 
 
 class RebateLine(models.Model):

@@ -3,6 +3,7 @@
 import logging
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
@@ -20,13 +21,16 @@ from portal.money import ZERO, round_money
 from portal.outbox import task_enqueue
 
 from . import generator
-from .models import QuarterClose, RebateLine, Statement
+from .documents import document_language, statement_documents_ensure
+from .models import QuarterClose, RebateLine, Statement, StatementDocument
 
 logger = logging.getLogger(__name__)
 
 CLOSE_JOB = "rebates.close_quarter"
 STATEMENT_EMAIL_TEMPLATE = "rebates/email/statement_issued"
 STATEMENTS_EMAIL_TASK = "rebates.tasks.statements_email"
+STATEMENTS_DELIVER_TASK = "rebates.tasks.statements_deliver"
+STATEMENT_DOCUMENTS_TASK = "rebates.tasks.statement_documents_render"
 
 
 class QuarterCloseError(Exception):
@@ -176,7 +180,13 @@ def quarter_close_due(*, as_of: date) -> list[dict]:
     return results
 
 
-# --- email ----------------------------------------------------------------------------------------------------
+# --- documents and email ----------------------------------------------------------------------------------------
+
+# A delivery chunk (one short task): up to this many statements, or as many as hold this many rebate lines.
+# WeasyPrint lays out about 30 lines a second here (docs/performance.md), so a chunk takes a few minutes at most,
+# far under the task time limit; a statement larger than that is a chunk of its own.
+DELIVER_CHUNK_STATEMENTS = 50
+DELIVER_CHUNK_LINES = 4000
 
 
 def statement_recipients(statement: Statement):
@@ -184,8 +194,17 @@ def statement_recipients(statement: Statement):
     return partner_users_with_roles([statement.partner_id], roles)[statement.partner_id]
 
 
+def statement_document_languages(statement: Statement, *, recipients=None) -> set[str]:
+    """The languages a statement's PDF is rendered in ahead of need: its recipients' (who read and download it),
+    the default language when it has none, and every language it was rendered in before (a paid statement)."""
+    users = statement_recipients(statement) if recipients is None else recipients
+    languages = {document_language(user.language) for user in users} or {settings.LANGUAGE_CODE}
+    return languages | set(StatementDocument.objects.filter(statement=statement).values_list("language", flat=True))
+
+
 def statement_email(*, statement: Statement) -> int:
-    """Queue the statement, with its PDF, to the partner's admin and finance users, once; return how many new."""
+    """Queue the statement to the partner's admin and finance users, once, each with the stored PDF in their
+    language (rendered and stored here if the delivery worker has not done it yet); return how many new."""
     key = f"statement:{statement.pk}"
     users = [
         user
@@ -194,28 +213,86 @@ def statement_email(*, statement: Statement) -> int:
     ]
     if not users:
         return 0
-    from .documents import statement_pdf
+    documents = statement_documents_ensure(statement, languages=[document_language(user.language) for user in users])
+    queued = 0
+    for language, document in documents.items():
+        queued += email_users(
+            key=key,
+            users=[user for user in users if document_language(user.language) == language],
+            template=STATEMENT_EMAIL_TEMPLATE,
+            context={"statement": statement, "partner": statement.partner},
+            attachment=(f"{statement.number}.pdf", bytes(document.content), "application/pdf"),
+        )
+    return queued
 
-    return email_users(
-        key=key,
-        users=users,
-        template=STATEMENT_EMAIL_TEMPLATE,
-        context={"statement": statement, "partner": statement.partner},
-        attachment=(f"{statement.number}.pdf", statement_pdf(statement), "application/pdf"),
-    )
+
+def statements_deliver(*, statement_ids: list[int]) -> int:
+    """Render and store the PDFs of each of ``statement_ids``, then queue its email; return how many emails new.
+
+    One statement per transaction, in id order, its row locked (``FOR NO KEY UPDATE``: downloads that store a
+    missing PDF are not blocked): a second copy running at the same time waits for the statement, then finds its
+    PDFs stored and its emails queued, so each PDF is rendered once; so does a redelivered chunk. Waiting rather
+    than skipping: a statement locked by its payment is delivered too, not left to the hourly sweep.
+    """
+    queued = 0
+    for statement_id in sorted(statement_ids):
+        with transaction.atomic():
+            statement = (
+                Statement.objects.select_for_update(no_key=True)
+                .select_related("partner")
+                .filter(pk=statement_id)
+                .first()
+            )
+            if statement is None:
+                continue
+            recipients = statement_recipients(statement)
+            statement_documents_ensure(
+                statement, languages=statement_document_languages(statement, recipients=recipients)
+            )
+            queued += statement_email(statement=statement)
+    return queued
+
+
+def statement_chunks(statements) -> list[list[int]]:
+    """The ids of ``statements`` in delivery chunks, in id order (the same statements give the same chunks)."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    lines = 0
+    for statement_id, line_count in statements.order_by("pk").values_list("pk", "line_count"):
+        if current and (len(current) >= DELIVER_CHUNK_STATEMENTS or lines + line_count > DELIVER_CHUNK_LINES):
+            chunks.append(current)
+            current, lines = [], 0
+        current.append(statement_id)
+        lines += line_count
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _statements_deliver_queue(statements, *, key: str | None) -> int:
+    """Queue ``statements`` to the delivery workers in chunks (after commit); return how many statements."""
+    queued = 0
+    with transaction.atomic():
+        for ids in statement_chunks(statements):
+            task_enqueue(STATEMENTS_DELIVER_TASK, args=[ids], key=f"{key}:{ids[0]}-{ids[-1]}:{len(ids)}" if key else "")
+            queued += len(ids)
+    return queued
 
 
 def statements_email_quarter(*, quarter: str) -> int:
-    """Queue the email of each statement of ``quarter``, one statement per transaction; return how many new."""
-    return _statements_email(Statement.objects.filter(quarter=quarter))
+    """Queue the delivery (PDFs rendered and stored, then emails) of the statements of ``quarter`` in short
+    chunks for the workers, each chunk once; return how many statements were handed over."""
+    return _statements_deliver_queue(Statement.objects.filter(quarter=quarter), key=f"statements_deliver:{quarter}")
 
 
 def statements_email_missing() -> int:
-    """Queue the email of every statement that has none although its partner has recipients; return how many.
+    """Hand every statement that has no email although its partner has recipients to the delivery workers;
+    return how many.
 
     Finds what an interrupted ``statements_email`` left (a worker killed mid-quarter): a statement is emailed
     once, to the recipients of that time, so one already emailed is never sent again (not even to a user who
-    joined since).
+    joined since). Each sweep queues chunks of its own: a statement still being delivered by an earlier chunk
+    waits for it and is then found delivered, so it is neither rendered nor emailed twice.
     """
     emailed = OutboxEmail.objects.filter(
         key__startswith=Concat(Value("statement:"), Cast(OuterRef("pk"), CharField()), Value(":user:"))
@@ -226,18 +303,18 @@ def statements_email_missing() -> int:
         role__in=[Membership.Role.ADMIN, Membership.Role.FINANCE],
     )
     missing = Statement.objects.filter(Exists(recipients)).exclude(Exists(emailed))
-    queued = _statements_email(missing)
+    queued = _statements_deliver_queue(missing, key=None)
     if queued:
-        logger.warning("queued %s statement email(s) that had not been sent", queued)
+        logger.warning("queued %s statement(s) whose email had not been sent", queued)
     return queued
 
 
-def _statements_email(statements) -> int:
-    queued = 0
-    for statement in statements.select_related("partner").order_by("pk"):
-        with transaction.atomic():
-            queued += statement_email(statement=statement)
-    return queued
+def statement_documents_render(*, statement_id: int) -> int:
+    """Render and store the PDFs of a statement as it reads now (after its payment); return how many were new."""
+    statement = Statement.objects.select_related("partner").get(pk=statement_id)
+    before = StatementDocument.objects.filter(statement=statement).count()
+    statement_documents_ensure(statement, languages=statement_document_languages(statement))
+    return StatementDocument.objects.filter(statement=statement).count() - before
 
 
 # --- payment --------------------------------------------------------------------------------------------------
@@ -260,4 +337,7 @@ def statement_mark_paid(*, statement: Statement, payment_reference: str, paid_on
         locked.payment_reference = payment_reference
         locked.paid_on = paid_on
         locked.save(update_fields=["status", "payment_reference", "paid_on"])
+        # The PDF prints the status and the payment: the paid statement's document is rendered by a worker, so
+        # that its downloads stay files (the issued one, as emailed, is kept).
+        task_enqueue(STATEMENT_DOCUMENTS_TASK, args=[locked.pk], key=f"statement_documents:{locked.pk}:paid")
     return locked

@@ -18,8 +18,24 @@ def quarter_close_due(*, as_of):
     name=services.STATEMENTS_EMAIL_TASK, autoretry_for=(Exception,), retry_backoff=60, max_retries=5, **IDEMPOTENT
 )
 def statements_email(quarter: str):
-    """Queue the issued statements of ``quarter`` to their partners (each once; a redelivery skips the queued)."""
+    """Hand the issued statements of ``quarter`` to ``statements_deliver`` in chunks (each chunk queued once)."""
     return services.statements_email_quarter(quarter=quarter)
+
+
+@shared_task(
+    name=services.STATEMENTS_DELIVER_TASK, autoretry_for=(Exception,), retry_backoff=60, max_retries=5, **IDEMPOTENT
+)
+def statements_deliver(statement_ids: list[int]):
+    """Render and store the PDFs of one chunk of statements, then queue their emails (each once)."""
+    return services.statements_deliver(statement_ids=statement_ids)
+
+
+@shared_task(
+    name=services.STATEMENT_DOCUMENTS_TASK, autoretry_for=(Exception,), retry_backoff=60, max_retries=5, **IDEMPOTENT
+)
+def statement_documents_render(statement_id: int):
+    """Render and store the PDFs of one statement as it reads now (its paid version)."""
+    return services.statement_documents_render(statement_id=statement_id)
 
 
 @shared_task(name="rebates.tasks.statements_email_sweep", **IDEMPOTENT)

@@ -68,7 +68,4 @@ class StatementCsvView(_StatementMixin, View):
 
 class StatementPdfView(_StatementMixin, View):
     def get(self, request, number):
-        statement = self.get_statement()
-        response = HttpResponse(documents.statement_pdf(statement), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{statement.number}.pdf"'
-        return response
+        return documents.statement_pdf_response(self.get_statement())

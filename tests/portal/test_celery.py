@@ -27,5 +27,11 @@ def test_a_lost_task_is_redelivered_within_minutes_not_hours():
 
 def test_every_task_that_queues_statement_emails_or_sweeps_survives_a_worker_crash():
     app.loader.import_default_modules()
-    for name in ("rebates.tasks.statements_email", "portal.tasks.outbox_send", "portal.tasks.task_outbox_dispatch"):
+    for name in (
+        "rebates.tasks.statements_email",
+        "rebates.tasks.statements_deliver",
+        "rebates.tasks.statement_documents_render",
+        "portal.tasks.outbox_send",
+        "portal.tasks.task_outbox_dispatch",
+    ):
         assert app.tasks[name].acks_late and app.tasks[name].reject_on_worker_lost, name

@@ -1,9 +1,16 @@
-"""``export_statement (NUMBER… | --quarter FY2018-Q1) [--format csv|pdf] [--output PATH]``."""
+"""``export_statement (NUMBER… | --quarter FY2018-Q1) [--format csv|pdf] [--output PATH]``.
+
+A PDF of one statement is its stored document (rendered and stored first if missing); ``--output`` naming a
+directory writes each statement's stored PDF there as ``<number>.pdf``; several statements in one file are
+rendered together, as before (a stored PDF cannot be concatenated without a PDF library).
+"""
+
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.fiscal import Quarter
-from rebates.documents import statements_csv, statements_pdf
+from rebates.documents import statement_document, statements_csv, statements_pdf
 from rebates.models import Statement
 
 
@@ -14,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("numbers", nargs="*", help="statement numbers, e.g. RS-FY2018-Q1-P00001")
         parser.add_argument("--quarter", help="every statement of a quarter, e.g. FY2018-Q1")
         parser.add_argument("--format", choices=["csv", "pdf"], default="csv")
-        parser.add_argument("--output", help="write to this file instead of standard output")
+        parser.add_argument(
+            "--output", help="write to this file instead of standard output (PDF: a directory, one file each)"
+        )
 
     def handle(self, *args, **options):
         numbers, quarter = options["numbers"], options["quarter"]
@@ -34,9 +43,17 @@ class Command(BaseCommand):
         if options["format"] == "pdf":
             if not options["output"]:
                 raise CommandError("A PDF needs --output PATH.")
-            content = statements_pdf(statements.order_by("number"))
-            with open(options["output"], "wb") as file:
-                file.write(content)
+            statements = statements.select_related("partner").order_by("number")
+            output = Path(options["output"])
+            if output.is_dir():
+                for statement in statements:
+                    (output / f"{statement.number}.pdf").write_bytes(bytes(statement_document(statement).content))
+                return
+            if len(statements) == 1:
+                content = bytes(statement_document(statements[0]).content)
+            else:
+                content = statements_pdf(statements)
+            output.write_bytes(content)
             return
         text = statements_csv(statements)
         if options["output"]:
