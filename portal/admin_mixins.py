@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db import models
+from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -80,3 +82,35 @@ class DefaultChoiceListFilter(admin.SimpleListFilter):
 
     def queryset_for(self, queryset, value):
         raise NotImplementedError
+
+
+def _money_field(model, name):
+    """The model's field ``name`` when it holds an amount (a decimal with two places), else ``None``."""
+    if not isinstance(name, str):
+        return None
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # a method or an annotation, not a field
+        return None
+    return field if isinstance(field, models.DecimalField) and field.decimal_places == 2 else None
+
+
+def _amount_column(field):
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def column(obj):
+        value = getattr(obj, field.name)
+        return "—" if value is None else number_format(value, decimal_pos=2, force_grouping=True)
+
+    column.__name__ = field.name
+    return column
+
+
+class GroupedAmountsAdminMixin:
+    """Changelist columns of amounts read as amounts — 40,000,000.00 (40 000 000,00 in French), not 40000000.00:
+    each money field of ``list_display`` is shown grouped, sorted on the field itself."""
+
+    def get_list_display(self, request):
+        return [
+            _amount_column(field) if (field := _money_field(self.model, name)) else name
+            for name in super().get_list_display(request)
+        ]

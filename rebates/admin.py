@@ -11,10 +11,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin_mixins import GroupedAmountsAdminMixin
 from portal.widgets import DateInput
 
 from . import documents, selectors, services
-from .models import BaseRate, ComponentRate, QuarterClose, RebateLine, Statement, StatementDocument
+from .models import BaseRate, Component, ComponentRate, QuarterClose, RebateLine, Statement, StatementDocument
 
 
 @admin.register(BaseRate)
@@ -67,7 +68,7 @@ class MarkPaidForm(forms.Form):
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     list_display = ["number", "partner", "quarter", "status", "issued_on", "line_count", "total", "paid_on"]
     list_filter = ["quarter", "status"]
     search_fields = ["number", "partner__code", "partner__name", "payment_reference"]
@@ -164,8 +165,10 @@ class StatementAdmin(admin.ModelAdmin):
 
     def program_totals_view(self, request):
         rows = selectors.program_totals()
+        labels = dict(Component.choices)
         quarters = {}
         for row in rows:
+            row["component_label"] = labels.get(row["component"], row["component"])
             quarters.setdefault(row["statement__quarter"], []).append(row)
         return TemplateResponse(
             request,
@@ -182,7 +185,7 @@ class StatementAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuarterClose)
-class QuarterCloseAdmin(admin.ModelAdmin):
+class QuarterCloseAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     list_display = ["quarter", "closed_on", "closed_at", "statements", "rebate_lines", "total"]
     readonly_fields = list_display
 

@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin_mixins import GroupedAmountsAdminMixin
+
 from ..models import Certification, Tier, TierRequirement, Zone, ZoneCountry
 
 
@@ -48,13 +50,13 @@ class TierRequirementInline(admin.TabularInline):
 
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
+class ZoneAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "is_default", "min_deal_size", "hard_deck_ceiling"]
     inlines = [ZoneCountryInline, TierRequirementInline]
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     """The tier ladder is fixed: code, rank and overlay are read only (the rules and the history name tiers by
     code and order them by rank); staff edit each tier's numbers — weight, auto-approval limit, protection."""
 
@@ -69,7 +71,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(TierRequirement)
-class TierRequirementAdmin(admin.ModelAdmin):
+class TierRequirementAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     form = TierRequirementForm
     list_display = [
         "zone",

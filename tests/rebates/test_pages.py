@@ -131,3 +131,24 @@ def test_staff_admin_lists_totals_program_totals_and_marks_paid(client, statemen
     assert response.status_code == 302
     statement.refresh_from_db()
     assert (statement.status, statement.payment_reference, statement.paid_on) == ("paid", "WIRE-42", date(2017, 6, 1))
+
+
+def test_staff_read_amounts_as_amounts_and_components_by_their_names(client, statement):
+    from django.utils.formats import number_format
+    from django.utils.translation import override
+
+    from partners.models import TierRequirement
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    totals = client.get(reverse("admin:rebates_program_totals")).content.decode()
+    assert "<td>Base</td>" in totals and "<td>base</td>" not in totals  # the component's label, not its code
+    requirement = TierRequirement.objects.order_by("-min_revenue").first()
+    page = client.get(reverse("admin:partners_tierrequirement_changelist")).content.decode()
+    assert f"{requirement.min_revenue:,.2f}" in page and f">{requirement.min_revenue}<" not in page  # 40,000,000.00
+    staff.language = "fr"
+    staff.save(update_fields=["language"])
+    french = client.get(reverse("admin:partners_tierrequirement_changelist")).content.decode()
+    with override("fr"):
+        grouped = number_format(requirement.min_revenue, decimal_pos=2, force_grouping=True)
+    assert grouped != f"{requirement.min_revenue:,.2f}" and grouped in french  # 40 000 000,00
