@@ -117,3 +117,10 @@ def test_a_registration_changed_only_through_decisions_shows_no_save_button(clie
     registration = RegistrationFactory(partner=PartnerFactory())
     content = client.get(reverse("admin:deals_registration_change", args=[registration.pk])).content.decode()
     assert 'name="_save"' not in content and 'name="_continue"' not in content
+
+
+def test_staff_sign_in_on_a_staff_worded_page_partners_on_theirs(client):
+    staff_page = client.get(HOME, follow=True).content.decode()
+    assert "Channel staff sign-in" in staff_page and "Sign in to the Partner Portal" not in staff_page
+    partner_page = client.get(reverse("account_login")).content.decode()
+    assert "Sign in to the Partner Portal" in partner_page and "Channel staff sign-in" not in partner_page
