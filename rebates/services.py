@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_JOB = "rebates.close_quarter"
 STATEMENT_EMAIL_TEMPLATE = "rebates/email/statement_issued"
+STATEMENT_PAID_EMAIL_TEMPLATE = "rebates/email/statement_paid"
 STATEMENTS_EMAIL_TASK = "rebates.tasks.statements_email"
 STATEMENTS_DELIVER_TASK = "rebates.tasks.statements_deliver"
 STATEMENT_DOCUMENTS_TASK = "rebates.tasks.statement_documents_render"
@@ -340,4 +341,11 @@ def statement_mark_paid(*, statement: Statement, payment_reference: str, paid_on
         # The PDF prints the status and the payment: the paid statement's document is rendered by a worker, so
         # that its downloads stay files (the issued one, as emailed, is kept).
         task_enqueue(STATEMENT_DOCUMENTS_TASK, args=[locked.pk], key=f"statement_documents:{locked.pk}:paid")
+        # The partner's finance learns the money is on its way, with the reference to find it (once: keyed).
+        email_users(
+            key=f"statement_paid:{locked.pk}",
+            users=statement_recipients(locked),
+            template=STATEMENT_PAID_EMAIL_TEMPLATE,
+            context={"statement": locked, "partner": locked.partner},
+        )
     return locked

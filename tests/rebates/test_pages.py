@@ -152,3 +152,22 @@ def test_staff_read_amounts_as_amounts_and_components_by_their_names(client, sta
     with override("fr"):
         grouped = number_format(requirement.min_revenue, decimal_pos=2, force_grouping=True)
     assert grouped != f"{requirement.min_revenue:,.2f}" and grouped in french  # 40 000 000,00
+
+
+def test_marking_a_statement_paid_emails_its_admin_and_finance_once_in_their_language(statement):
+    from django.core.exceptions import ValidationError
+
+    from portal.models import OutboxEmail
+
+    admin = MembershipFactory(partner=statement.partner, role="admin", user__language="fr").user
+    finance = MembershipFactory(partner=statement.partner, role="finance", user__language="en").user
+    MembershipFactory(partner=statement.partner, role="sales")  # sales read no statements
+    services.statement_mark_paid(statement=statement, payment_reference="WIRE-77", paid_on=date(2017, 6, 1))
+    paid = {email.to[0]: email for email in OutboxEmail.objects.filter(key__startswith="statement_paid:")}
+    assert set(paid) == {admin.email, finance.email}
+    assert "a été payé" in paid[admin.email].subject and "1 juin 2017" in paid[admin.email].body
+    assert "has been paid" in paid[finance.email].subject
+    assert "WIRE-77" in paid[finance.email].body and "1 June 2017" in paid[finance.email].body
+    with pytest.raises(ValidationError):  # paid once: no second payment, no second email
+        services.statement_mark_paid(statement=statement, payment_reference="WIRE-78", paid_on=date(2017, 6, 2))
+    assert OutboxEmail.objects.filter(key__startswith="statement_paid:").count() == 2
