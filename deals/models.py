@@ -348,6 +348,12 @@ class Registration(models.Model):
         """The decision's explanation in the active language (the program's sentence, then the staff note)."""
         return event_text(self.decision_kind, self.decision_params, self.decision_note)
 
+    @property
+    def protection_shown_until(self):
+        """The protection's end while an approved registration holds it; none once lost, won, expired or never
+        approved (a date there would read as protection the partner does not have)."""
+        return self.protection_ends_on if self.status == self.Status.APPROVED else None
+
     def is_protected_on(self, day) -> bool:
         return (
             self.status == self.Status.APPROVED

@@ -93,6 +93,16 @@ def extension_window(registration: Registration) -> tuple[date, date] | None:
     return registration.protection_ends_on - timedelta(days=days), registration.protection_ends_on
 
 
+def registration_can_withdraw(registration: Registration) -> bool:
+    """A registration is withdrawn by its partner only before staff decide."""
+    return registration.status == Registration.Status.SUBMITTED
+
+
+def registration_can_mark_lost(registration: Registration) -> bool:
+    """Only an approved registration (a protected deal) can be lost."""
+    return registration.status == Registration.Status.APPROVED
+
+
 def extension_can_request(registration: Registration, *, today: date | None = None) -> bool:
     today = today or timezone.localdate()
     window = extension_window(registration)

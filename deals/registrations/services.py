@@ -37,7 +37,14 @@ from portal.models import Program
 from ..matching import LEGAL_FORMS, CustomerIdentity, normalize_name
 from ..models import Customer, Order, OrderLine, Registration, RegistrationEvent, RegistrationLine
 from . import events
-from .selectors import extension_can_request, extension_window, registration_competitors, registration_holders
+from .selectors import (
+    extension_can_request,
+    extension_window,
+    registration_can_mark_lost,
+    registration_can_withdraw,
+    registration_competitors,
+    registration_holders,
+)
 
 Status = Registration.Status
 Extension = Registration.Extension
@@ -493,7 +500,7 @@ def registration_arbitrate(
 def registration_withdraw(*, registration: Registration, actor, note: str = ""):
     """Withdraw a submitted registration (before staff decide)."""
     registration = _locked(registration)
-    if registration.status != Status.SUBMITTED:
+    if not registration_can_withdraw(registration):
         _refuse(_("Only a submitted registration can be withdrawn."))
     registration.status = Status.WITHDRAWN
     registration.save(update_fields=["status"])
@@ -505,7 +512,7 @@ def registration_withdraw(*, registration: Registration, actor, note: str = ""):
 def registration_mark_lost(*, registration: Registration, actor, note: str = ""):
     """Record that the partner lost an approved deal; its protection ends."""
     registration = _locked(registration)
-    if registration.status != Status.APPROVED:
+    if not registration_can_mark_lost(registration):
         _refuse(_("Only an approved registration can be marked lost."))
     registration.status = Status.LOST
     registration.save(update_fields=["status"])

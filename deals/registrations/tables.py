@@ -24,7 +24,9 @@ class RegistrationTable(tables.Table):
     status = tables.Column(verbose_name=_("Status"))
     submitted_at = tables.DateColumn(verbose_name=_("Submitted"), short=True)
     expected_close_on = tables.DateColumn(verbose_name=_("Expected close"), short=True)
-    protection_ends_on = tables.DateColumn(verbose_name=_("Protected until"), short=True)
+    protection_ends_on = tables.DateColumn(
+        verbose_name=_("Protected until"), short=True, accessor="protection_shown_until", order_by="protection_ends_on"
+    )
 
     class Meta:
         model = Registration

@@ -27,6 +27,8 @@ from .forms import (
 from .selectors import (
     extension_can_request,
     extension_window,
+    registration_can_mark_lost,
+    registration_can_withdraw,
     registration_detail_for_partner,
     registration_list_for_partner,
     registration_near_matches,
@@ -150,8 +152,8 @@ class RegistrationDetailView(RegistrationScopeMixin, TemplateView):
         today = timezone.localdate()
         context.update(
             registration=registration,
-            can_withdraw=registration.status == Registration.Status.SUBMITTED,
-            can_mark_lost=registration.status == Registration.Status.APPROVED,
+            can_withdraw=registration_can_withdraw(registration),
+            can_mark_lost=registration_can_mark_lost(registration),
             can_extend=extension_can_request(registration, today=today),
             extension_window=extension_window(registration),
             already_registered=registration.conflict_with_id is not None
@@ -181,8 +183,19 @@ class RegistrationActionView(RegistrationScopeMixin, FormView):
         )
         return context
 
+    def allowed(self) -> bool:
+        """Whether the action applies to the registration now (the service decides again, under its lock)."""
+        return True
+
+    def refusal(self) -> str:
+        """What the partner is told when the action does not apply."""
+        return ""
+
     def get(self, request, *args, **kwargs):
         self.registration = self.get_registration()
+        if not self.allowed():  # no form for an action that cannot be done: say why, on the registration
+            messages.info(request, self.refusal())
+            return redirect("deals:registration_detail", number=self.registration.number)
         return super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
@@ -202,6 +215,12 @@ class RegistrationActionView(RegistrationScopeMixin, FormView):
 class RegistrationWithdrawView(RegistrationActionView):
     button_class = "btn btn-danger"
 
+    def refusal(self):
+        return _("Only a submitted registration can be withdrawn.")
+
+    def allowed(self):
+        return registration_can_withdraw(self.registration)
+
     def get_context_data(self, **kwargs):
         self.title = _("Withdraw registration %s") % self.registration.number
         self.question = _("Withdraw this registration? Channel staff will no longer review it.")
@@ -218,6 +237,12 @@ class RegistrationWithdrawView(RegistrationActionView):
 class RegistrationLostView(RegistrationActionView):
     form_class = LostForm
     button_class = "btn btn-danger"
+
+    def refusal(self):
+        return _("Only an approved registration can be marked lost.")
+
+    def allowed(self):
+        return registration_can_mark_lost(self.registration)
 
     def get_context_data(self, **kwargs):
         self.title = _("Mark registration %s lost") % self.registration.number
@@ -241,12 +266,14 @@ class RegistrationExtensionView(RegistrationActionView):
         self.button = _("Request the extension")
         return super().get_context_data(**kwargs)
 
-    def get(self, request, *args, **kwargs):
-        registration = self.get_registration()
-        if registration.status != Registration.Status.APPROVED or registration.extension:
-            messages.info(request, _("This registration cannot be extended: only one extension is possible."))
-            return redirect("deals:registration_detail", number=registration.number)
-        return super().get(request, *args, **kwargs)
+    def refusal(self):
+        return _(
+            "This registration cannot be extended now: an approved registration can ask for one extension, "
+            "in the last days of its protection."
+        )
+
+    def allowed(self):
+        return extension_can_request(self.registration, today=timezone.localdate())
 
     def act(self, data):
         registration_request_extension(registration=self.registration, actor=self.request.user, reason=data["reason"])

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from deals.models import Customer, Registration
 from portal.models import Program
@@ -356,3 +357,51 @@ def test_the_extension_form_is_not_offered_once_an_extension_was_asked(client, p
     )  # fmt: skip
     response = client.get(detail(registration.number, "extension"))
     assert response.status_code == 302 and response.url == detail(registration.number)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "reason"),
+    [
+        (S.APPROVED, "withdraw", "Only a submitted registration can be withdrawn."),
+        (S.SUBMITTED, "lost", "Only an approved registration can be marked lost."),
+        (S.SUBMITTED, "extension", "cannot be extended now"),
+        (S.APPROVED, "extension", "cannot be extended now"),  # approved, but not in its last days
+    ],
+)
+def test_an_action_that_does_not_apply_shows_no_form_but_says_why(client, partner, status, action, reason):
+    registration = RegistrationFactory(
+        partner=partner,
+        status=status,
+        approved_on=today() if status == S.APPROVED else None,
+        protection_ends_on=today() + timedelta(days=80) if status == S.APPROVED else None,
+    )
+    response = client.get(detail(registration.number, action), follow=True)
+    assert response.redirect_chain[-1][0] == detail(registration.number)
+    assert reason in response.content.decode()
+    assert "deals/registration_confirm.html" not in [template.name for template in response.templates]
+
+
+@pytest.mark.parametrize("action", ["withdraw", "lost", "extension"])
+def test_an_action_that_applies_shows_its_form(client, partner, action):
+    status = S.SUBMITTED if action == "withdraw" else S.APPROVED
+    registration = RegistrationFactory(
+        partner=partner,
+        status=status,
+        approved_on=today() - timedelta(days=80) if status == S.APPROVED else None,
+        protection_ends_on=today() + timedelta(days=5) if status == S.APPROVED else None,
+    )
+    response = client.get(detail(registration.number, action))
+    assert response.status_code == 200
+    assert "deals/registration_confirm.html" in [template.name for template in response.templates]
+
+
+def test_a_lost_registration_no_longer_shows_protected_until(client, partner):
+    registration = RegistrationFactory(
+        partner=partner, status=S.APPROVED, approved_on=today(), protection_ends_on=today() + timedelta(days=90)
+    )
+    assert "Protected until" in client.get(detail(registration.number)).content.decode()
+    client.post(detail(registration.number, "lost"), {"note": "price"})
+    page = client.get(detail(registration.number)).content.decode()
+    assert "Protected until" not in page
+    listing = client.get(reverse("deals:registration_list")).content.decode()
+    assert date_format(registration.protection_ends_on, "SHORT_DATE_FORMAT") not in listing
