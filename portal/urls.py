@@ -15,6 +15,8 @@ urlpatterns = [
     path("language/", views.language_switch, name="language_switch"),
     path("deals/", include("deals.urls")),
     path("rebates/", include("rebates.urls")),
+    path("api/", include("api.urls")),
+    path("api-tokens/", include("api.page_urls")),
     path("", include("partners.urls")),
 ]
 

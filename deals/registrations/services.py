@@ -53,6 +53,24 @@ class SubmitResult:
     def conflicted(self) -> bool:
         return self.registration.conflict_with_id is not None
 
+    def outcome(self) -> tuple[str, str]:
+        """What the partner is told (the page's message and the API's answer): ``already_registered`` (another
+        partner holds it: nothing more is said), ``approved`` or ``submitted``, and the message."""
+        registration = self.registration
+        if self.conflicted:
+            return "already_registered", _(
+                "This opportunity is already registered. Your registration %(number)s is recorded and "
+                "channel staff will review it."
+            ) % {"number": registration.number}  # fmt: skip
+        if registration.status == Status.APPROVED:
+            return "approved", _("Registration %(number)s is approved: protected until %(day)s.") % {
+                "number": registration.number,
+                "day": registration.protection_ends_on.isoformat(),
+            }
+        return "submitted", _(
+            "Registration %(number)s is submitted; channel staff will decide within %(hours)s hours."
+        ) % {"number": registration.number, "hours": Program.current().registration_decision_target_hours}
+
 
 # --- helpers --------------------------------------------------------------------------------------------------
 
