@@ -5,7 +5,9 @@ field, a malformed date) are 400; a rule of the program refusing the request is 
 pages (HTML links removed).
 """
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -37,29 +39,36 @@ def refused_from(error: DjangoValidationError, *, rename=None) -> RuleRefused:
         }
     else:
         fields = {NON_FIELD: [strip_tags(m) for m in error.messages]}
-    code = getattr(error, "code", None) or "refused"
+    codes = [item.code for item in error.error_list] if not hasattr(error, "error_dict") else []
+    codes += [item.code for items in getattr(error, "error_dict", {}).values() for item in items]
+    code = next((code for code in codes if code), None) or "refused"
     return RuleRefused(fields, code=code)
 
 
-def _flatten(detail) -> dict[str, list[str]]:
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error details as ``{"field": [...], "lines.1.estimated_amount": [...]}``."""
     if isinstance(detail, dict):
-        fields = {}
-        for key, value in detail.items():
-            name = NON_FIELD if key == "non_field_errors" else str(key)
-            if isinstance(value, dict):
-                for sub, messages in _flatten(value).items():
-                    fields[f"{name}.{sub}"] = messages
-            else:
-                fields[name] = [str(item) for item in (value if isinstance(value, list) else [value])]
-        return fields
-    if isinstance(detail, list):
-        return {NON_FIELD: [str(item) for item in detail]}
-    return {}
+        items = [(NON_FIELD if key == "non_field_errors" else str(key), value) for key, value in detail.items()]
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        items = [(str(index), value) for index, value in enumerate(detail) if value]
+    else:
+        messages = [str(item) for item in (detail if isinstance(detail, list) else [detail])]
+        return {prefix or NON_FIELD: messages}
+    fields: dict[str, list[str]] = {}
+    for key, value in items:
+        name = prefix if key == NON_FIELD and prefix else (f"{prefix}.{key}" if prefix else key)
+        for field, messages in _flatten(value, name).items():
+            fields.setdefault(field, []).extend(messages)
+    return fields
 
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = refused_from(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -95,10 +95,6 @@ class RegistrationScope(PartnerAPIView):
         return registration
 
 
-def _amount_field_to_line(key: str) -> str:
-    return f"lines.{key.removeprefix('amount_')}" if key.startswith("amount_") else key
-
-
 @extend_schema_view(
     get=extend_schema(tags=["registrations"]),
     post=extend_schema(
@@ -150,12 +146,14 @@ class RegistrationListCreateView(IdempotentPostMixin, ListModelMixin, Registrati
                 customer_id=customer_id,
             )
         except ValidationError as error:
-            raise refused_from(error, rename={key: _amount_field_to_line(key) for key in ProductLine.values}) from None
+            raise refused_from(
+                error, rename={f"amount_{line}": f"lines.{line}" for line in ProductLine.values}
+            ) from None
         kind, message = result.outcome()
         registration = registration_detail_for_partner(
             registrations=self.registrations(), number=result.registration.number
         )
-        body = {"result": kind, "message": message, "registration": s.RegistrationDetailSerializer(registration).data}
+        body = {"result": kind, "message": message, "registration": registration}
         return Response(s.RegistrationCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
     def _chosen_customer(self, identity: CustomerIdentity, choice: str) -> int | None:

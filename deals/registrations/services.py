@@ -229,20 +229,14 @@ def registration_submit(
     holders = registration_holders(customer_id=customer.pk, product_lines=product_lines, day=today)
     own = holders.filter(partner=partner).order_by("submitted_at", "pk").first()
     if own is not None:
-        raise ValidationError(
-            {
-                "__all__": [
-                    format_html(
-                        _(
-                            "You already registered this customer for one of these product lines: {}. "
-                            "That registration already protects the opportunity for you."
-                        ),  # fmt: skip
-                        format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
-                    )
-                ]
-            },
-            code="duplicate",
+        message = format_html(
+            _(
+                "You already registered this customer for one of these product lines: {}. "
+                "That registration already protects the opportunity for you."
+            ),  # fmt: skip
+            format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
         )
+        raise ValidationError({"__all__": [ValidationError(message, code="duplicate")]})
     first = holders.exclude(partner=partner).order_by("submitted_at", "pk").first()
 
     now = timezone.now()
