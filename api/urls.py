@@ -1,6 +1,6 @@
 """The REST API (issue 14): ``/api/v1/…``, its OpenAPI schema and its documentation page (our static files)."""
 
-from django.urls import include, path, register_converter
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from deals.converters import OrderNumberConverter
@@ -40,4 +40,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("v1/", include(v1)),
+    # Anything else under /api/ (a number no URL takes, say) is the API's JSON 404, not the portal's page.
+    re_path(r"^.*$", views.api_not_found, name="not_found"),
 ]

@@ -12,6 +12,8 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
@@ -49,6 +51,15 @@ from .errors import RuleRefused, refused_from
 from .idempotency import IdempotentPostMixin
 from .permissions import PartnerRole
 from .schema import RegistrationRefusedSerializer
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+@throttle_classes([])
+def api_not_found(request):
+    raise NotFound()
 
 
 class PartnerAPIView(generics.GenericAPIView):
