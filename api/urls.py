@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from deals.converters import OrderNumberConverter
 
-from . import views
+from . import system, views
 
 register_converter(OrderNumberConverter, "api_order_number")
 
@@ -34,6 +34,13 @@ v1 = [
     path("statements/<str:number>/csv/", views.StatementCsvView.as_view(), name="statement_csv"),
     path("statements/<str:number>/pdf/", views.StatementPdfView.as_view(), name="statement_pdf"),
     path("tier/", views.TierView.as_view(), name="tier"),
+    path("system/imports/orders/", system.system_import_view("orders"), name="system_import_orders"),
+    path("system/imports/partners/", system.system_import_view("partners"), name="system_import_partners"),
+    path(
+        "system/imports/certifications/",
+        system.system_import_view("certifications"),
+        name="system_import_certifications",
+    ),
 ]
 
 urlpatterns = [

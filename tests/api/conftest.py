@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from api.models import ApiToken, token_digest
 from api.services import api_token_create, api_token_revoke
+from tests.factories import UserFactory
 from tests.portal.test_authorization_matrix import ROLES, world  # noqa: F401  (the fixture)
 
 
@@ -21,6 +22,8 @@ class Tokens:
     expired: str
     inactive_user: str
     inactive_partner: str
+    system: str  # a superuser's system token
+    system_without_permission: str  # a staff user's who may not import
 
 
 def make_token(user, name="test") -> str:
@@ -62,6 +65,8 @@ def tokens(world):  # noqa: F811
         expired=expired.secret,
         inactive_user="prm_inactive-user-token",
         inactive_partner="prm_inactive-partner",
+        system=api_token_create(user=UserFactory(is_staff=True, is_superuser=True), name="s", system=True).secret,
+        system_without_permission=api_token_create(user=UserFactory(is_staff=True), name="s", system=True).secret,
     )
 
 

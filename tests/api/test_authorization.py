@@ -24,6 +24,7 @@ class Op:
     target: str = ""  # which object of partner A the URL names
     body: dict | None = None
     shows: str = "partner"  # for a list: which object of A it lists (another partner must not see it)
+    system: bool = False  # for the vendor's systems: a staff (system) token, no partner role
 
 
 MATRIX: dict[tuple[str, str], Op] = {
@@ -46,6 +47,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("get", "/api/v1/statements/{number}/csv/"): Op("statement_csv", STATEMENTS, target="statement"),
     ("get", "/api/v1/statements/{number}/pdf/"): Op("statement_pdf", STATEMENTS, target="statement"),
     ("get", "/api/v1/tier/"): Op("tier", ROLES, shows="tier"),
+    ("post", "/api/v1/system/imports/orders/"): Op("system_import_orders", (), body={"rows": []}, system=True),
+    ("post", "/api/v1/system/imports/partners/"): Op("system_import_partners", (), body={"rows": []}, system=True),
+    ("post", "/api/v1/system/imports/certifications/"): Op(
+        "system_import_certifications", (), body={"rows": []}, system=True
+    ),
 }
 
 
@@ -98,7 +104,12 @@ def test_only_the_roles_design_gives_reach_the_operation(client, world, tokens, 
     assert _call(client, method, op, url, tokens.inactive_partner).status_code == 403, "user of an inactive partner"
 
     response = _call(client, method, op, url, tokens.other)
-    if op.target:
+    if op.system:
+        assert response.status_code == 403, "a partner token on a system operation"
+        response = _call(client, method, op, url, tokens.system)
+        assert response.status_code not in (401, 403, 404) and response.status_code < 500, response.status_code
+        assert _call(client, method, op, url, tokens.system_without_permission).status_code == 403
+    elif op.target:
         assert response.status_code == 404, ("another partner", response.status_code)
         assert _marker(op, world) not in response.content
     elif method == "get":
@@ -106,6 +117,8 @@ def test_only_the_roles_design_gives_reach_the_operation(client, world, tokens, 
 
     for role in ROLES:
         response = _call(client, method, op, url, tokens.roles[role])
+        if not op.system:  # every partner operation refuses a system token
+            assert _call(client, method, op, url, tokens.system).status_code == 403
         if role not in op.roles:
             assert response.status_code == 403, (role, response.status_code)
             assert response.json()["code"] == "permission_denied"
