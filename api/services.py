@@ -75,3 +75,15 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+IDEMPOTENCY_KEPT_DAYS = 30  # a client retries within minutes; a month is ample to answer any retry
+
+
+def idempotent_requests_prune(*, now=None) -> int:
+    """Delete stored idempotent answers older than ``IDEMPOTENCY_KEPT_DAYS`` (one set-based delete)."""
+    from .models import IdempotentRequest
+
+    cutoff = (now or timezone.now()) - timedelta(days=IDEMPOTENCY_KEPT_DAYS)
+    deleted, _by_model = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

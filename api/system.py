@@ -9,14 +9,17 @@ import csv
 import io
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.mixins import ListModelMixin
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from deals.imports import ORDER_HEADER
 from partners.imports import CERTIFICATION_HEADER, PARTNER_HEADER, PARTNER_OPTIONAL
-from portal.csvimport import ImportRejected, import_file
+from portal.csvimport import ImportRejected, import_file, import_progress_of
+from portal.models import ImportRun, JobRun
 
 from .errors import NON_FIELD
 from .idempotency import IdempotentPostMixin
@@ -129,3 +132,50 @@ def system_import_view(kind: str):
         },
     )(type(f"System{kind.title()}ImportView", (SystemImportView,), {"kind": kind}))
     return view.as_view()
+
+
+class ImportRunDetailSerializer(ImportRunSerializer):
+    file_name = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error_count = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField(), help_text="the first errors: line and message")
+    progress = serializers.DictField(help_text="a pending upload's progress, while a worker imports it")
+
+
+@extend_schema(tags=["system"], summary="An import run: status, counts, errors (system token)")
+class ImportRunDetailView(generics.GenericAPIView):
+    permission_classes = [SystemToken]
+    serializer_class = ImportRunDetailSerializer
+
+    def get(self, request, pk):
+        run = ImportRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise NotFound(_("No such import."))
+        run.progress = import_progress_of(run.pk) if run.status == ImportRun.Status.PENDING else {}
+        return Response(ImportRunDetailSerializer(run).data)
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobRun
+        fields = ["name", "period", "created_at", "finished_at", "runs", "result"]
+
+
+@extend_schema(
+    tags=["system"],
+    summary="The periodic jobs' runs, newest first (system token)",
+    parameters=[OpenApiParameter("name", str, description="only the runs of this job, e.g. tiers_recompute")],
+)
+class JobRunListView(ListModelMixin, generics.GenericAPIView):
+    permission_classes = [SystemToken]
+    serializer_class = JobRunSerializer
+
+    def get_queryset(self):
+        runs = JobRun.objects.all()
+        if name := self.request.query_params.get("name"):
+            runs = runs.filter(name=name)
+        return runs
+
+    def get(self, request):
+        return self.list(request)

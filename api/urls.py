@@ -36,6 +36,8 @@ v1 = [
     path("tier/", views.TierView.as_view(), name="tier"),
     path("system/imports/orders/", system.system_import_view("orders"), name="system_import_orders"),
     path("system/imports/partners/", system.system_import_view("partners"), name="system_import_partners"),
+    path("system/imports/<int:pk>/", system.ImportRunDetailView.as_view(), name="system_import_run"),
+    path("system/jobs/", system.JobRunListView.as_view(), name="system_jobs"),
     path(
         "system/imports/certifications/",
         system.system_import_view("certifications"),

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from api.models import ApiToken, token_digest
 from api.services import api_token_create, api_token_revoke
+from portal.models import ImportRun
 from tests.factories import UserFactory
 from tests.portal.test_authorization_matrix import ROLES, world  # noqa: F401  (the fixture)
 
@@ -58,6 +59,8 @@ def tokens(world):  # noqa: F811
     # Made while the user, and the partner, were active.
     raw_token(world.inactive_user, world.a, "prm_inactive-user-token")
     raw_token(world.inactive_partner_user, world.inactive_partner_user.membership.partner, "prm_inactive-partner")
+    run = ImportRun.objects.create(kind="orders", file_name="matrix.csv", file_sha256="0" * 64, status="applied")
+    world.objects["import_run"] = (run.pk, "matrix.csv")
     return Tokens(
         roles={role: make_token(world.members[role]) for role in ROLES},
         other=make_token(world.other),

@@ -47,6 +47,8 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("get", "/api/v1/statements/{number}/csv/"): Op("statement_csv", STATEMENTS, target="statement"),
     ("get", "/api/v1/statements/{number}/pdf/"): Op("statement_pdf", STATEMENTS, target="statement"),
     ("get", "/api/v1/tier/"): Op("tier", ROLES, shows="tier"),
+    ("get", "/api/v1/system/imports/{id}/"): Op("system_import_run", (), target="import_run", system=True),
+    ("get", "/api/v1/system/jobs/"): Op("system_jobs", (), system=True),
     ("post", "/api/v1/system/imports/orders/"): Op("system_import_orders", (), body={"rows": []}, system=True),
     ("post", "/api/v1/system/imports/partners/"): Op("system_import_partners", (), body={"rows": []}, system=True),
     ("post", "/api/v1/system/imports/certifications/"): Op(
@@ -67,7 +69,7 @@ def test_every_api_operation_has_a_matrix_entry():
 def _url(op: Op, world) -> str:
     if not op.target:
         return reverse(f"api:{op.name}")
-    key = "pk" if op.target == "offer" else "number"
+    key = "pk" if op.target in ("offer", "import_run") else "number"
     return reverse(f"api:{op.name}", kwargs={key: world.objects[op.target][0]})
 
 

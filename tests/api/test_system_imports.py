@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from api.services import api_token_create
 from deals.models import Order
-from portal.models import ImportRun
+from portal.models import ImportRun, JobRun
 from tests.factories import UserFactory
 from tests.factories import routing as routing_data
 
@@ -105,3 +105,30 @@ def test_a_retry_with_its_key_imports_nothing_more(client, system):
     again = send(client, system, "orders", rows, HTTP_IDEMPOTENCY_KEY="batch-1")
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     assert ImportRun.objects.filter(kind="orders").count() == 1
+
+
+def test_an_import_run_and_the_job_runs_are_readable_with_a_system_token(client, system):
+    partner = routing_data.partner("FR")
+    run = send(client, system, "orders", [order_row("SO-API-6", partner_code=partner.code)]).json()["run"]
+    detail = client.get(reverse("api:system_import_run", args=[run]), **bearer(system)).json()
+    assert detail["status"] == "applied" and detail["rows"] == 1 and detail["errors"] == []
+    assert client.get(reverse("api:system_import_run", args=[run + 999]), **bearer(system)).status_code == 404
+    JobRun.objects.create(name="tiers_recompute", period="2017-03-01", result={"partners": 3})
+    jobs = client.get(reverse("api:system_jobs"), {"name": "tiers_recompute"}, **bearer(system)).json()["results"]
+    assert [(job["period"], job["result"]) for job in jobs] == [("2017-03-01", {"partners": 3})]
+
+
+def test_stored_answers_are_forgotten_after_a_month(client, system):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.models import IdempotentRequest
+    from api.services import idempotent_requests_prune
+
+    partner = routing_data.partner("FR")
+    send(client, system, "orders", [order_row("SO-API-7", partner_code=partner.code)], HTTP_IDEMPOTENCY_KEY="old")
+    send(client, system, "orders", [order_row("SO-API-8", partner_code=partner.code)], HTTP_IDEMPOTENCY_KEY="new")
+    IdempotentRequest.objects.filter(key="old").update(created_at=timezone.now() - timedelta(days=31))
+    assert idempotent_requests_prune() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
