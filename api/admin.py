@@ -6,7 +6,9 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import ApiToken
+from portal.admin_mixins import ReadOnlyAdminMixin
+
+from .models import ApiToken, WebhookDelivery, WebhookSubscription
 from .services import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, api_token_create, api_token_revoke
 
 
@@ -71,3 +73,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             api_token_revoke(token=token)
         self.message_user(request, _("The selected tokens are revoked."))
+
+
+class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookDelivery
+    fields = ["created_at", "event", "status", "attempts", "last_status_code", "last_error", "delivered_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    extra = 0
+    max_num = 0
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Partners manage their webhooks on their page; staff see them and their deliveries."""
+
+    list_display = ["url", "partner", "events", "active", "consecutive_failures", "disabled_at", "created_at"]
+    list_filter = ["active"]
+    list_select_related = ["partner"]
+    search_fields = ["url", "partner__code"]
+    fields = ["partner", "url", "events", "active", "consecutive_failures", "disabled_at", "created_by", "created_at"]
+    readonly_fields = fields
+    inlines = [WebhookDeliveryInline]

@@ -6,3 +6,10 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = _("API")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from portal.events import event_listener_register
+
+        from .webhooks import webhook_events_listen
+
+        event_listener_register(webhook_events_listen)

@@ -10,10 +10,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import View
 
-from partners.scoping import PartnerViewMixin
+from partners.scoping import ROLE_ADMIN, PartnerViewMixin
+from portal.events import REGISTRATION_DECIDED, ROUTED_OFFER_RECEIVED, STATEMENT_ISSUED
 
-from .models import ApiToken
+from .models import ApiToken, WebhookDelivery, WebhookSubscription
 from .services import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, api_token_create, api_token_revoke
+from .webhooks import webhook_disable, webhook_subscribe
 
 
 class TokenForm(forms.Form):
@@ -67,3 +69,69 @@ class ApiTokensView(PartnerViewMixin, View):
             return self.render_page(form=form, status=400)
         # Rendered, not redirected: the secret is in this one answer only (the page is never cached).
         return self.render_page(secret=created.secret)
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(label=gettext_lazy("Address (URL)"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("Events"),
+        choices=[
+            (REGISTRATION_DECIDED, gettext_lazy("A deal registration is decided")),
+            (ROUTED_OFFER_RECEIVED, gettext_lazy("An order is routed to you")),
+            (STATEMENT_ISSUED, gettext_lazy("A rebate statement is issued")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class WebhooksView(PartnerViewMixin, View):
+    """Partner admins: the partner's webhook subscriptions, their recent deliveries, subscribe and disable."""
+
+    partner_roles = (ROLE_ADMIN,)
+    template_name = "api/webhooks.html"
+    LOG_ROWS = 50
+
+    def subscriptions(self):
+        return self.scope(WebhookSubscription.objects.all())
+
+    def render_page(self, *, form=None, created=None, status=200):
+        deliveries = (
+            WebhookDelivery.objects.filter(subscription__in=self.subscriptions())
+            .select_related("subscription")
+            .order_by("-created_at", "-id")[: self.LOG_ROWS]
+        )
+        context = {
+            "subscriptions": list(self.subscriptions()),
+            "deliveries": list(deliveries),
+            "form": form or WebhookForm(),
+            "created": created,
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request):
+        return self.render_page()
+
+    def post(self, request):
+        if "disable" in request.POST:
+            pk = request.POST["disable"]
+            subscription = self.subscriptions().filter(pk=pk).first() if pk.isdigit() else None
+            if subscription is None:
+                raise Http404(_("No such webhook."))
+            webhook_disable(subscription=subscription)
+            messages.success(request, _("The webhook to %(url)s is disabled.") % {"url": subscription.url})
+            return redirect("api_webhooks")
+        form = WebhookForm(request.POST)
+        if not form.is_valid():
+            return self.render_page(form=form, status=400)
+        try:
+            created = webhook_subscribe(
+                partner=self.partner,
+                user=request.user,
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+            )
+        except ValidationError as error:
+            for field, field_errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, field_errors)
+            return self.render_page(form=form, status=400)
+        return self.render_page(created=created)

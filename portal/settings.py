@@ -149,6 +149,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Webhook endpoints must be https in production; plain http is allowed elsewhere (local receivers, tests).
+API_WEBHOOK_ALLOW_HTTP = env_bool("API_WEBHOOK_ALLOW_HTTP", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Partner Portal API",
     "DESCRIPTION": "Deal registrations, routed orders, orders, rebate statements and tier of the partner a token "

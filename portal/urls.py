@@ -16,7 +16,7 @@ urlpatterns = [
     path("deals/", include("deals.urls")),
     path("rebates/", include("rebates.urls")),
     path("api/", include("api.urls")),
-    path("api-tokens/", include("api.page_urls")),
+    path("", include("api.page_urls")),
     path("", include("partners.urls")),
 ]
 

@@ -30,6 +30,7 @@ from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
 from portal.emails import email_users, portal_url
+from portal.events import REGISTRATION_DECIDED, PartnerEvent, events_publish
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -42,6 +43,7 @@ Status = Registration.Status
 Extension = Registration.Extension
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: numbers are read over the phone
 EXPIRE_JOB = "registrations_expire"
+DECISION_EMAILS = ("registration_approved", "registration_rejected", "registration_arbitrated")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ def _partner_recipients(registration: Registration):
 def _notify(registration: Registration, *, kind: str, key_suffix: str = "", **context) -> int:
     """Queue the ``deals/email/<kind>`` email to the partner's people (once per registration, kind and suffix)."""
     key = f"registration:{registration.pk}:{kind}" + (f":{key_suffix}" if key_suffix else "")
+    if kind in DECISION_EMAILS:
+        events_publish([PartnerEvent(REGISTRATION_DECIDED, registration.partner_id, key, {
+            "number": registration.number, "status": registration.status})])  # fmt: skip
     return email_users(
         key=key,
         users=_partner_recipients(registration),

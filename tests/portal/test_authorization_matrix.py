@@ -69,6 +69,7 @@ MATRIX: dict[str, Entry] = {
     "rebates:statement_pdf": Entry(roles=(ADMIN, FINANCE), target="statement"),
     # Each user's own API tokens (its POSTs, create and revoke, are proven in tests/api/test_token_page.py).
     "api_tokens": Entry(roles=ROLES),
+    "api_webhooks": Entry(roles=(ADMIN,)),  # the partner's webhooks (tests/api/test_webhooks.py for its POSTs)
 }
 
 
