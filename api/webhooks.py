@@ -76,20 +76,31 @@ def _enqueue(delivery: WebhookDelivery) -> None:
 
 
 def webhook_events_listen(events: list[PartnerEvent]) -> None:
-    """The ``portal.events`` listener: one delivery per event and subscribed endpoint, queued after commit."""
+    """The ``portal.events`` listener: one delivery per event and subscribed endpoint, queued after commit.
+
+    One query when no partner of ``events`` subscribes; otherwise one insert for all the deliveries (an event
+    published twice is one delivery), one read back, and one outbox row per delivery attempt (its key dedupes)."""
     partner_ids = {event.partner_id for event in events}
     subscriptions = list(WebhookSubscription.objects.filter(active=True, partner_id__in=partner_ids))
-    for subscription in subscriptions:
-        for event in events:
-            if event.partner_id != subscription.partner_id or event.kind not in subscription.events:
-                continue
-            payload = {"event": event.kind, "id": event.key, "created_at": timezone.now().isoformat(),
-                       "data": event.data}  # fmt: skip
-            delivery, created = WebhookDelivery.objects.get_or_create(
-                subscription=subscription, event_key=event.key, defaults={"event": event.kind, "payload": payload}
-            )
-            if created:
-                _enqueue(delivery)
+    now = timezone.now().isoformat()
+    rows = [
+        WebhookDelivery(
+            subscription=subscription,
+            event=event.kind,
+            event_key=event.key,
+            payload={"event": event.kind, "id": event.key, "created_at": now, "data": event.data},
+        )
+        for subscription in subscriptions
+        for event in events
+        if event.partner_id == subscription.partner_id and event.kind in subscription.events
+    ]
+    if not rows:
+        return
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    for delivery in WebhookDelivery.objects.filter(
+        subscription__in=subscriptions, event_key__in={row.event_key for row in rows}, attempts=0
+    ).only("pk", "attempts"):
+        _enqueue(delivery)
 
 
 def _post(subscription: WebhookSubscription, delivery: WebhookDelivery) -> tuple[int | None, str]:
