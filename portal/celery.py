@@ -39,4 +39,6 @@ app.conf.beat_schedule = {
     "outbox-send": {"task": "portal.tasks.outbox_send_pending", "schedule": crontab(minute="*/5")},
     "job-claims-redispatch": {"task": "portal.tasks.job_claims_redispatch", "schedule": crontab(minute="*/5")},
     "statements-email-sweep": {"task": "rebates.tasks.statements_email_sweep", "schedule": crontab(minute=15)},
+    "api-webhook-deliveries-due": {"task": "api.tasks.webhook_deliveries_due", "schedule": crontab(minute="*")},
+    "api-idempotency-prune": {"task": "api.tasks.idempotent_requests_prune", "schedule": crontab(hour=5, minute=30)},
 }

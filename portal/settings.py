@@ -62,10 +62,14 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "partners",
     "deals",
     "rebates",
+    "api",
     "demo",
 ]
 
@@ -129,6 +133,42 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "portal.cache.RedisCacheWithFallback", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
+
+# --- REST API (issue 14) ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    # Per token, counted in the shared cache (REDIS_URL): a partner's CRM sync is well under this.
+    "DEFAULT_THROTTLE_RATES": {"token": env("API_RATE_LIMIT", "600/minute")},
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+# Webhook endpoints must be https in production; plain http is allowed elsewhere (local receivers, tests).
+API_WEBHOOK_ALLOW_HTTP = env_bool("API_WEBHOOK_ALLOW_HTTP", not PRODUCTION)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner Portal API",
+    "DESCRIPTION": "Deal registrations, routed orders, orders, rebate statements and tier of the partner a token "
+    "belongs to. Authenticate with `Authorization: Bearer <token>` (portal → API tokens).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",  # our static files (drf-spectacular-sidecar), no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RegistrationStatusEnum": "deals.models.Registration.Status",
+        "RoutedOfferStatusEnum": "deals.models.RoutingOffer.Status",
+        "StatementStatusEnum": "rebates.models.Statement.Status",
+    },
+}
 
 # --- Accounts -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"

@@ -16,9 +16,12 @@ urlpatterns = [
     path("health/jobs", views.health_jobs, name="health_jobs"),
     path("deals/", include("deals.urls")),
     path("rebates/", include("rebates.urls")),
+    path("api/", include("api.urls")),
+    path("", include("api.page_urls")),
     path("", include("partners.urls")),
 ]
 
+handler400 = "portal.views.error_400"
 handler403 = "portal.views.error_403"
 handler404 = "portal.views.error_404"
 handler500 = "portal.views.error_500"

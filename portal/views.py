@@ -3,6 +3,7 @@ from django.http import HttpResponseRedirect, HttpResponseServerError, JsonRespo
 from django.shortcuts import render
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -33,17 +34,34 @@ def language_switch(request):
     return response
 
 
+API_PREFIX = "/api/"  # the REST API answers its errors in its own JSON body (api/errors.py), even from here
+
+
+def _api_error(request, status: int, code: str, message: str):
+    """The API's error body for an error raised before any API view (a malformed path, an unknown URL)."""
+    if not request.path.startswith(API_PREFIX):
+        return None
+    return JsonResponse({"code": code, "message": message, "fields": {}}, status=status)
+
+
 def error_403(request, exception=None):
-    return render(request, "403.html", status=403)
+    return _api_error(request, 403, "permission_denied", "Forbidden.") or render(request, "403.html", status=403)
 
 
 def error_404(request, exception=None):
-    return render(request, "404.html", status=404)
+    return _api_error(request, 404, "not_found", "Not found.") or render(request, "404.html", status=404)
+
+
+def error_400(request, exception=None):
+    return _api_error(request, 400, "bad_request", "Bad request.") or defaults.bad_request(request, exception)
 
 
 def error_500(request):
     """The branded error page, rendered from the template alone: no request context, so no context processor,
     no session, no user and no query — the database may be what failed."""
+    api = _api_error(request, 500, "server_error", "Server error.")
+    if api is not None:
+        return api
     return HttpResponseServerError(loader.get_template("500.html").render())
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from partners.models import Membership, Partner
 from partners.selectors import partner_users_with_roles
 from portal.emails import email_users
+from portal.events import STATEMENT_ISSUED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import OutboxEmail, Program
@@ -108,6 +109,11 @@ def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
         total=round_money(figures["total"] or ZERO),  # a sum of cents: exact; quantized for SQLite
     )
     task_enqueue(STATEMENTS_EMAIL_TASK, args=[str(quarter)], key=f"statements_email:{quarter}")
+    events_publish([
+        PartnerEvent(STATEMENT_ISSUED, partner_id, f"statement:{number}", {
+            "number": number, "quarter": str(quarter), "total": f"{total:.2f}"})
+        for partner_id, number, total in statements.values_list("partner_id", "number", "total").iterator(2000)
+    ])  # fmt: skip
     logger.info("closed %s: %s statements, total %s", quarter, close.statements, close.total)
     return _summary(close, created=True)
 

@@ -30,6 +30,7 @@ from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
 from portal.emails import email_users, portal_url
+from portal.events import REGISTRATION_DECIDED, PartnerEvent, events_publish
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -50,6 +51,7 @@ Status = Registration.Status
 Extension = Registration.Extension
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: numbers are read over the phone
 EXPIRE_JOB = "registrations_expire"
+DECISION_EMAILS = ("registration_approved", "registration_rejected", "registration_arbitrated")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,24 @@ class SubmitResult:
     @property
     def conflicted(self) -> bool:
         return self.registration.conflict_with_id is not None
+
+    def outcome(self) -> tuple[str, str]:
+        """What the partner is told (the page's message and the API's answer): ``already_registered`` (another
+        partner holds it: nothing more is said), ``approved`` or ``submitted``, and the message."""
+        registration = self.registration
+        if self.conflicted:
+            return "already_registered", _(
+                "This opportunity is already registered. Your registration %(number)s is recorded and "
+                "channel staff will review it."
+            ) % {"number": registration.number}  # fmt: skip
+        if registration.status == Status.APPROVED:
+            return "approved", _("Registration %(number)s is approved: protected until %(day)s.") % {
+                "number": registration.number,
+                "day": date_format(registration.protection_ends_on, "DATE_FORMAT"),
+            }
+        return "submitted", _(
+            "Registration %(number)s is submitted; channel staff will decide within %(hours)s hours."
+        ) % {"number": registration.number, "hours": Program.current().registration_decision_target_hours}
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
@@ -141,6 +161,9 @@ def _partner_recipients(registration: Registration):
 def _notify(registration: Registration, *, kind: str, key_suffix: str = "", **context) -> int:
     """Queue the ``deals/email/<kind>`` email to the partner's people (once per registration, kind and suffix)."""
     key = f"registration:{registration.pk}:{kind}" + (f":{key_suffix}" if key_suffix else "")
+    if kind in DECISION_EMAILS:
+        events_publish([PartnerEvent(REGISTRATION_DECIDED, registration.partner_id, key, {
+            "number": registration.number, "status": registration.status})])  # fmt: skip
     return email_users(
         key=key,
         users=_partner_recipients(registration),
@@ -235,20 +258,14 @@ def registration_submit(
     holders = registration_holders(customer_id=customer.pk, product_lines=product_lines, day=today)
     own = holders.filter(partner=partner).order_by("submitted_at", "pk").first()
     if own is not None:
-        raise ValidationError(
-            {
-                "__all__": [
-                    format_html(
-                        _(
-                            "You already registered this customer for one of these product lines: {}. "
-                            "That registration already protects the opportunity for you."
-                        ),  # fmt: skip
-                        format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
-                    )
-                ]
-            },
-            code="duplicate",
+        message = format_html(
+            _(
+                "You already registered this customer for one of these product lines: {}. "
+                "That registration already protects the opportunity for you."
+            ),  # fmt: skip
+            format_html('<a href="{}">{}</a>', _registration_url(own), own.number),
         )
+        raise ValidationError({"__all__": [ValidationError(message, code="duplicate")]})
     first = holders.exclude(partner=partner).order_by("submitted_at", "pk").first()
 
     now = timezone.now()

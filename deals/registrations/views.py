@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
@@ -14,7 +13,6 @@ from django_tables2 import SingleTableMixin
 from partners.scoping import ROLE_ADMIN, ROLE_SALES, PartnerViewMixin
 from portal.csvexport import FilteredCsvExportMixin
 from portal.forms import ConfirmForm
-from portal.models import Program
 
 from ..models import Customer, Registration
 from .filters import RegistrationFilter
@@ -113,33 +111,8 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
             return self.form_invalid(form)
         registration = result.registration
         if result.created:
-            if result.conflicted:
-                messages.warning(
-                    self.request,
-                    _(
-                        "This opportunity is already registered. Your registration %(number)s is recorded and "
-                        "channel staff will review it."
-                    )
-                    % {"number": registration.number},  # fmt: skip
-                )
-            elif registration.status == Registration.Status.APPROVED:
-                messages.success(
-                    self.request,
-                    _("Registration %(number)s is approved: protected until %(day)s.")
-                    % {
-                        "number": registration.number,
-                        "day": date_format(registration.protection_ends_on, "DATE_FORMAT"),
-                    },
-                )
-            else:
-                messages.success(
-                    self.request,
-                    _("Registration %(number)s is submitted; channel staff will decide within %(hours)s hours.")
-                    % {
-                        "number": registration.number,
-                        "hours": Program.current().registration_decision_target_hours,
-                    },
-                )
+            kind, message = result.outcome()
+            (messages.warning if kind == "already_registered" else messages.success)(self.request, message)
         return redirect("deals:registration_detail", number=registration.number)
 
 

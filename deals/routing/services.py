@@ -36,6 +36,7 @@ from partners.models import Membership, Partner, Zone
 from partners.selectors import partner_users_with_roles, partners_tier_on
 from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.emails import email_users, portal_url
+from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import Program
@@ -472,6 +473,11 @@ def _notify(offers: list[RoutingOffer]) -> None:
     """Email each offer to the partner's admin and sales users (once per offer and user, after commit)."""
     if not offers:
         return
+    events_publish([
+        PartnerEvent(ROUTED_OFFER_RECEIVED, offer.partner_id, f"routing-offer:{offer.pk}", {
+            "id": offer.pk, "order_number": offer.case.order.number, "respond_by": offer.respond_by.isoformat()})
+        for offer in offers
+    ])  # fmt: skip
     users_by_partner = partner_users_with_roles(
         {offer.partner_id for offer in offers}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )

@@ -70,13 +70,17 @@ MATRIX: dict[str, Entry] = {
     "rebates:statement_detail": Entry(roles=(ADMIN, FINANCE), target="statement"),
     "rebates:statement_csv": Entry(roles=(ADMIN, FINANCE), target="statement"),
     "rebates:statement_pdf": Entry(roles=(ADMIN, FINANCE), target="statement"),
+    # Each user's own API tokens (its POSTs, create and revoke, are proven in tests/api/test_token_page.py).
+    "api_tokens": Entry(roles=ROLES),
+    "api_webhooks": Entry(roles=(ADMIN,)),  # the partner's webhooks (tests/api/test_webhooks.py for its POSTs)
 }
 
 
 def _skipped(resolver: URLResolver) -> bool:
-    """The admin (staff, tested in tests/portal/test_admin_permissions.py) and allauth's sign-in pages."""
+    """The admin (staff, tested in tests/portal/test_admin_permissions.py), allauth's sign-in pages and the REST
+    API (token-authenticated: its own matrix over every operation is tests/api/test_authorization.py)."""
     module = getattr(resolver.urlconf_module, "__name__", "")
-    return resolver.app_name == "admin" or module.startswith("allauth")
+    return resolver.app_name in ("admin", "api") or module.startswith("allauth")
 
 
 def url_names(patterns=None, namespace="") -> set[str]:
