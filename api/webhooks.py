@@ -8,10 +8,13 @@ the subscription is disabled and the partner's admins are emailed.
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import timedelta
 
@@ -55,6 +58,35 @@ def signature_valid(secret: str, header: str, body: bytes, *, tolerance: int = 3
     return hmac.compare_digest(signature(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1', '')}")
 
 
+def address_problem(url: str) -> str:
+    """Why the portal will not post to ``url`` (empty when it may): every address its host resolves to must be a
+    public one, or a partner could make the workers call the vendor's own network (SSRF: metadata endpoints,
+    admin consoles, the database). ``API_WEBHOOK_ALLOW_PRIVATE`` lifts it outside production (tests, a local
+    receiver). Checked on subscription and again before each attempt (a name can be re-pointed)."""
+    if settings.API_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return _("The address %(host)s cannot be resolved.") % {"host": host}
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global or ip.is_multicast:
+            return _("The address %(host)s is not a public internet address.") % {"host": host}
+    return ""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver answers; it does not send the portal elsewhere (a redirect could lead past ``address_problem``)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def webhook_subscribe(*, partner, user, url: str, events: list[str]) -> WebhookSubscription:
     """Subscribe ``url`` to ``events`` of ``partner``; the secret is on the returned row (show it once)."""
     events = sorted(set(events))
@@ -62,6 +94,8 @@ def webhook_subscribe(*, partner, user, url: str, events: list[str]) -> WebhookS
         raise ValidationError({"events": [_("Choose at least one event.")]})
     if not url.startswith("https://") and not settings.API_WEBHOOK_ALLOW_HTTP:
         raise ValidationError({"url": [_("The address must start with https://.")]})
+    if problem := address_problem(url):
+        raise ValidationError({"url": [problem]})
     return WebhookSubscription.objects.create(
         partner=partner, url=url, events=events, secret=secrets.token_hex(32), created_by=user
     )
@@ -104,6 +138,8 @@ def webhook_events_listen(events: list[PartnerEvent]) -> None:
 
 
 def _post(subscription: WebhookSubscription, delivery: WebhookDelivery) -> tuple[int | None, str]:
+    if problem := address_problem(subscription.url):
+        return None, problem
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked on subscription)
         subscription.url,
@@ -118,7 +154,7 @@ def _post(subscription: WebhookSubscription, delivery: WebhookDelivery) -> tuple
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, ""
     except urllib.error.HTTPError as error:
         return error.code, f"HTTP {error.code}"

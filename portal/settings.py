@@ -151,6 +151,8 @@ REST_FRAMEWORK = {
 }
 # Webhook endpoints must be https in production; plain http is allowed elsewhere (local receivers, tests).
 API_WEBHOOK_ALLOW_HTTP = env_bool("API_WEBHOOK_ALLOW_HTTP", not PRODUCTION)
+# Webhooks to private, loopback or reserved addresses (a local receiver): outside production only.
+API_WEBHOOK_ALLOW_PRIVATE = env_bool("API_WEBHOOK_ALLOW_PRIVATE", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Partner Portal API",
     "DESCRIPTION": "Deal registrations, routed orders, orders, rebate statements and tier of the partner a token "

@@ -28,7 +28,7 @@ class Receiver:
     """An HTTP endpoint on 127.0.0.1 that records what it receives and answers ``status``."""
 
     def __init__(self, status=200):
-        self.status, self.received = status, []
+        self.status, self.received, self.location = status, [], ""
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -36,6 +36,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
                 self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
+                self.end_headers()
+
+            def do_GET(self):  # where a followed redirect would land
+                receiver.received.append((dict(self.headers), b"GET"))
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -204,3 +211,43 @@ def test_staff_see_webhooks_and_their_deliveries_in_the_admin_without_the_secret
     assert page.status_code == 200 and REGISTRATION_DECIDED.encode() in page.content
     assert subscription.secret.encode() not in page.content
     assert client.get(reverse("admin:api_apitoken_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",  # a cloud metadata endpoint
+        "https://[::1]/hook",
+        "https://no-such-host.invalid/hook",
+    ],
+)
+def test_in_production_a_webhook_may_not_point_at_a_private_address(admin, settings, url):
+    from django.core.exceptions import ValidationError
+
+    settings.API_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ValidationError) as refused:
+        subscribe(admin, url)
+    assert "url" in refused.value.message_dict
+
+
+def test_a_receiver_re_pointed_at_a_private_address_is_not_called(admin, receiver, settings):
+    subscription = subscribe(admin, receiver.url)  # allowed while subscribing (outside production)
+    decide(admin)
+    settings.API_WEBHOOK_ALLOW_PRIVATE = False  # now the guard applies, as it does in production
+    delivery = WebhookDelivery.objects.get(subscription=subscription)
+    assert webhooks.webhook_deliver(delivery_id=delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert receiver.received == [] and "not a public internet address" in delivery.last_error
+
+
+def test_a_redirect_is_not_followed(admin, receiver):
+    receiver.status, receiver.location = 302, receiver.url + "/elsewhere"
+    subscribe(admin, receiver.url)
+    decide(admin)
+    delivery = WebhookDelivery.objects.get()
+    assert webhooks.webhook_deliver(delivery_id=delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.last_status_code == 302 and len(receiver.received) == 1
