@@ -92,12 +92,16 @@ def test_the_close_queues_the_delivery_in_short_chunks_through_the_outbox(
 
 
 def test_chunks_are_bounded_by_rebate_lines_and_a_large_statement_is_a_chunk_of_its_own(monkeypatch):
-    small, large, other = (partner_with_lines(code) for code in ("P00001", "P00002", "P00003"))
+    for code in ("P00001", "P00002", "P00003"):
+        partner_with_lines(code)
     services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
-    statements = {s.partner_id: s for s in Statement.objects.all()}
-    Statement.objects.filter(pk=statements[large.pk].pk).update(line_count=5000)
-    chunks = services.statement_chunks(Statement.objects.all())
-    assert chunks == [[statements[small.pk].pk], [statements[large.pk].pk], [statements[other.pk].pk]]
+    ids = sorted(Statement.objects.values_list("pk", flat=True))
+    assert services.statement_chunks(Statement.objects.all()) == [ids]  # small ones share a chunk
+    Statement.objects.filter(pk=ids[1]).update(line_count=5000)  # a large one in the middle: each alone
+    assert services.statement_chunks(Statement.objects.all()) == [[ids[0]], [ids[1]], [ids[2]]]
+    Statement.objects.filter(pk=ids[1]).update(line_count=1)
+    Statement.objects.filter(pk=ids[2]).update(line_count=5000)  # a large one last: the small ones together
+    assert services.statement_chunks(Statement.objects.all()) == [[ids[0], ids[1]], [ids[2]]]
 
 
 def test_a_download_serves_the_stored_bytes_as_an_attachment_without_rendering(client):
