@@ -338,7 +338,9 @@ class StatementScope(PartnerAPIView):
     partner_roles = STATEMENT_ROLES
 
     def get_statement(self) -> Statement:
-        statement = self.scope(Statement.objects.select_related("partner")).filter(number=self.kwargs["number"]).first()
+        statement = rebate_selectors.statement_for_partner(
+            statements=self.scope(Statement.objects.all()), number=self.kwargs["number"]
+        )
         if statement is None:
             raise Http404(_("No such statement."))
         return statement

@@ -41,6 +41,11 @@ def component_rank():
     )
 
 
+def statement_for_partner(*, statements: QuerySet[Statement], number: str) -> Statement | None:
+    """The statement ``number`` among ``statements`` (already scoped to one partner), or ``None``."""
+    return statements.select_related("partner").filter(number=number).first()
+
+
 def statement_lines(lines: QuerySet[RebateLine]) -> QuerySet[RebateLine]:
     """Rebate lines in statement order: the quarter's lines by booked date, then prior-period adjustments,
     then credits, each by booked date, order and line, then component."""

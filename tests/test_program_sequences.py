@@ -31,7 +31,7 @@ from portal.models import Program
 from rebates import calculations as calc
 from rebates.models import QuarterClose, RebateLine, Statement
 from tests.factories import PartnerFactory
-from tests.rebates.test_reference import snapshot
+from tests.rebates.test_reference import snapshot, written_rows
 
 HEADER = (
     "order_number,booked_on,channel,partner_code,customer_name,customer_country,customer_vat,customer_domain,"
@@ -194,19 +194,7 @@ class ProgramMachine(RuleBasedStateMachine):
         expected = calc.reference_rows(snapshot(), quarter=quarter)
         as_of = quarter.end + timedelta(days=self.delay)
         call_command("close_quarter", str(quarter), as_of=as_of.isoformat(), stdout=io.StringIO())
-        written = sorted(
-            calc.RebateRow(
-                order_line_id=row.order_line_id,
-                component=row.component,
-                partner_id=row.statement.partner_id,
-                tier_id=row.tier_id,
-                net_amount=row.net_amount,
-                rate=calc.normal_rate(row.rate),
-                amount=row.amount,
-                is_adjustment=row.is_adjustment,
-            )
-            for row in RebateLine.objects.filter(statement__quarter=str(quarter)).select_related("statement")
-        )
+        written = written_rows(quarter)
         assert written == expected
         event(f"rebate rows written by a close: {min(len(written), 3)}+")  # --hypothesis-show-statistics
         before = fingerprint()

@@ -144,6 +144,23 @@ def snapshot() -> calc.Snapshot:
     )
 
 
+def written_rows(quarter: Quarter) -> list[calc.RebateRow]:
+    """The rows the close of ``quarter`` wrote, in the reference's form and order."""
+    return sorted(
+        calc.RebateRow(
+            order_line_id=row.order_line_id,
+            component=row.component,
+            partner_id=row.statement.partner_id,
+            tier_id=row.tier_id,
+            net_amount=row.net_amount,
+            rate=calc.normal_rate(row.rate),
+            amount=row.amount,
+            is_adjustment=row.is_adjustment,
+        )
+        for row in RebateLine.objects.filter(statement__quarter=str(quarter)).select_related("statement")
+    )
+
+
 def registration(partner, made, status):
     if status == "won":
         return f.won_registration(partner=partner, customer=made.customer, won_order=made, approved_on=made.booked_on)
@@ -270,20 +287,7 @@ class FastPathEqualsReference(TestCase):
         assert generator.rebate_rows(quarter=quarter, partner_ids=[partners[0].pk], until=until) == narrowed
         # and the close writes exactly the reference's rows
         services.quarter_close(quarter=quarter, as_of=quarter.end + timedelta(days=6))
-        written = sorted(
-            calc.RebateRow(
-                order_line_id=row.order_line_id,
-                component=row.component,
-                partner_id=row.statement.partner_id,
-                tier_id=row.tier_id,
-                net_amount=row.net_amount,
-                rate=calc.normal_rate(row.rate),
-                amount=row.amount,
-                is_adjustment=row.is_adjustment,
-            )
-            for row in RebateLine.objects.filter(statement__quarter=str(quarter)).select_related("statement")
-        )
-        assert written == expected
+        assert written_rows(quarter) == expected
 
 
 def test_the_reference_rows_of_the_worked_example(db):
