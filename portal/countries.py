@@ -6,6 +6,8 @@ The 249 officially assigned codes as of ISO/TC 46 N1108 (2023-04-05), taken from
 a code, change this set (and nothing else).
 """
 
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -32,3 +34,14 @@ def validate_country_code(value: str) -> None:
     """A field validator: ``value`` is an assigned ISO 3166-1 alpha-2 code, in capitals."""
     if not is_country_code(value):
         raise ValidationError(_("Use a two-letter ISO 3166 country code, e.g. FR."), code="invalid_country")
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """``(code, name)`` of every country above, by name in the active language (django-countries' translated
+    names): for a select box, evaluated when it renders."""
+    from django_countries import countries
+
+    def collation_key(choice):  # "Égypte" between "Danemark" and "Espagne", not after "Zimbabwe"
+        return unicodedata.normalize("NFKD", choice[1]).encode("ascii", "ignore").decode().casefold()
+
+    return sorted(((code, str(countries.name(code) or code)) for code in ISO_3166_ALPHA2), key=collation_key)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_tables2",
+    "django_countries",  # translated country names (the codes allowed are portal.countries')
     "django_filters",
     "csp",
     "rest_framework",

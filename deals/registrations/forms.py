@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
-from portal.countries import validate_country_code
+from portal.countries import country_choices, validate_country_code
 from portal.widgets import DateInput
 
 from ..matching import CustomerIdentity, validate_domain, validate_vat
@@ -22,12 +22,12 @@ class RegistrationForm(forms.Form):
     """Customer, opportunity, close date, and one optional amount per product line (fixed rows: fast to fill)."""
 
     token = forms.UUIDField(widget=forms.HiddenInput)
-    customer_name = forms.CharField(label=_("Customer name"), max_length=255)
-    customer_country = forms.CharField(
-        label=_("Country"),
-        max_length=2,
-        help_text=_("Two-letter code, e.g. FR"),
+    # The partner's own customers are offered as the name is typed (``own_customers``: a datalist).
+    customer_name = forms.CharField(
+        label=_("Customer name"), max_length=255, widget=forms.TextInput(attrs={"list": "own-customers"})
     )
+    # A list of the countries by name; the code is what is posted (and what the API takes).
+    customer_country = forms.CharField(label=_("Country"), max_length=2, widget=forms.Select(choices=country_choices))
     customer_vat = forms.CharField(
         label=_("VAT / company id"), max_length=50, required=False, validators=[validate_vat]
     )
@@ -39,8 +39,9 @@ class RegistrationForm(forms.Form):
     opportunity_name = forms.CharField(label=_("Opportunity"), max_length=200)
     expected_close_on = forms.DateField(label=_("Expected close date"), widget=DateInput)
 
-    def __init__(self, *args, near_matches=None, **kwargs):
+    def __init__(self, *args, near_matches=None, own_customers=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.own_customers = list(own_customers)
         for product_line in ProductLine:
             self.fields[amount_field_name(product_line.value)] = forms.DecimalField(
                 label=product_line.label, required=False, max_digits=14, decimal_places=2, localize=False

@@ -78,11 +78,24 @@ def registration_near_matches(identity: CustomerIdentity, *, partner: Partner) -
     exact = Customer.objects.match(identity)
     if exact is not None:
         return []
-    own = Customer.objects.filter(
+    return partner_own_customers(partner=partner).near_matches(identity)
+
+
+def partner_own_customers(*, partner: Partner) -> QuerySet[Customer]:
+    """The customers ``partner`` has orders or registrations with: the only ones its pages may name."""
+    return Customer.objects.filter(
         Exists(Order.objects.filter(customer=OuterRef("pk"), partner=partner))
         | Exists(Registration.objects.filter(customer=OuterRef("pk"), partner=partner))
     )
-    return own.near_matches(identity)
+
+
+OWN_CUSTOMER_SUGGESTIONS = 500  # the form's type-ahead: enough for a reseller's accounts, bounded for the page
+
+
+def partner_own_customer_names(*, partner: Partner) -> list[str]:
+    """The names the register-a-deal form suggests as the customer is typed (the partner's own customers)."""
+    names = partner_own_customers(partner=partner).order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:OWN_CUSTOMER_SUGGESTIONS])
 
 
 def extension_window(registration: Registration) -> tuple[date, date] | None:

@@ -25,6 +25,7 @@ from .forms import (
 from .selectors import (
     extension_can_request,
     extension_window,
+    partner_own_customer_names,
     registration_can_mark_lost,
     registration_can_withdraw,
     registration_detail_for_partner,
@@ -75,6 +76,9 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
 
     def get_initial(self):
         return {"token": RegistrationForm.new_token(), "customer_country": self.partner.country}
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "own_customers": partner_own_customer_names(partner=self.partner)}
 
     def form_valid(self, form):
         identity = form.identity()

@@ -405,3 +405,34 @@ def test_a_lost_registration_no_longer_shows_protected_until(client, partner):
     assert "Protected until" not in page
     listing = client.get(reverse("deals:registration_list")).content.decode()
     assert date_format(registration.protection_ends_on, "SHORT_DATE_FORMAT") not in listing
+
+
+def test_the_country_is_a_list_of_names_in_the_readers_language_with_the_partners_selected(client, member):
+    english = client.get(CREATE).content.decode()
+    assert '<option value="DE">Germany</option>' in english
+    assert f'<option value="{member.partner.country}" selected>' in english
+    assert english.index(">Denmark<") < english.index(">Egypt<") < english.index(">Spain<")
+    member.user.language = "fr"
+    member.user.save(update_fields=["language"])
+    french = client.get(CREATE).content.decode()
+    assert '<option value="DE">Allemagne</option>' in french
+    assert french.index(">Danemark<") < french.index(">Égypte<") < french.index(">Espagne<")  # accents collate
+
+
+def test_customer_names_are_suggested_from_the_partners_own_customers_only(client, partner):
+    own = CustomerFactory(name="Clinique du Parc")
+    OrderFactory(partner=partner, customer=own)
+    RegistrationFactory(partner=partner, customer=CustomerFactory(name="Hôtel de la Gare"))
+    OrderFactory(partner=PartnerFactory(), customer=CustomerFactory(name="Someone Else's Account"))
+    page = client.get(CREATE).content.decode()
+    datalist = page[page.index('<datalist id="own-customers">') :].split("</datalist>")[0]
+    assert "Clinique du Parc" in datalist and "Hôtel de la Gare" in datalist
+    assert "Someone Else" not in page
+    assert 'list="own-customers"' in page
+
+
+def test_the_form_page_queries_are_bounded_whatever_the_customers(client, partner, django_assert_max_num_queries):
+    for n in range(30):
+        OrderFactory(partner=partner, customer=CustomerFactory(name=f"Account {n}"))
+    with django_assert_max_num_queries(12):
+        assert client.get(CREATE).status_code == 200
