@@ -70,6 +70,14 @@ class CustomerQuerySet(models.QuerySet):
         return [customer for _score, customer in scored[:limit]]
 
 
+def net_amount_text(source: str, amount) -> str:
+    """A line's net amount as the source file wrote it, else with two decimals (also for a source written before
+    amounts were ASCII digits only: an export never echoes other digits)."""
+    if source and AMOUNT_PATTERN.fullmatch(source):
+        return source
+    return f"{amount:.2f}"
+
+
 class Customer(models.Model):
     """An end customer; the normalised keys of DESIGN §4 make one real company one row."""
 
@@ -209,11 +217,7 @@ class OrderLine(models.Model):
 
     @property
     def net_amount_text(self) -> str:
-        """The net amount as the source file wrote it, else with two decimals (also for a source written before
-        amounts were ASCII digits only: an export never echoes other digits)."""
-        if self.net_amount_source and AMOUNT_PATTERN.fullmatch(self.net_amount_source):
-            return self.net_amount_source
-        return f"{self.net_amount:.2f}"
+        return net_amount_text(self.net_amount_source, self.net_amount)
 
 
 class RegistrationQuerySet(models.QuerySet):

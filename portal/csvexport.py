@@ -50,11 +50,10 @@ def csv_amount(value: Decimal | None) -> str:
     return "" if value is None else csv_number(value)
 
 
-def csv_document(rows: Iterable[Iterable], *, number_columns: Iterable[str] = ()) -> str:
-    """``rows`` (the header first) as CSV text with ``\\n`` line ends, every cell through ``csv_cell``; the cells
-    of ``number_columns`` (named in the header) are numbers: for commands and documents."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+def csv_write(rows: Iterable[Iterable], file, *, number_columns: Iterable[str] = ()) -> None:
+    """Write ``rows`` (the header first) to ``file`` as CSV with ``\\n`` line ends, a row at a time, every cell
+    through ``csv_cell``; the cells of ``number_columns`` (named in the header) are numbers."""
+    writer = csv.writer(file, lineterminator="\n")
     numbers: set[int] = set()
     for index, row in enumerate(rows):
         values = list(row)
@@ -63,6 +62,12 @@ def csv_document(rows: Iterable[Iterable], *, number_columns: Iterable[str] = ()
         else:
             values = [csv_number(v) if p in numbers and v not in ("", None) else v for p, v in enumerate(values)]
         writer.writerow([csv_cell(value) for value in values])
+
+
+def csv_document(rows: Iterable[Iterable], *, number_columns: Iterable[str] = ()) -> str:
+    """``rows`` as one CSV text (``csv_write``): for small documents; large ones are written as they are read."""
+    out = io.StringIO()
+    csv_write(rows, out, number_columns=number_columns)
     return out.getvalue()
 
 

@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from portal.csvexport import csv_document
+from portal.csvexport import csv_document, csv_write
 
 from . import selectors
 from .models import RebateLine, Statement, StatementDocument
@@ -25,6 +25,11 @@ STATEMENT_NUMBER_COLUMNS = ("line_number", "net_amount", "rate", "amount")
 def statements_csv(statements) -> str:
     """One header, then the rows of every statement in ``statements`` (formula-safe cells)."""
     return csv_document(selectors.statement_export_rows(statements), number_columns=STATEMENT_NUMBER_COLUMNS)
+
+
+def statements_csv_write(statements, file) -> None:
+    """``statements_csv`` written to ``file`` as the rows are read: memory bounded whatever the quarter's size."""
+    csv_write(selectors.statement_export_rows(statements), file, number_columns=STATEMENT_NUMBER_COLUMNS)
 
 
 def document_language(language: str | None) -> str:

@@ -10,8 +10,18 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.fiscal import Quarter
-from rebates.documents import statement_document, statements_csv, statements_pdf
+from rebates.documents import statement_document, statements_csv_write, statements_pdf
 from rebates.models import Statement
+
+
+class _Unterminated:
+    """The command's standard output as a plain file: ``OutputWrapper.write`` would end every write with a line."""
+
+    def __init__(self, stdout):
+        self.stdout = stdout
+
+    def write(self, text):
+        self.stdout.write(text, ending="")
 
 
 class Command(BaseCommand):
@@ -55,9 +65,8 @@ class Command(BaseCommand):
                 content = statements_pdf(statements)
             output.write_bytes(content)
             return
-        text = statements_csv(statements)
-        if options["output"]:
+        if options["output"]:  # written as the rows are read: a whole quarter is never held in memory
             with open(options["output"], "w", encoding="utf-8", newline="") as file:
-                file.write(text)
+                statements_csv_write(statements, file)
         else:
-            self.stdout.write(text, ending="")
+            statements_csv_write(statements, _Unterminated(self.stdout))
