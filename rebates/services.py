@@ -174,17 +174,21 @@ def rebate_lines_write(*, rows: list[generator.RebateRow], quarter: Quarter, iss
     return len(created)
 
 
-def quarter_close_due(*, as_of: date) -> list[dict]:
-    """Close, in order, every quarter whose statement delay has passed on ``as_of`` and that is not closed."""
+def quarters_due(*, as_of: date) -> list[Quarter]:
+    """The quarters, in order, whose statement delay has passed on ``as_of`` and that are not closed."""
     program = Program.current()
     closed = set(QuarterClose.objects.values_list("quarter", flat=True))
-    quarter = first_quarter(program)
-    results = []
+    quarter, due = first_quarter(program), []
     while quarter.end + timedelta(days=program.statement_delay_days) <= as_of:
         if str(quarter) not in closed:
-            results.append(quarter_close(quarter=quarter, as_of=as_of))
+            due.append(quarter)
         quarter = quarter.next()
-    return results
+    return due
+
+
+def quarter_close_due(*, as_of: date) -> list[dict]:
+    """Close, in order, every quarter whose statement delay has passed on ``as_of`` and that is not closed."""
+    return [quarter_close(quarter=quarter, as_of=as_of) for quarter in quarters_due(as_of=as_of)]
 
 
 # --- documents and email ----------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def test_the_home_counts_each_kind_of_work_and_links_to_exactly_those(client, st
     assert found["registrations_overdue"][:1] == (1,) and found["registrations_overdue"][2] is True
     assert found["registrations_conflict"][0] == 1
     assert found["job_item_failures"][0] == 1
-    assert found["certifications_pending"][0] == 0 and found["quarters_due"][0] >= 0
+    assert found["certifications_pending"][0] == 0
+    assert found["quarters_due"][0] > 0 and found["quarters_due"][2] is True  # none closed since 2017
     content = response.content.decode()
     assert "Needs action" in content and "Registrations past the decision target" in content
     # Each link lists exactly what was counted.
@@ -124,3 +125,12 @@ def test_staff_sign_in_on_a_staff_worded_page_partners_on_theirs(client):
     assert "Channel staff sign-in" in staff_page and "Sign in to the Partner Portal" not in staff_page
     partner_page = client.get(reverse("account_login")).content.decode()
     assert "Sign in to the Partner Portal" in partner_page and "Channel staff sign-in" not in partner_page
+
+
+def test_the_home_counts_the_quarters_due_and_not_closed(client, staff):
+    from rebates.services import quarter_close, quarters_due
+
+    due = quarters_due(as_of=timezone.localdate())
+    assert items(client.get(HOME))["quarters_due"][0] == len(due) > 1
+    quarter_close(quarter=due[0], as_of=due[0].end + timedelta(days=30))
+    assert items(client.get(HOME))["quarters_due"][0] == len(due) - 1
