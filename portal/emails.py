@@ -1,6 +1,8 @@
 """Emails through the outbox: rendered in the recipient's language, keyed so each is sent once."""
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -15,6 +17,7 @@ from .outbox import task_enqueue
 logger = logging.getLogger(__name__)
 
 OUTBOX_SEND_TASK = "portal.tasks.outbox_send"
+OUTBOX_SEND_BATCH_TASK = "portal.tasks.outbox_send_batch"
 
 
 def portal_url(path: str) -> str:
@@ -47,20 +50,99 @@ def render_text(template_name: str, context: dict) -> str:
     return engine.get_template(template_name).render(Context(context, autoescape=False))
 
 
+@dataclass(frozen=True)
+class UsersEmail:
+    """One message to a set of users, each getting it in their own language (``emails_queue``)."""
+
+    key: str
+    users: Iterable
+    template: str
+    context: dict
+    attachment: tuple[str, bytes, str] | None = None
+
+
+# Emails queued together are sent by one task per this many (a night's tier changes: a few tasks, not thousands).
+SEND_BATCH = 100
+
+
 def email_users(*, key: str, users, template: str, context: dict, attachment=None) -> int:
     """Queue one email per user, each in that user's language; return how many were new."""
-    queued = 0
-    for user in users:
-        email = email_enqueue(
-            key=f"{key}:user:{user.pk}",
-            to=user.email,
-            language=user.language,
-            template=template,
-            context={**context, "recipient": user},
-            attachment=attachment,
+    return emails_queue([UsersEmail(key, users, template, context, attachment)])
+
+
+def emails_queue(messages: Iterable[UsersEmail]) -> int:
+    """Queue every message to its users at once, each once per ``<key>:user:<id>``; return how many were new.
+
+    The set-based form of ``email_enqueue`` for the nightly jobs: one query for the keys queued before, the new
+    rows written with one bulk insert, and one send task per ``SEND_BATCH`` emails, where one message at a time
+    cost a savepoint, three queries and a task each (docs/performance.md: most of a night's tier recompute).
+    """
+    pending = {}
+    for message in messages:
+        for user in message.users:
+            pending[f"{message.key}:user:{user.pk}"] = (message, user)
+    if not pending:
+        return 0
+    queued_before = set(_outbox_ids(list(pending)))
+    rows = []
+    for key, (message, user) in pending.items():
+        if key in queued_before:
+            continue
+        rows.append(
+            _outbox_row(
+                key=key,
+                to=user.email,
+                language=user.language,
+                template=message.template,
+                context={**message.context, "recipient": user},
+                attachment=message.attachment,
+            )
         )
-        queued += email is not None
-    return queued
+    if not rows:
+        return 0
+    OutboxEmail.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    ids = list(_outbox_ids([row.key for row in rows]).values())
+    # A row another process inserted between the check and the insert is in ``ids`` too: its second send task
+    # finds it sent (or locked) and does nothing, so nobody gets the message twice.
+    ids.sort()
+    for start in range(0, len(ids), SEND_BATCH):
+        _send_queue(ids[start : start + SEND_BATCH])
+    return len(ids)
+
+
+def _outbox_ids(keys: list[str]) -> dict[str, int]:
+    """The outbox rows among ``keys``: key → id (read a thousand keys a query)."""
+    found = {}
+    for start in range(0, len(keys), 1000):
+        found.update(OutboxEmail.objects.filter(key__in=keys[start : start + 1000]).values_list("key", "pk"))
+    return found
+
+
+def _send_queue(ids: list[int]) -> None:
+    if len(ids) == 1:
+        task_enqueue(OUTBOX_SEND_TASK, args=[ids[0]], key=f"email:{ids[0]}")
+    else:
+        task_enqueue(OUTBOX_SEND_BATCH_TASK, args=[ids], key=f"emails:{ids[0]}-{ids[-1]}:{len(ids)}")
+
+
+def _outbox_row(*, key, to, language, template, context, attachment) -> OutboxEmail:
+    """The unsaved outbox row of ``template`` rendered for ``to`` in ``language`` (the subject as sent)."""
+    language = language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        context = {**context, "language": language}
+        # The prefix too is in the reader's language, so the stored subject is exactly the one sent.
+        subject = subject_prefix() + render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
+        body = render_text(f"{template}_body.txt", context)
+    name, content, content_type = attachment or ("", None, "")
+    return OutboxEmail(
+        key=key,
+        to=[to],
+        subject=subject[:300],
+        body=body,
+        attachment_name=name,
+        attachment=content,
+        attachment_content_type=content_type,
+    )
 
 
 def email_enqueue(
@@ -77,31 +159,34 @@ def email_enqueue(
     ``key`` names the message and its recipient (e.g. ``statement:42:user:7``). Return the new outbox
     row, or ``None`` when that key was queued before: nothing is sent twice.
     """
-    full_key = key
-    if OutboxEmail.objects.filter(key=full_key).exists():
+    if OutboxEmail.objects.filter(key=key).exists():
         return None
-    language = language or settings.LANGUAGE_CODE
-    with translation.override(language):
-        context = {**context, "language": language}
-        # The prefix too is in the reader's language, so the stored subject is exactly the one sent.
-        subject = subject_prefix() + render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
-        body = render_text(f"{template}_body.txt", context)
-    name, content, content_type = attachment or ("", None, "")
+    row = _outbox_row(key=key, to=to, language=language, template=template, context=context, attachment=attachment)
+    written = ("to", "subject", "body", "attachment_name", "attachment", "attachment_content_type")
     email, created = OutboxEmail.objects.get_or_create(
-        key=full_key,
-        defaults={
-            "to": [to],
-            "subject": subject[:300],
-            "body": body,
-            "attachment_name": name,
-            "attachment": content,
-            "attachment_content_type": content_type,
-        },
+        key=key, defaults={field: getattr(row, field) for field in written}
     )
     if not created:
         return None
-    task_enqueue(OUTBOX_SEND_TASK, args=[email.pk], key=f"email:{email.pk}")
+    _send_queue([email.pk])
     return email
+
+
+def outbox_send_many(email_ids: list[int]) -> int:
+    """Send each of ``email_ids`` (``outbox_send_one``); return how many went now.
+
+    One failure does not hold back the others: every email is tried, then the first error is raised so the task
+    retries, and the retry sends only what is still unsent.
+    """
+    sent, failure = 0, None
+    for email_id in email_ids:
+        try:
+            sent += outbox_send_one(email_id)
+        except Exception as error:  # recorded on the row by outbox_send_one
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    return sent
 
 
 def outbox_send_one(email_id: int) -> bool:

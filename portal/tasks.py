@@ -5,7 +5,7 @@ from celery import shared_task
 
 from .celery import IDEMPOTENT
 from .csvimport import IMPORT_RUN_TASK, import_run_process
-from .emails import OUTBOX_SEND_TASK, outbox_send_one
+from .emails import OUTBOX_SEND_BATCH_TASK, OUTBOX_SEND_TASK, outbox_send_many, outbox_send_one
 from .health import SWEEPER_HEARTBEAT, heartbeat
 from .jobs import job_claims_redispatch
 from .models import OutboxEmail
@@ -20,6 +20,17 @@ def outbox_send(self, email_id: int):
     except Exception as error:
         if self.request.is_eager:
             return
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
+
+
+@shared_task(name=OUTBOX_SEND_BATCH_TASK, bind=True, max_retries=8, default_retry_delay=60, **IDEMPOTENT)
+def outbox_send_batch(self, email_ids: list[int]):
+    """Send a batch of outbox emails queued together; a failure retries the batch, which skips what was sent."""
+    try:
+        return outbox_send_many(email_ids)
+    except Exception as error:
+        if self.request.is_eager:
+            return None
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
 
 

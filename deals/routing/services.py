@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import Membership, Partner, Zone
 from partners.selectors import partner_users_with_roles, partners_tier_on
 from portal.batches import failures_pending, failures_unresolved, run_isolated
-from portal.emails import email_users, portal_url
+from portal.emails import UsersEmail, emails_queue, portal_url
 from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -482,10 +482,9 @@ def _notify(offers: list[RoutingOffer]) -> None:
         {offer.partner_id for offer in offers}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
     # The offers carry their case, order, customer and partner already: no query to read them back.
-    for offer in offers:
-        if not users_by_partner.get(offer.partner_id):
-            continue
-        email_users(
+    path = portal_url(reverse("deals:routed_list"))
+    emails_queue(
+        UsersEmail(
             key=f"routing-offer:{offer.pk}",
             users=users_by_partner[offer.partner_id],
             template=OFFER_EMAIL_TEMPLATE,
@@ -495,9 +494,12 @@ def _notify(offers: list[RoutingOffer]) -> None:
                 "customer": offer.case.order.customer,
                 "partner": offer.partner,
                 "total": offer.case.order_total,
-                "path": portal_url(reverse("deals:routed_list")),
+                "path": path,
             },
         )
+        for offer in offers
+        if users_by_partner.get(offer.partner_id)
+    )
 
 
 # Answers ----------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from portal.emails import email_users
+from portal.emails import UsersEmail, emails_queue
 from portal.fiscal import fiscal_year_of
 
 from .. import calculations as calc
@@ -19,13 +19,10 @@ def email_tier_changes(changes: list[TierHistory]) -> None:
         return
     admins = partner_users_with_roles({change.partner_id for change in changes}, [Membership.Role.ADMIN])
     tiers = {tier.pk: tier for tier in Tier.objects.all()}
-    for change in changes:
-        users = admins.get(change.partner_id)
-        if not users:
-            continue
-        email_users(
+    emails_queue(
+        UsersEmail(
             key=f"tier-changed:{change.partner_id}:{change.effective_on.isoformat()}:{change.to_tier_id}",
-            users=users,
+            users=admins[change.partner_id],
             template="partners/email/tier_changed",
             context={
                 "partner": change.partner,
@@ -36,6 +33,9 @@ def email_tier_changes(changes: list[TierHistory]) -> None:
                 "note": change.note,
             },
         )
+        for change in changes
+        if admins.get(change.partner_id)
+    )
 
 
 def email_at_risk(news: list[tuple["TierEvaluation", calc.TierDecision]], tiers_by_code: dict[str, Tier]) -> None:
@@ -43,24 +43,25 @@ def email_at_risk(news: list[tuple["TierEvaluation", calc.TierDecision]], tiers_
     if not news:
         return
     admins = partner_users_with_roles({evaluation.partner.pk for evaluation, _d in news}, [Membership.Role.ADMIN])
-    for evaluation, decision in news:
-        users = admins.get(evaluation.partner.pk)
-        if not users:
-            continue
-        keep = calc.base_tier(evaluation.tier)
-        email_users(
-            key=(
-                f"tier-at-risk:{evaluation.partner.pk}:FY{fiscal_year_of(evaluation.as_of)}:"
-                f"{keep}:{evaluation.computed_tier}"
-            ),
-            users=users,
-            template="partners/email/at_risk",
-            context={
-                "partner": evaluation.partner,
-                "tier": tiers_by_code[keep],
-                "computed_tier": tiers_by_code[evaluation.computed_tier],
-                "review_on": evaluation.review_on,
-                "gaps": evaluation.computation.gaps_for(keep),
-                "reason": decision.at_risk_reason,
-            },
-        )
+    emails_queue(
+        _at_risk_email(evaluation, decision, admins[evaluation.partner.pk], tiers_by_code)
+        for evaluation, decision in news
+        if admins.get(evaluation.partner.pk)
+    )
+
+
+def _at_risk_email(evaluation: "TierEvaluation", decision: calc.TierDecision, users, tiers_by_code) -> UsersEmail:
+    keep = calc.base_tier(evaluation.tier)
+    return UsersEmail(
+        key=f"tier-at-risk:{evaluation.partner.pk}:FY{fiscal_year_of(evaluation.as_of)}:{keep}:{evaluation.computed_tier}",
+        users=users,
+        template="partners/email/at_risk",
+        context={
+            "partner": evaluation.partner,
+            "tier": tiers_by_code[keep],
+            "computed_tier": tiers_by_code[evaluation.computed_tier],
+            "review_on": evaluation.review_on,
+            "gaps": evaluation.computation.gaps_for(keep),
+            "reason": decision.at_risk_reason,
+        },
+    )
