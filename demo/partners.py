@@ -4,9 +4,12 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from partners.models import Membership, Partner, Person
 from partners.services import partner_status_match
+
+from .history import demo_joined_on
 
 DEMO_PASSWORD = "partner-demo-2017"
 STAFF_EMAIL = "staff@demo.example.com"
@@ -53,16 +56,19 @@ def _verified_user(email, *, first_name="", last_name="", language="en", is_staf
 
 
 def seed_demo_partners() -> dict[str, Partner]:
-    """Create the demo partners (status-matched), their users at each role and a staff login."""
+    """Create the demo partners (joined three program years ago, status-matched on that day), their users at each
+    role and a staff login."""
     staff = _verified_user(STAFF_EMAIL, first_name="Channel", last_name="Staff", is_staff=True, is_superuser=True)
     if not Authenticator.objects.filter(user=staff, type=Authenticator.Type.TOTP).exists():
         TOTP.activate(staff, DEMO_STAFF_TOTP_SECRET)
     partners = {}
+    joined_on = demo_joined_on(timezone.localdate())
     for code, name, country, kind, dell, emc in DEMO_PARTNERS:
         partner, created = Partner.objects.get_or_create(
             code=code,
-            defaults={"name": name, "country": country, "kind": kind, "legacy_dell_tier": dell, "legacy_emc_tier": emc},
-        )
+            defaults={"name": name, "country": country, "kind": kind, "legacy_dell_tier": dell,
+                      "legacy_emc_tier": emc, "joined_on": joined_on},
+        )  # fmt: skip
         if created:
             partner_status_match(partner=partner)
         partners[code] = partner

@@ -41,17 +41,11 @@ class Command(BaseCommand):
 
 def demo_steps():
     """Each app's demo activity, in dependency order."""
-    from django.utils import timezone
-
-    from partners.tiers.engine import tier_recompute_all
-
     from ...orders import seed_demo_orders, seed_demo_people
     from ...rebates import seed_demo_statements
     from ...registrations import seed_demo_registrations
     from ...routing import seed_demo_routing
-
-    def seed_demo_tiers():
-        tier_recompute_all(as_of=timezone.localdate())
+    from ...tiers import seed_demo_tiers
 
     return [
         seed_demo_people,
