@@ -1,0 +1,274 @@
+"""Bar charts drawn on the server as accessible SVG: no script, no CDN, readable without colour.
+
+A chart is a list of categories (months, quarters), each a stack of segments (one per series), optional
+horizontal threshold lines, and the same figures as a table for screen readers and for anyone who prefers
+numbers. The SVG carries ``role="img"``, a ``<title>`` and a ``<desc>``, labelled axes, every bar's total
+written as text above it, and each series filled with its own *pattern* (and named in the legend), so that
+nothing relies on colour alone. Threshold lines are dashed and labelled in words.
+
+Geometry is integer pixels computed from ``Decimal`` values (no float): amounts are only compared and scaled.
+Callers pass the formatting (the reader's language and currency) as functions, so this module knows no
+language and imports no app.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+from django.template.defaultfilters import floatformat
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+ZERO = Decimal(0)
+# One fill per series, each distinguishable in greyscale and without colour: solid, hatches, dots, cross.
+PATTERNS = ("solid", "hatch", "dots", "cross", "back-hatch", "grid")
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Threshold:
+    label: str  # already worded, e.g. "Platinum (revenue path): 20,000,000 USD"
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Category:
+    label: str  # the axis label, e.g. "Mar 2026"
+    values: tuple[Decimal, ...]  # one per series, in series order
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.values, ZERO)
+
+
+@dataclass
+class BarChart:
+    title: str
+    description: str
+    x_label: str
+    y_label: str
+    series: Sequence[Series]
+    categories: Sequence[Category]
+    thresholds: Sequence[Threshold] = ()
+    format_value: Callable[[Decimal], str] = str  # a full amount, for the table and tooltips
+    format_short: Callable[[Decimal], str] = str  # a short amount, above the bars and on the axis
+    width: int = 720
+    height: int = 300
+    chart_id: str = "chart"
+    table_rows: list = field(init=False)
+
+    def __post_init__(self):
+        self.table_rows = [
+            {
+                "label": category.label,
+                "values": [self.format_value(value) for value in category.values],
+                "total": self.format_value(category.total),
+            }
+            for category in self.categories
+        ]
+
+    @property
+    def stacked(self) -> bool:
+        return len(self.series) > 1
+
+    @property
+    def has_data(self) -> bool:
+        return any(value for category in self.categories for value in category.values)
+
+    def svg(self) -> SafeString:
+        return render_bar_chart_svg(self)
+
+
+def short_amount(value: Decimal) -> str:
+    """An amount in a few characters, in the active language's number format: ``1.2 M``, ``750 k``, ``85``."""
+    magnitude = abs(value)
+    if magnitude >= 1_000_000:
+        return f"{floatformat(value / Decimal(1_000_000), '-1')}\u00a0M"
+    if magnitude >= 1_000:
+        return f"{floatformat(value / Decimal(1_000), '0')}\u00a0k"
+    return floatformat(value, "0")
+
+
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above ``value`` (the top of the value axis); 1 for nothing."""
+    if value <= 0:
+        return Decimal(1)
+    exponent = value.adjusted()
+    for step in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
+        candidate = step.scaleb(exponent)
+        if candidate >= value:
+            return candidate
+    return Decimal(10).scaleb(exponent)  # pragma: no cover - the loop ends at 10 × 10ⁿ > value
+
+
+def _scale(value: Decimal, top: Decimal, pixels: int) -> int:
+    """``value`` on a ``pixels``-tall axis whose top is ``top``, whole pixels, never negative."""
+    if value <= 0:
+        return 0
+    return int((value * pixels / top).to_integral_value(rounding=ROUND_CEILING))
+
+
+_PATTERN_DEFS = {
+    "solid": '<rect width="8" height="8" class="chart-fill-bg chart-fill-solid"/>',
+    "hatch": '<rect width="8" height="8" class="chart-fill-bg"/><path d="M-2,2 l4,-4 M0,8 l8,-8 M6,10 l4,-4" '
+    'class="chart-stroke"/>',
+    "dots": '<rect width="8" height="8" class="chart-fill-bg"/><circle cx="4" cy="4" r="1.6" class="chart-dot"/>',
+    "cross": '<rect width="8" height="8" class="chart-fill-bg"/><path d="M0,4 h8 M4,0 v8" class="chart-stroke"/>',
+    "back-hatch": '<rect width="8" height="8" class="chart-fill-bg"/><path d="M-2,6 l4,4 M0,0 l8,8 M6,-2 l4,4" '
+    'class="chart-stroke"/>',
+    "grid": '<rect width="8" height="8" class="chart-fill-bg"/><path d="M0,0 h8 v8" class="chart-stroke"/>',
+}
+
+
+def pattern_of(index: int) -> str:
+    return PATTERNS[index % len(PATTERNS)]
+
+
+def render_bar_chart_svg(chart: BarChart) -> SafeString:
+    """Draw ``chart`` as an SVG element (escaped text throughout)."""
+    left, right, top_margin, bottom = 70, 16, 28, 52
+    legend_height = 22 if chart.stacked else 0
+    plot_w = chart.width - left - right
+    plot_h = chart.height - top_margin - bottom - legend_height
+    plot_top = top_margin + legend_height
+    baseline = plot_top + plot_h
+    highest = max([category.total for category in chart.categories] + [t.value for t in chart.thresholds] + [ZERO])
+    axis_top = nice_ceiling(highest)
+    ids = {name: f"{chart.chart_id}-{name}" for name in PATTERNS}
+    parts: list[str] = [
+        format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {} {}" role="img" '
+            'aria-labelledby="{}-title {}-desc" preserveAspectRatio="xMidYMid meet">',
+            chart.width,
+            chart.height,
+            chart.chart_id,
+            chart.chart_id,
+        ),
+        format_html('<title id="{}-title">{}</title>', chart.chart_id, chart.title),
+        format_html('<desc id="{}-desc">{}</desc>', chart.chart_id, chart.description),
+        "<defs>",
+        *(
+            format_html(
+                '<pattern id="{}" width="8" height="8" patternUnits="userSpaceOnUse">{}</pattern>',
+                ids[pattern_of(index)],
+                mark_safe(_PATTERN_DEFS[pattern_of(index)]),  # noqa: S308 - constant markup above
+            )
+            for index in range(len(chart.series))
+        ),
+        "</defs>",
+    ]
+    # Value axis: five ticks with their short amounts, and its label turned along it.
+    for step in range(5):
+        value = axis_top * step / 4
+        y = baseline - _scale(value, axis_top, plot_h)
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-grid"/>'
+                '<text x="{}" y="{}" class="chart-tick" text-anchor="end">{}</text>',
+                left,
+                left + plot_w,
+                y,
+                y,
+                left - 6,
+                y + 4,
+                chart.format_short(value),
+            )
+        )
+    parts.append(
+        format_html(
+            '<text x="14" y="{}" class="chart-axis-label" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>',
+            plot_top + plot_h // 2,
+            plot_top + plot_h // 2,
+            chart.y_label,
+        )
+    )
+    # Bars: one slot per category, the segments stacked from the baseline, the total written above.
+    slot = plot_w // max(len(chart.categories), 1)
+    bar_w = max(slot * 3 // 5, 4)
+    for position, category in enumerate(chart.categories):
+        x = left + position * slot + (slot - bar_w) // 2
+        y = baseline
+        for index, (series, value) in enumerate(zip(chart.series, category.values, strict=True)):
+            height = _scale(value, axis_top, plot_h)
+            if not height:
+                continue
+            y -= height
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="url(#{})" class="chart-bar chart-series-{}">'
+                    "<title>{} · {}: {}</title></rect>",
+                    x,
+                    y,
+                    bar_w,
+                    height,
+                    ids[pattern_of(index)],
+                    index,
+                    category.label,
+                    series.label,
+                    chart.format_value(value),
+                )
+            )
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" class="chart-value" text-anchor="middle">{}</text>'
+                '<text x="{}" y="{}" class="chart-tick" text-anchor="middle">{}</text>',
+                x + bar_w // 2,
+                min(y, baseline) - 4,
+                chart.format_short(category.total),
+                x + bar_w // 2,
+                baseline + 16,
+                category.label,
+            )
+        )
+    parts.append(
+        format_html(
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-axis"/>'
+            '<text x="{}" y="{}" class="chart-axis-label" text-anchor="middle">{}</text>',
+            left,
+            left + plot_w,
+            baseline,
+            baseline,
+            left + plot_w // 2,
+            chart.height - 8,
+            chart.x_label,
+        )
+    )
+    # Thresholds: dashed lines, each labelled in words at its right end (dash patterns differ per line).
+    for index, threshold in enumerate(chart.thresholds):
+        y = baseline - _scale(threshold.value, axis_top, plot_h)
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-threshold chart-threshold-{}"/>'
+                '<text x="{}" y="{}" class="chart-threshold-label" text-anchor="end">{}</text>',
+                left,
+                left + plot_w,
+                y,
+                y,
+                index,
+                left + plot_w - 2,
+                y - 4,
+                threshold.label,
+            )
+        )
+    # Legend (stacked charts): a swatch of each series' pattern and its name.
+    if chart.stacked:
+        x = left
+        for index, series in enumerate(chart.series):
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="6" width="14" height="14" fill="url(#{})" class="chart-swatch"/>'
+                    '<text x="{}" y="17" class="chart-legend">{}</text>',
+                    x,
+                    ids[pattern_of(index)],
+                    x + 18,
+                    series.label,
+                )
+            )
+            x += 26 + 7 * len(series.label)
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every piece above is built with format_html
