@@ -19,6 +19,8 @@ from django.template.defaultfilters import floatformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from portal.money import CURRENCY
+
 ZERO = Decimal(0)
 # One fill per series, each distinguishable in greyscale and without colour: solid, hatches, dots, cross.
 PATTERNS = ("solid", "hatch", "dots", "cross", "back-hatch", "grid")
@@ -84,6 +86,11 @@ class BarChart:
         return render_bar_chart_svg(self)
 
 
+def money_text(amount: Decimal, places: int = 0) -> str:
+    """An amount in the active language's number format with its currency: "5,000,000 USD", "5 000 000 USD"."""
+    return f"{floatformat(amount, f'{places}g')}\u00a0{CURRENCY}"
+
+
 def short_amount(value: Decimal) -> str:
     """An amount in a few characters, in the active language's number format: ``1.2 M``, ``750 k``, ``85``."""
     magnitude = abs(value)
@@ -129,10 +136,24 @@ def pattern_of(index: int) -> str:
     return PATTERNS[index % len(PATTERNS)]
 
 
+def _legend_positions(chart: BarChart, left: int) -> list[tuple[int, int]]:
+    """Each legend entry's (x, row): entries flow left to right and wrap before the chart's right edge (an
+    entry is about 7 px per character of its name, plus its swatch)."""
+    positions, x, row = [], left, 0
+    for series in chart.series:
+        width = 26 + 7 * len(series.label)
+        if x > left and x + width > chart.width:
+            x, row = left, row + 1
+        positions.append((x, row))
+        x += width
+    return positions
+
+
 def render_bar_chart_svg(chart: BarChart) -> SafeString:
     """Draw ``chart`` as an SVG element (escaped text throughout)."""
     left, right, top_margin, bottom = 70, 16, 28, 52
-    legend_height = 22 if chart.stacked else 0
+    legend = _legend_positions(chart, left) if chart.stacked else []
+    legend_height = 22 * (max((row for _x, row in legend), default=-1) + 1)
     plot_w = chart.width - left - right
     plot_h = chart.height - top_margin - bottom - legend_height
     plot_top = top_margin + legend_height
@@ -158,7 +179,7 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
                 ids[pattern_of(index)],
                 mark_safe(_PATTERN_DEFS[pattern_of(index)]),  # noqa: S308 - constant markup above
             )
-            for index in range(len(chart.series))
+            for index in range(min(len(chart.series), len(PATTERNS)))
         ),
         "</defs>",
     ]
@@ -256,19 +277,18 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
             )
         )
     # Legend (stacked charts): a swatch of each series' pattern and its name.
-    if chart.stacked:
-        x = left
-        for index, series in enumerate(chart.series):
-            parts.append(
-                format_html(
-                    '<rect x="{}" y="6" width="14" height="14" fill="url(#{})" class="chart-swatch"/>'
-                    '<text x="{}" y="17" class="chart-legend">{}</text>',
-                    x,
-                    ids[pattern_of(index)],
-                    x + 18,
-                    series.label,
-                )
+    for index, (series, (x, row)) in enumerate(zip(chart.series, legend)):  # noqa: B905 - no legend for one series
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="14" height="14" fill="url(#{})" class="chart-swatch"/>'
+                '<text x="{}" y="{}" class="chart-legend">{}</text>',
+                x,
+                6 + 22 * row,
+                ids[pattern_of(index)],
+                x + 18,
+                17 + 22 * row,
+                series.label,
             )
-            x += 26 + 7 * len(series.label)
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece above is built with format_html

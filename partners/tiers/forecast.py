@@ -10,12 +10,11 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Case, IntegerField, Sum, Value, When
-from django.template.defaultfilters import floatformat
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from deals.models import OrderLine
-from portal.charts import BarChart, Category, Series, Threshold, short_amount
+from portal.charts import BarChart, Category, Series, Threshold, money_text, short_amount
 from portal.fiscal import add_months
 from portal.models import Program
 from portal.money import CURRENCY, ZERO, round_money
@@ -67,11 +66,6 @@ def qualifying_revenue_by_month(
         figures = calc.figures_for_evaluation(raw, attested=evaluation.attested, multiplier=evaluation.multiplier)
         points.append((bounds[back], figures.qualifying_revenue))
     return points
-
-
-def money_text(amount: Decimal) -> str:
-    """A full amount in the reader's number format with its currency: "5 000 000 USD"."""
-    return f"{floatformat(amount, '0g')}\u00a0{CURRENCY}"
 
 
 def tier_revenue_chart(
