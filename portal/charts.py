@@ -136,28 +136,39 @@ def pattern_of(index: int) -> str:
     return PATTERNS[index % len(PATTERNS)]
 
 
-def _legend_positions(chart: BarChart, left: int) -> list[tuple[int, int]]:
-    """Each legend entry's (x, row): entries flow left to right and wrap before the chart's right edge (an
-    entry is about 7 px per character of its name, plus its swatch)."""
+def _legend_positions(chart: BarChart, left: int, right_edge: int) -> list[tuple[int, int]]:
+    """Each legend entry's (x, row) — the series of a stacked chart, then the thresholds: entries flow left to
+    right and wrap before ``right_edge`` (an entry is about 7 px per character of its name, plus its sample)."""
+    labels = [series.label for series in chart.series] if chart.stacked else []
+    labels += [threshold.label for threshold in chart.thresholds]
     positions, x, row = [], left, 0
-    for series in chart.series:
-        width = 26 + 7 * len(series.label)
-        if x > left and x + width > chart.width:
+    for label in labels:
+        width = 34 + 7 * len(label)
+        if x > left and x + width > right_edge:
             x, row = left, row + 1
         positions.append((x, row))
         x += width
     return positions
 
 
+LEGEND_TOP, LEGEND_ROW = 24, 20
+
+
 def render_bar_chart_svg(chart: BarChart) -> SafeString:
-    """Draw ``chart`` as an SVG element (escaped text throughout)."""
-    left, right, top_margin, bottom = 70, 16, 28, 52
-    legend = _legend_positions(chart, left) if chart.stacked else []
-    legend_height = 22 * (max((row for _x, row in legend), default=-1) + 1)
+    """Draw ``chart`` as an SVG element (escaped text throughout).
+
+    From the top: the value axis's name, the legend (series patterns, threshold line styles, wrapped), then the
+    plot; each threshold line also carries its short amount in the right margin, clear of the bars' values.
+    """
+    left, bottom = 70, 52
+    right = 52 if chart.thresholds else 16
     plot_w = chart.width - left - right
-    plot_h = chart.height - top_margin - bottom - legend_height
-    plot_top = top_margin + legend_height
+    legend = _legend_positions(chart, 4, chart.width - 4)
+    legend_rows = max((row for _x, row in legend), default=-1) + 1
+    plot_top = LEGEND_TOP + LEGEND_ROW * legend_rows + 16  # room for the tallest bar's value
+    plot_h = chart.height - 100
     baseline = plot_top + plot_h
+    height = baseline + bottom
     highest = max([category.total for category in chart.categories] + [t.value for t in chart.thresholds] + [ZERO])
     axis_top = nice_ceiling(highest)
     ids = {name: f"{chart.chart_id}-{name}" for name in PATTERNS}
@@ -166,7 +177,7 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
             '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {} {}" role="img" '
             'aria-labelledby="{}-title {}-desc" preserveAspectRatio="xMidYMid meet">',
             chart.width,
-            chart.height,
+            height,
             chart.chart_id,
             chart.chart_id,
         ),
@@ -200,14 +211,7 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
                 chart.format_short(value),
             )
         )
-    parts.append(
-        format_html(
-            '<text x="14" y="{}" class="chart-axis-label" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>',
-            plot_top + plot_h // 2,
-            plot_top + plot_h // 2,
-            chart.y_label,
-        )
-    )
+    parts.append(format_html('<text x="4" y="14" class="chart-axis-label">{}</text>', chart.y_label))
     # Bars: one slot per category, the segments stacked from the baseline, the total written above.
     slot = plot_w // max(len(chart.categories), 1)
     bar_w = max(slot * 3 // 5, 4)
@@ -215,10 +219,10 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
         x = left + position * slot + (slot - bar_w) // 2
         y = baseline
         for index, (series, value) in enumerate(zip(chart.series, category.values, strict=True)):
-            height = _scale(value, axis_top, plot_h)
-            if not height:
+            segment = _scale(value, axis_top, plot_h)
+            if not segment:
                 continue
-            y -= height
+            y -= segment
             parts.append(
                 format_html(
                     '<rect x="{}" y="{}" width="{}" height="{}" fill="url(#{})" class="chart-bar chart-series-{}">'
@@ -226,7 +230,7 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
                     x,
                     y,
                     bar_w,
-                    height,
+                    segment,
                     ids[pattern_of(index)],
                     index,
                     category.label,
@@ -255,7 +259,7 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
             baseline,
             baseline,
             left + plot_w // 2,
-            chart.height - 8,
+            height - 8,
             chart.x_label,
         )
     )
@@ -265,30 +269,34 @@ def render_bar_chart_svg(chart: BarChart) -> SafeString:
         parts.append(
             format_html(
                 '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-threshold chart-threshold-{}"/>'
-                '<text x="{}" y="{}" class="chart-threshold-label" text-anchor="end">{}</text>',
+                '<text x="{}" y="{}" class="chart-threshold-label">{}</text>',
                 left,
                 left + plot_w,
                 y,
                 y,
                 index,
-                left + plot_w - 2,
-                y - 4,
-                threshold.label,
+                left + plot_w + 4,
+                y + 4,
+                chart.format_short(threshold.value),
             )
         )
-    # Legend (stacked charts): a swatch of each series' pattern and its name.
-    for index, (series, (x, row)) in enumerate(zip(chart.series, legend)):  # noqa: B905 - no legend for one series
-        parts.append(
-            format_html(
-                '<rect x="{}" y="{}" width="14" height="14" fill="url(#{})" class="chart-swatch"/>'
-                '<text x="{}" y="{}" class="chart-legend">{}</text>',
+    # Legend: a swatch of each series' pattern (stacked charts), then a sample of each threshold's line.
+    entries = [("series", index, series.label) for index, series in enumerate(chart.series)] if chart.stacked else []
+    entries += [("threshold", index, threshold.label) for index, threshold in enumerate(chart.thresholds)]
+    for (kind, index, label), (x, row) in zip(entries, legend, strict=True):
+        y = LEGEND_TOP + LEGEND_ROW * row
+        if kind == "series":
+            sample = format_html(
+                '<rect x="{}" y="{}" width="14" height="14" fill="url(#{})" class="chart-swatch"/>',
                 x,
-                6 + 22 * row,
+                y,
                 ids[pattern_of(index)],
-                x + 18,
-                17 + 22 * row,
-                series.label,
             )
-        )
+        else:
+            sample = format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-threshold chart-threshold-{}"/>',
+                *(x, x + 24, y + 7, y + 7, index),
+            )
+        parts.append(format_html('{}<text x="{}" y="{}" class="chart-legend">{}</text>', sample, x + 30, y + 11, label))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece above is built with format_html

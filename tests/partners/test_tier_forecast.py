@@ -115,7 +115,8 @@ def test_the_chart_is_accessible_svg_with_the_next_tiers_thresholds_labelled():
     assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
     assert "Qualifying revenue (USD)" in svg and ">Month<" in svg  # both axes labelled
     assert "Gold, path “revenue”: 5,000,000\u00a0USD" in svg and "Gold, path “training”: 750,000\u00a0USD" in svg
-    assert svg.count('class="chart-threshold chart-threshold-') == 2
+    assert svg.count('class="chart-threshold chart-threshold-') == 4  # two lines, and their samples in the legend
+    assert 'class="chart-threshold-label">5\u00a0M<' in svg  # each line's amount at its end, beside the plot
     assert "1.2\u00a0M" in svg  # the bar's value is written, not only drawn
     assert chart.table_rows[-1]["total"] == "1,234,567\u00a0USD"
 

@@ -66,11 +66,21 @@ def test_a_long_legend_wraps_instead_of_leaving_the_chart():
     made = chart(series=series, categories=[Category("Q1", tuple(Decimal(1) for _ in series))])
     svg = str(made.svg())
     swatches = [(int(x), int(y)) for x, y in re.findall(r'<rect x="(\d+)" y="(\d+)" width="14"', svg)]
-    assert len(swatches) == 6 and {y for _x, y in swatches} >= {6, 28}  # a second row, 22 px lower
-    assert all(x + 26 + 7 * len(series[0].label) <= made.width for x, _y in swatches)
+    assert len(swatches) == 6 and len({y for _x, y in swatches}) == 3  # three rows of two
+    assert all(x + 34 + 7 * len(series[0].label) <= made.width for x, _y in swatches)
 
 
 def test_short_amounts():
     assert short_amount(Decimal("1234567")) == "1.2\u00a0M"
     assert short_amount(Decimal("750000")) == "750\u00a0k"
     assert short_amount(Decimal("85")) == "85"
+
+
+def test_the_category_axis_name_sits_below_the_plot_inside_the_image():
+    svg = str(chart().svg())
+    view_height = int(re.search(r'viewBox="0 0 \d+ (\d+)"', svg).group(1))
+    x_label_y = int(
+        re.search(r'<text x="\d+" y="(\d+)" class="chart-axis-label" text-anchor="middle">Month<', svg).group(1)
+    )
+    baseline = int(re.search(r'<line x1="\d+" x2="\d+" y1="(\d+)" y2="\d+" class="chart-axis"', svg).group(1))
+    assert baseline < x_label_y < view_height
