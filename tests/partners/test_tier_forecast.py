@@ -204,3 +204,16 @@ def test_my_tier_shows_the_forecast_its_assumptions_and_the_chart(client, langua
     else:
         assert "À ce rythme" in page and "Cette projection suppose" in page
     assert 'role="img"' in page and "<details" in page
+
+
+def test_a_review_more_than_a_window_away_projects_one_window_of_the_pace_not_more():
+    """A partner that joined in June 2026 is first reviewed on 2028-02-01 (DESIGN §3): the window of that review
+    lies wholly in the future, so its projection is one year at today's pace, whatever the distance."""
+    partner = PartnerFactory(country="FR", joined_on=date(2026, 6, 1))
+    set_tier(partner, "gold", on=date(2026, 6, 1))
+    gold_figures(partner)
+    evaluation = evaluation_of(partner)
+    assert evaluation.review_on == date(2028, 2, 1)
+    forecast = tier_forecast(evaluation=evaluation)
+    assert forecast.projected.qualifying_revenue == evaluation.figures.qualifying_revenue
+    assert (forecast.outcome, forecast.tier, forecast.review_on) == (STAY, "gold", date(2028, 2, 1))
