@@ -9,7 +9,10 @@ class PartnersConfig(AppConfig):
     verbose_name = _("Partners and tiers")
 
     def ready(self):
+        from .dashboard import register_partner_cards
         from .imports import import_certifications, import_partners
+
+        register_partner_cards()
 
         importer_register("partners", import_partners)
         importer_register("certifications", import_certifications)

@@ -18,6 +18,7 @@ from . import selectors, services
 from .dashboard import dashboard_card_values, dashboard_cards
 from .forms import CertificationRecordForm, InvitationAcceptForm, InvitationForm, PersonForm, RoleForm
 from .models import CertificationRecord, Invitation, Membership, Person
+from .tiers.forecast import tier_outlook
 from .tiers.overview import tier_overview
 
 
@@ -194,7 +195,9 @@ class MyTierView(PartnerViewMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["overview"] = tier_overview(partner=self.partner, as_of=timezone.localdate())
+        overview = tier_overview(partner=self.partner, as_of=timezone.localdate())
+        context["overview"] = overview
+        context["outlook"] = tier_outlook(evaluation=overview.evaluation, next_tier=overview.next_tier)
         return context
 
 

@@ -7,20 +7,12 @@ class RebatesConfig(AppConfig):
     verbose_name = _("Rebates")
 
     def ready(self):
-        from partners.dashboard import DashboardCard, dashboard_card_register
-        from partners.scoping import ROLE_ADMIN, ROLE_FINANCE
+        from partners.dashboard import dashboard_card_register
 
-        from .selectors import rebate_accrual
+        from .dashboard import ACCRUAL_CARD, STATEMENT_CARD
 
-        dashboard_card_register(
-            DashboardCard(
-                key="accrual",
-                template="rebates/_accrual_card.html",
-                roles=(ROLE_ADMIN, ROLE_FINANCE),  # rebate figures are for admin and finance
-                load=lambda *, partner, today: rebate_accrual(partner=partner, as_of=today),
-                order=20,
-            )
-        )
+        dashboard_card_register(ACCRUAL_CARD)
+        dashboard_card_register(STATEMENT_CARD)
 
         from .staff_home import register as staff_home_register
 

@@ -5,6 +5,7 @@ statement is a 404.
 """
 
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import View
 from django_filters.views import FilterView
@@ -13,6 +14,7 @@ from django_tables2 import SingleTableMixin, SingleTableView
 from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
 
 from . import documents, selectors
+from .charts import rebate_quarters_chart
 from .filters import RebateLineFilter
 from .models import RebateLine, Statement
 from .tables import RebateLineTable, StatementTable
@@ -28,6 +30,12 @@ class StatementListView(PartnerViewMixin, SingleTableView):
 
     def get_queryset(self):
         return self.scope(Statement.objects.all()).order_by("-quarter")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        lines = self.scope(RebateLine.objects.all(), partner_field="statement__partner")
+        context["chart"] = rebate_quarters_chart(lines=lines, today=timezone.localdate())
+        return context
 
 
 class _StatementMixin(PartnerViewMixin):

@@ -18,6 +18,7 @@ from portal.admin_mixins import ReadOnlyAdminMixin
 
 from ..models import Partner, Tier, TierHistory, TitaniumBlackAward
 from ..tiers import awards, engine, overview
+from ..tiers.forecast import tier_outlook
 
 
 class PartnerTierAdminMixin:
@@ -57,12 +58,14 @@ class PartnerTierAdminMixin:
             form = TierExportForm(request.GET)
             if form.is_valid():
                 as_of = form.cleaned_data["as_of"]
+        tier = overview.tier_overview(partner=partner, as_of=as_of)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": partner,
             "title": _("Tier of %(partner)s") % {"partner": partner},
-            "overview": overview.tier_overview(partner=partner, as_of=as_of),
+            "overview": tier,
+            "outlook": tier_outlook(evaluation=tier.evaluation, next_tier=tier.next_tier),
             "staff_view": True,
             "base_template": "admin/partners/partner/tier_base.html",
         }

@@ -85,7 +85,8 @@ def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict
     return {partner_id: calc.TierFigures(**values) for partner_id, values in figures.items()}
 
 
-def _attested_partner_ids(as_of: date, partner_ids=None) -> set[int]:
+def attested_partner_ids(as_of: date, partner_ids=None) -> set[int]:
+    """The partners (of ``partner_ids``, or all) with a Dell-only attestation active on ``as_of``: one query."""
     attestations = DellOnlyAttestation.objects.active_on(as_of)
     if partner_ids is not None:
         attestations = attestations.filter(partner_id__in=partner_ids)
@@ -188,7 +189,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
     on_day = tier_ids_on_day(as_of, partner_ids=partner_ids, authorized_id=authorized_id)
     day_tiers = {(partner.pk, as_of): on_day.get(partner.pk, authorized_id) for partner in partners}
     raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
-    attested = _attested_partner_ids(as_of, partner_ids)
+    attested = attested_partner_ids(as_of, partner_ids)
     countries, default_zone_id, paths, zone_codes = _requirement_paths()
     evaluations = []
     for partner in partners:

@@ -190,3 +190,10 @@ def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
             person__partner=partner, status=CertificationRecord.Status.PENDING
         ).count(),
     )
+
+
+def tier_evaluation_and_next(*, partner: Partner, as_of: date) -> tuple[TierEvaluation, Tier | None]:
+    """The partner's evaluation on ``as_of`` and the tier above its own (``None`` at the top), for the dashboard."""
+    (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
+    next_code = calc.next_tier(evaluation.tier, ranks=evaluation.computation.ranks)
+    return evaluation, Tier.objects.filter(code=next_code).first() if next_code else None
