@@ -22,6 +22,12 @@ class RebatesConfig(AppConfig):
             )
         )
 
+        from portal.csvimport import import_applied_listener_register
+
+        from .accruals import accruals_refresh_after_import
+
+        import_applied_listener_register(accruals_refresh_after_import)
+
         from .staff_home import register as staff_home_register
 
         staff_home_register()

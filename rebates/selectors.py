@@ -1,7 +1,7 @@
 """Reads for statement pages, documents, exports and the staff views; partner reads take scoped querysets."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
@@ -9,11 +9,9 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from deals.models import net_amount_text
 from portal.catalog import ProductLine
 from portal.fiscal import Quarter
-from portal.models import Program
 from portal.money import ZERO
 
-from . import calculations as calc
-from . import generator
+from . import accruals
 from .models import COMPONENT_ORDER, Component, RebateLine, Statement
 
 EXPORT_HEADER = [
@@ -176,24 +174,26 @@ class Accrual:
     total: Decimal
     by_component: list[dict]
     lines: int
+    computed_at: datetime | None = None
+    current: bool = True  # False: a refresh is queued; the figure is the one of ``computed_at``
 
 
 def rebate_accrual(*, partner, as_of: date) -> Accrual:
     """The open quarter's accrual for ``partner`` on ``as_of``: what the lines booked so far would earn if the
-    quarter closed now, by the same code as the close (an estimate: it freezes nothing)."""
-    program = Program.current()
-    quarter = Quarter.containing(as_of)
-    rows = generator.rebate_rows(quarter=quarter, program=program, partner_ids=[partner.pk], until=as_of)
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row.component] = totals.get(row.component, ZERO) + row.amount
+    quarter closed now, by the same code as the close (an estimate: it freezes nothing). Read from its stored row
+    while the inputs are unchanged (``rebates.accruals``)."""
+    stored = accruals.accrual_for_partner(partner_id=partner.pk, as_of=as_of)
     labels = dict(Component.choices)
     return Accrual(
-        quarter=quarter,
-        as_of=as_of,
-        total=calc.total(calc.Earned(c, ZERO, amount) for c, amount in totals.items()),
+        quarter=stored.quarter,
+        as_of=stored.as_of,
+        total=stored.total,
         by_component=[
-            {"component": c, "label": labels[c], "amount": totals[c]} for c in COMPONENT_ORDER if c in totals
+            {"component": c, "label": labels[c], "amount": stored.by_component[c]}
+            for c in COMPONENT_ORDER
+            if c in stored.by_component
         ],
-        lines=len({row.order_line_id for row in rows}),
+        lines=stored.lines,
+        computed_at=stored.computed_at,
+        current=stored.current,
     )
