@@ -8,7 +8,7 @@ has queued a refresh, the stored figure is shown "as of" when it was computed; o
 accrual of the open quarter in chunks of partners, one rebate query per chunk.
 
 What the stamp covers, and why that is everything the close reads for a partner's lines:
-- the whole ``deals_orderline`` table's last id and size: new business looks at any channel's lines of the
+- the whole ``deals_orderline`` table's last id: new business looks at any channel's lines of the
   line's customer, so any booked line may change any partner's figure (order lines are only ever inserted);
 - the partner's own lines (count, ids, registration links): a routed order accepted, a line linked to a won
   registration;
@@ -68,7 +68,9 @@ def accrual_stamps(*, partner_ids: list[int], quarter: Quarter, as_of: date) -> 
         as_of.isoformat(),
         program.start_date.isoformat(),
         program.new_business_lookback_months,
-        tuple(OrderLine.objects.aggregate(last=Max("id"), lines=Count("id")).values()),
+        # The last id only (an index read): a count of the whole table would grow with it. Lines are only ever
+        # inserted (booked orders are never edited nor deleted: corrections are credits).
+        OrderLine.objects.aggregate(last=Max("id"))["last"],
         tuple(
             BaseRate.objects.order_by("pk").values_list(
                 "pk", "tier_id", "product_line", "rate", "valid_from", "valid_until"
