@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
+from portal.tables import FastTable, ShortDateColumn
 
 from .converters import order_url
 from .models import Order, OrderLine
@@ -26,9 +27,9 @@ def product_line_labels(joined: str | None) -> list[str]:
     return [str(line.label) for line in ProductLine if line.value in values]
 
 
-class OrderTable(tables.Table):
+class OrderTable(FastTable):
     number = tables.Column(verbose_name=_("Order"), linkify=lambda record: order_url(record.number))
-    booked_on = tables.DateColumn(verbose_name=_("Booked on"), short=True)
+    booked_on = ShortDateColumn(verbose_name=_("Booked on"))
     customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
     channel = tables.Column(verbose_name=_("Channel"))
     product_lines = tables.Column(verbose_name=_("Product lines"), orderable=False)

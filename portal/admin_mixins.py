@@ -45,7 +45,12 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list[: self.cap].count()
+        rows = self.object_list
+        if hasattr(rows, "values"):
+            # Only which rows, not their columns: the changelist's per-row annotations (an order's total and line
+            # count, each a subquery) and its ordering would otherwise be computed for up to ``cap`` rows.
+            rows = rows.order_by().values("pk")
+        return rows[: self.cap].count()
 
 
 class LargeTableAdminMixin:

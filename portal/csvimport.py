@@ -189,6 +189,16 @@ def importer_register(kind: str, importer: Callable, *, streams: bool = False) -
         _STREAMING.discard(kind)
 
 
+_APPLIED_LISTENERS: list[Callable] = []
+
+
+def import_applied_listener_register(listener: Callable) -> None:
+    """Have ``listener(kind=..., run=...)`` called inside every applied import's transaction (apps that keep
+    figures derived from imported data, e.g. the rebate accrual, queue their refresh there: after commit)."""
+    if listener not in _APPLIED_LISTENERS:
+        _APPLIED_LISTENERS.append(listener)
+
+
 def importer_for(kind: str) -> Callable:
     """The importer an app registered for ``kind``; the kernel knows no app."""
     try:
@@ -262,6 +272,8 @@ def import_file(*, kind: str, data: bytes | BinaryIO, name: str, user=None, run=
             run.status, run.finished_at = ImportRun.Status.APPLIED, timezone.now()
             run.rows, run.created, run.unchanged = result.rows, result.created, result.unchanged
             run.save(update_fields=["status", "finished_at", "file_sha256", "rows", "created", "unchanged"])
+            for listener in _APPLIED_LISTENERS:
+                listener(kind=kind, run=run)
             return run
     except ImportRejected as rejected:
         outcome = {

@@ -14,6 +14,12 @@ class RebatesConfig(AppConfig):
         dashboard_card_register(ACCRUAL_CARD)
         dashboard_card_register(STATEMENT_CARD)
 
+        from portal.csvimport import import_applied_listener_register
+
+        from .accruals import accruals_refresh_after_import
+
+        import_applied_listener_register(accruals_refresh_after_import)
+
         from .staff_home import register as staff_home_register
 
         staff_home_register()

@@ -233,3 +233,32 @@ class QuarterClose(models.Model):
 
     def __str__(self):
         return self.quarter
+
+
+class RebateAccrual(models.Model):
+    """One partner's accrual for one open quarter, stored so that the dashboard reads one row.
+
+    ``stamp`` digests every input the figure was computed from on ``as_of`` (``rebates.accruals.accrual_stamps``):
+    a row whose stamp differs from the inputs' stamp now is stale and is never shown as current. Refreshed for
+    every stored partner after each order, partner or certification import commits (a task, in chunks), and
+    computed on demand when stale and no refresh is queued.
+    """
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    quarter = models.CharField(_("quarter"), max_length=10)
+    as_of = models.DateField(_("as of"))
+    stamp = models.CharField(max_length=64)
+    total = models.DecimalField(_("total"), max_digits=16, decimal_places=2)
+    # Component code → amount text ("123.45"), and the order lines counted.
+    by_component = models.JSONField(default=dict)
+    lines = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+    # Set when an import committed and a refresh task is queued: until it runs the stored figure is shown "as of".
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rebate accrual")
+        constraints = [models.UniqueConstraint(fields=["partner", "quarter"], name="rebateaccrual_one_per_quarter")]
+
+    def __str__(self):
+        return f"{self.partner_id} {self.quarter} {self.total}"

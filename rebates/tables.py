@@ -4,6 +4,8 @@ import django_tables2 as tables
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from portal.tables import FastTable, ShortDateColumn
+
 from .models import RebateLine, Statement
 from .selectors import rate_text
 
@@ -14,16 +16,16 @@ def money(value) -> str:
     return number_format(value, decimal_pos=2, force_grouping=True) if value is not None else "—"
 
 
-class StatementTable(tables.Table):
+class StatementTable(FastTable):
     number = tables.Column(
         verbose_name=_("Statement"), linkify=("rebates:statement_detail", {"number": tables.A("number")})
     )
     quarter = tables.Column(verbose_name=_("Quarter"))
-    issued_on = tables.DateColumn(verbose_name=_("Issued on"), short=True)
+    issued_on = ShortDateColumn(verbose_name=_("Issued on"))
     status = tables.Column(verbose_name=_("Status"))
     line_count = tables.Column(verbose_name=_("Rebate lines"), attrs=NUMBER_ATTRS)
     total = tables.Column(verbose_name=_("Total"), attrs=NUMBER_ATTRS)
-    paid_on = tables.DateColumn(verbose_name=_("Paid on"), short=True)
+    paid_on = ShortDateColumn(verbose_name=_("Paid on"))
 
     class Meta:
         model = Statement
@@ -35,15 +37,13 @@ class StatementTable(tables.Table):
         return money(value)
 
 
-class RebateLineTable(tables.Table):
+class RebateLineTable(FastTable):
     order = tables.Column(verbose_name=_("Order"), accessor="order_line__order__number", orderable=False)
     line_number = tables.Column(
         verbose_name=_("Line"), accessor="order_line__line_number", attrs=NUMBER_ATTRS, orderable=False
     )
     product_line = tables.Column(verbose_name=_("Product line"), accessor="order_line__product_line", orderable=False)
-    booked_on = tables.DateColumn(
-        verbose_name=_("Booked on"), accessor="order_line__booked_on", short=True, orderable=False
-    )
+    booked_on = ShortDateColumn(verbose_name=_("Booked on"), accessor="order_line__booked_on", orderable=False)
     net_amount = tables.Column(verbose_name=_("Net amount"), attrs=NUMBER_ATTRS, orderable=False)
     tier = tables.Column(verbose_name=_("Tier"), orderable=False)
     component = tables.Column(verbose_name=_("Component"), orderable=False)
@@ -66,12 +66,6 @@ class RebateLineTable(tables.Table):
             "is_adjustment",
         ]
         empty_text = _("No rebate line matches these filters.")
-
-    def render_product_line(self, record):
-        return record.order_line.get_product_line_display()
-
-    def render_component(self, record):
-        return record.get_component_display()
 
     def render_net_amount(self, value):
         return money(value)

@@ -42,3 +42,13 @@ def statement_documents_render(statement_id: int):
 def statements_email_sweep():
     """Queue the email of every issued statement that has none (its emailing was interrupted)."""
     return services.statements_email_missing()
+
+
+@shared_task(name="rebates.tasks.accruals_refresh", **IDEMPOTENT)
+def accruals_refresh():
+    """Recompute today's stored dashboard accruals whose inputs changed (queued after each import commits)."""
+    from django.utils import timezone
+
+    from .accruals import accruals_refresh_stored
+
+    return accruals_refresh_stored(as_of=timezone.localdate())

@@ -12,6 +12,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin, SingleTableView
 
 from partners.scoping import ROLE_ADMIN, ROLE_FINANCE, PartnerViewMixin
+from portal.tables import KnownCountPaginator
 
 from . import documents, selectors
 from .charts import rebate_quarters_chart
@@ -59,6 +60,17 @@ class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
     def get_queryset(self):
         self.statement = self.get_statement()
         return selectors.statement_lines(RebateLine.objects.filter(statement=self.statement))
+
+    def get_table_pagination(self, table):
+        pagination = super().get_table_pagination(table)
+        if not any(self.request.GET.get(name) for name in self.filterset_class.base_filters):
+            # Every line is listed: the statement knows how many it has (written by the close, never changed).
+            pagination = {
+                **pagination,
+                "paginator_class": KnownCountPaginator,
+                "known_count": self.statement.line_count,
+            }
+        return pagination
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -8,12 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
+from portal.tables import FastTable, ShortDateColumn
 
 from ..models import Registration
 from ..tables import NUMBER_ATTRS, money, product_line_labels
 
 
-class RegistrationTable(tables.Table):
+class RegistrationTable(FastTable):
     number = tables.Column(
         verbose_name=_("Registration"), linkify=("deals:registration_detail", {"number": tables.A("number")})
     )
@@ -22,10 +23,10 @@ class RegistrationTable(tables.Table):
     product_lines = tables.Column(verbose_name=_("Product lines"), orderable=False)
     estimated_total = tables.Column(verbose_name=_("Estimated total"), attrs=NUMBER_ATTRS)
     status = tables.Column(verbose_name=_("Status"))
-    submitted_at = tables.DateColumn(verbose_name=_("Submitted"), short=True)
-    expected_close_on = tables.DateColumn(verbose_name=_("Expected close"), short=True)
-    protection_ends_on = tables.DateColumn(
-        verbose_name=_("Protected until"), short=True, accessor="protection_shown_until", order_by="protection_ends_on"
+    submitted_at = ShortDateColumn(verbose_name=_("Submitted"))
+    expected_close_on = ShortDateColumn(verbose_name=_("Expected close"))
+    protection_ends_on = ShortDateColumn(
+        verbose_name=_("Protected until"), accessor="protection_shown_until", order_by="protection_ends_on"
     )
 
     class Meta:
@@ -50,8 +51,8 @@ class RegistrationTable(tables.Table):
     def render_estimated_total(self, value):
         return money(value)
 
-    def render_status(self, record):
-        return format_html('<span class="pill pill-{}">{}</span>', record.status, record.get_status_display())
+    def render_status(self, record, value):
+        return format_html('<span class="pill pill-{}">{}</span>', record.status, value)
 
 
 REGISTRATION_EXPORT_HEADER = [

@@ -80,3 +80,42 @@ def test_the_order_search_finds_by_number_customer_and_partner_each_word_anywher
     assert found("p1") == {order.number for order in orders}  # a partner code, whatever its case
     assert found("northwind") == {"XO-77"} == found("Northwind XO")  # words ANDed, each in any field
     assert found("zephyrine") == {"XO-77"} and found("SO-3 Northwind") == set()
+
+
+def test_an_exact_order_number_is_found_alone_before_any_partial_match(client, orders):
+    longer = OrderFactory(partner=orders[0].partner, number="SO-10")
+    OrderLineFactory(order=longer, line_number=1, net_amount=Decimal("1.00"))
+
+    def found(term):
+        response = client.get(reverse("admin:deals_order_changelist"), {"q": term})
+        return {order.number for order in response.context["cl"].result_list}
+
+    assert found("SO-1") == {"SO-1"}  # not SO-10, which also contains it
+    assert found("so-1") == {"SO-1", "SO-10"}  # no exact number: each word anywhere, as before
+    assert found("SO-10") == {"SO-10"}
+
+
+def test_the_capped_count_reads_ids_only_not_the_pages_totals(client, orders):
+    with CaptureQueriesContext(connection) as captured:
+        client.get(reverse("admin:deals_order_changelist"), {"q": "SO"})
+    counts = [q["sql"] for q in captured.captured_queries if re.match(r"\s*SELECT COUNT\(", q["sql"], re.I)]
+    assert counts and all("SUM(" not in sql.upper() and "ORDER BY" not in sql.upper() for sql in counts), counts
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes exist on PostgreSQL only")
+def test_the_order_search_names_are_served_by_trigram_indexes():
+    """Migration 0010 created pg_trgm GIN indexes on the very expression Django's icontains compares."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE %s ORDER BY 1", ["%_trgm"])
+        assert [row[0] for row in cursor.fetchall()] == [
+            "deals_customer_name_trgm",
+            "deals_order_number_trgm",
+            "partners_partner_name_trgm",
+        ]
+        from deals.models import Customer
+
+        query, params = Customer.objects.filter(name__icontains="zephyr").values("pk").query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: show the index can serve it
+        cursor.execute(f"EXPLAIN {query}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "deals_customer_name_trgm" in plan, plan

@@ -171,3 +171,31 @@ def test_marking_a_statement_paid_emails_its_admin_and_finance_once_in_their_lan
     with pytest.raises(ValidationError):  # paid once: no second payment, no second email
         services.statement_mark_paid(statement=statement, payment_reference="WIRE-78", paid_on=date(2017, 6, 2))
     assert OutboxEmail.objects.filter(key__startswith="statement_paid:").count() == 2
+
+
+def test_statement_detail_query_count_does_not_grow_with_the_statement(client):
+    """A 3-line and a 120-line statement take the same queries: one page of lines, one grouped query for every
+    total, the line count from the statement (a filter counts the filtered lines: one more)."""
+    small, large = f.partner("P00011", tier="gold"), f.partner("P00012", tier="gold")
+    f.order(partner=small, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("hci", "1000.00")] * 3)
+    for index in range(40):
+        f.order(partner=large, customer=f.customer(), booked_on=date(2017, 2, 1) + timedelta(days=index % 80),
+                lines=[("server", "100.00"), ("storage", "200.00")])  # fmt: skip
+    services.quarter_close(quarter=Quarter.parse("FY2018-Q1"), as_of=date(2017, 5, 6))
+    counts = {}
+    for partner in (small, large):
+        statement = partner.statements.get()
+        client = signed_in(client, partner, "finance")
+        url = reverse("rebates:statement_detail", kwargs={"number": statement.number})
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        summary = response.context["summary"]
+        assert sum(row["amount"] for row in summary.by_component) == statement.total == summary.total
+        assert sum(row["amount"] for row in summary.by_product_line) == statement.total
+        assert response.context["table"].paginator.count == statement.line_count == statement.lines.count()
+        with CaptureQueriesContext(connection) as filtered:
+            client.get(url, {"component": "base"})
+        counts[partner.code] = (len(captured), len(filtered))
+    assert counts["P00011"] == counts["P00012"], counts
+    assert counts["P00012"][1] == counts["P00012"][0] + 1  # the filtered page counts its lines

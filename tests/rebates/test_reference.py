@@ -25,6 +25,7 @@ from portal.models import Program
 from rebates import calculations as calc
 from rebates import generator, services
 from rebates.models import BaseRate, ComponentRate, RebateLine
+from rebates.selectors import rebate_accrual
 from tests.factories import rebates as f
 
 Q1, Q2 = Quarter.parse("FY2018-Q1"), Quarter.parse("FY2018-Q2")
@@ -285,6 +286,14 @@ class FastPathEqualsReference(TestCase):
         until = min(max(accrual_until, quarter.start), quarter.end)
         narrowed = calc.reference_rows(reference, quarter=quarter, partner_ids=[partners[0].pk], until=until)
         assert generator.rebate_rows(quarter=quarter, partner_ids=[partners[0].pk], until=until) == narrowed
+        # the dashboard shows the reference's sums, computed and stored, then read from the stored row
+        sums = {}
+        for row in narrowed:
+            sums[row.component] = sums.get(row.component, Decimal("0.00")) + row.amount
+        for _read in ("computed", "stored"):
+            accrual = rebate_accrual(partner=partners[0], as_of=until)
+            assert accrual.current and {r["component"]: r["amount"] for r in accrual.by_component} == sums
+            assert accrual.total == sum(sums.values(), Decimal("0.00"))
         # and the close writes exactly the reference's rows
         services.quarter_close(quarter=quarter, as_of=quarter.end + timedelta(days=6))
         assert written_rows(quarter) == expected
