@@ -10,11 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
 from portal.tables import FastTable, ShortDateColumn
+from portal.money import money_text
 
 from .converters import order_url
 from .models import Order, OrderLine
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
+# Order numbers and SKUs are identifiers: one line, never broken at their hyphens.
+IDENTIFIER_ATTRS = {"th": {"class": "identifier"}, "td": {"class": "identifier"}}
 
 
 def money(value) -> str:
@@ -28,7 +31,9 @@ def product_line_labels(joined: str | None) -> list[str]:
 
 
 class OrderTable(FastTable):
-    number = tables.Column(verbose_name=_("Order"), linkify=lambda record: order_url(record.number))
+    number = tables.Column(
+        verbose_name=_("Order"), linkify=lambda record: order_url(record.number), attrs=IDENTIFIER_ATTRS
+    )
     booked_on = ShortDateColumn(verbose_name=_("Booked on"))
     customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
     channel = tables.Column(verbose_name=_("Channel"))
@@ -46,13 +51,13 @@ class OrderTable(FastTable):
         return ", ".join(product_line_labels(value))
 
     def render_total(self, value):
-        return money(value)
+        return money_text(value)
 
 
 class OrderLineTable(tables.Table):
     line_number = tables.Column(verbose_name=_("Line"), attrs=NUMBER_ATTRS)
     product_line = tables.Column(verbose_name=_("Product line"))
-    sku = tables.Column(verbose_name=_("SKU"))
+    sku = tables.Column(verbose_name=_("SKU"), attrs=IDENTIFIER_ATTRS)
     description = tables.Column(verbose_name=_("Description"))
     quantity = tables.Column(verbose_name=_("Quantity"), attrs=NUMBER_ATTRS)
     net_amount = tables.Column(verbose_name=_("Net amount"), attrs=NUMBER_ATTRS)
@@ -87,7 +92,7 @@ class OrderLineTable(tables.Table):
         )
 
     def render_net_amount(self, value):
-        return money(value)
+        return money_text(value)
 
     def render_registration(self, record):
         # The linked registration once the deal is won; before that, the number given in the import.

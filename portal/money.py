@@ -8,6 +8,16 @@ CURRENCY = "USD"  # the program's amounts (DESIGN §3: the published thresholds 
 ZERO = Decimal("0.00")
 
 
+def money_text(amount) -> str:
+    """An amount with its currency, in the reader's number format ("17,616.99 USD", "17 616,99 USD"): the one
+    definition for tables, pages, PDFs and emails; "—" for no amount."""
+    from django.template.defaultfilters import floatformat
+
+    if amount in (None, ""):
+        return "—"
+    return f"{floatformat(amount, '2g')}\u00a0{CURRENCY}"
+
+
 def round_money(amount: Decimal) -> Decimal:
     """Round ``amount`` to the cent, ties away from zero (PostgreSQL's ``round(numeric, 2)``)."""
     if not isinstance(amount, Decimal):

@@ -5,11 +5,15 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from portal.tables import FastTable, ShortDateColumn
+from portal.money import money_text
 
 from .models import RebateLine, Statement
 from .selectors import rate_text
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
+LOW_ATTRS = {"th": {"class": "col-low"}, "td": {"class": "col-low"}}  # hidden on small screens
+# Order numbers and SKUs are identifiers: one line, never broken at their hyphens.
+IDENTIFIER_ATTRS = {"th": {"class": "identifier"}, "td": {"class": "identifier"}}
 
 
 def money(value) -> str:
@@ -34,22 +38,33 @@ class StatementTable(FastTable):
         empty_text = _("No statement has been issued yet.")
 
     def render_total(self, value):
-        return money(value)
+        return money_text(value)
 
 
 class RebateLineTable(FastTable):
-    order = tables.Column(verbose_name=_("Order"), accessor="order_line__order__number", orderable=False)
+    order = tables.Column(
+        verbose_name=_("Order"), accessor="order_line__order__number", orderable=False, attrs=IDENTIFIER_ATTRS
+    )
     line_number = tables.Column(
-        verbose_name=_("Line"), accessor="order_line__line_number", attrs=NUMBER_ATTRS, orderable=False
+        verbose_name=_("Line"),
+        accessor="order_line__line_number",
+        attrs={"th": {"class": "num col-low"}, "td": {"class": "num col-low"}},
+        orderable=False,
     )
     product_line = tables.Column(verbose_name=_("Product line"), accessor="order_line__product_line", orderable=False)
-    booked_on = ShortDateColumn(verbose_name=_("Booked on"), accessor="order_line__booked_on", orderable=False)
+    booked_on = ShortDateColumn(
+        verbose_name=_("Booked on"), accessor="order_line__booked_on", orderable=False, attrs=LOW_ATTRS
+    )
     net_amount = tables.Column(verbose_name=_("Net amount"), attrs=NUMBER_ATTRS, orderable=False)
-    tier = tables.Column(verbose_name=_("Tier"), orderable=False)
+    tier = tables.Column(verbose_name=_("Tier"), orderable=False, attrs=LOW_ATTRS)
     component = tables.Column(verbose_name=_("Component"), orderable=False)
-    rate = tables.Column(verbose_name=_("Rate (%)"), attrs=NUMBER_ATTRS, orderable=False)
+    rate = tables.Column(
+        verbose_name=_("Rate (%)"),
+        attrs={"th": {"class": "num col-low"}, "td": {"class": "num col-low"}},
+        orderable=False,
+    )
     amount = tables.Column(verbose_name=_("Amount"), attrs=NUMBER_ATTRS, orderable=False)
-    is_adjustment = tables.BooleanColumn(verbose_name=_("Adjustment"), orderable=False)
+    is_adjustment = tables.BooleanColumn(verbose_name=_("Adjustment"), orderable=False, attrs=LOW_ATTRS)
 
     class Meta:
         model = RebateLine
@@ -68,10 +83,10 @@ class RebateLineTable(FastTable):
         empty_text = _("No rebate line matches these filters.")
 
     def render_net_amount(self, value):
-        return money(value)
+        return money_text(value)
 
     def render_amount(self, value):
-        return money(value)
+        return money_text(value)
 
     def render_rate(self, value):
         return rate_text(value)

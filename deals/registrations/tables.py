@@ -9,22 +9,33 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
 from portal.tables import FastTable, ShortDateColumn
+from portal.money import money_text
 
 from ..models import Registration
-from ..tables import NUMBER_ATTRS, money, product_line_labels
+from ..tables import NUMBER_ATTRS, product_line_labels
 
 
 class RegistrationTable(FastTable):
     number = tables.Column(
-        verbose_name=_("Registration"), linkify=("deals:registration_detail", {"number": tables.A("number")})
+        verbose_name=_("Registration"),
+        linkify=("deals:registration_detail", {"number": tables.A("number")}),
+        attrs={"th": {"class": "identifier"}, "td": {"class": "identifier"}},
     )
     customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
-    opportunity_name = tables.Column(verbose_name=_("Opportunity"))
-    product_lines = tables.Column(verbose_name=_("Product lines"), orderable=False)
+    opportunity_name = tables.Column(
+        verbose_name=_("Opportunity"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+    )
+    product_lines = tables.Column(
+        verbose_name=_("Product lines"), orderable=False, attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+    )
     estimated_total = tables.Column(verbose_name=_("Estimated total"), attrs=NUMBER_ATTRS)
     status = tables.Column(verbose_name=_("Status"))
-    submitted_at = ShortDateColumn(verbose_name=_("Submitted"))
-    expected_close_on = ShortDateColumn(verbose_name=_("Expected close"))
+    submitted_at = ShortDateColumn(
+        verbose_name=_("Submitted"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+    )
+    expected_close_on = ShortDateColumn(
+        verbose_name=_("Expected close"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+    )
     protection_ends_on = ShortDateColumn(
         verbose_name=_("Protected until"), accessor="protection_shown_until", order_by="protection_ends_on"
     )
@@ -49,7 +60,7 @@ class RegistrationTable(FastTable):
         return ", ".join(product_line_labels(value))
 
     def render_estimated_total(self, value):
-        return money(value)
+        return money_text(value)
 
     def render_status(self, record, value):
         return format_html('<span class="pill pill-{}">{}</span>', record.status, value)

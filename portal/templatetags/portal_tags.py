@@ -1,7 +1,6 @@
 from django import template
-from django.template.defaultfilters import floatformat
 
-from portal.money import CURRENCY
+from portal.money import money_text
 
 register = template.Library()
 
@@ -9,6 +8,4 @@ register = template.Library()
 @register.filter
 def money(amount):
     """A headline amount with its currency, in the reader's number format: "17 616,99 USD"."""
-    if amount in (None, ""):
-        return "—"
-    return f"{floatformat(amount, '2g')}\u00a0{CURRENCY}"
+    return money_text(amount)
