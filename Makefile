@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint migrate messages worker beat bench clean
+.PHONY: setup run test lint migrate messages worker beat bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ beat: setup
 # every job against bare SQL; e.g. make bench BENCH_ARGS="--partners 500 --lines 100000 --reuse". docs/performance.md
 bench: setup
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# The README's screenshots (docs/screenshots/*.png): the demo seeded in a throwaway SQLite database, at 1366 px.
+screenshots: setup
+	$(PY) tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

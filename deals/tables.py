@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
-from portal.tables import FastTable, ShortDateColumn
 from portal.money import money_text
+from portal.tables import FastTable, ShortDateColumn
 
 from .converters import order_url
 from .models import Order, OrderLine

@@ -4,8 +4,8 @@ import django_tables2 as tables
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
-from portal.tables import FastTable, ShortDateColumn
 from portal.money import money_text
+from portal.tables import FastTable, ShortDateColumn
 
 from .models import RebateLine, Statement
 from .selectors import rate_text

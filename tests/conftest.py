@@ -308,6 +308,21 @@ def browser_page(live_server):
             browser.close()
 
 
+@pytest.fixture
+def shot(request):
+    """``shot(page, "name")``: a full-page PNG of the browser page into ``PORTAL_SCREENSHOTS_DIR`` (default
+    ``var/screenshots``), named after the test; CI keeps the directory as an artifact."""
+    directory = Path(os.environ.get("PORTAL_SCREENSHOTS_DIR") or Path(settings.BASE_DIR) / "var" / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = directory / f"{request.node.name[:80]}--{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process in tests, except where ``celery_worker_process`` hands them to a real worker."""

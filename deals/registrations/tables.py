@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
-from portal.tables import FastTable, ShortDateColumn
 from portal.money import money_text
+from portal.tables import FastTable, ShortDateColumn
 
 from ..models import Registration
 from ..tables import NUMBER_ATTRS, product_line_labels
