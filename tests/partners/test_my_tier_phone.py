@@ -1,9 +1,7 @@
 """My tier at phone width (390 px): the tier figures stack inside the viewport (issue 12, "Tables and phones")."""
 
-import os
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,12 +17,11 @@ from tests.factories import (
 from tests.factories.partners import PASSWORD, tier_set
 
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS", "/tmp/portal-screenshots"))  # noqa: S108 - CI artifact dir
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_tier_figures_lie_inside_a_390_px_viewport(browser_page, live_server):
+def test_the_tier_figures_lie_inside_a_390_px_viewport(browser_page, live_server, shot):
     member = MembershipFactory(role="admin", partner__country="FR", partner__name="Établissements Téléphone Étroit")
     partner, today = member.partner, timezone.localdate()
     tier_set(partner, "gold", date(2017, 2, 1))
@@ -43,8 +40,7 @@ def test_the_tier_figures_lie_inside_a_390_px_viewport(browser_page, live_server
     page.click("form button[type=submit]:not(.lang)")
     page.wait_for_url(f"{live_server.url}/dashboard/")
     page.goto(f"{live_server.url}/tier/")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "my-tier-390.png"), full_page=True)
+    shot(page, "my-tier-390")
 
     key_figures = [
         ".cards .card .figure",  # current tier, the tier the figures reach, Titanium Black
