@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -45,13 +46,36 @@ class ProgramAdmin(admin.ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "period", "created_at", "finished_at", "runs", "redispatches", "failed_items"]
-    list_filter = ["name"]
+    list_display = ["name", "period", "created_at", "finished_at", "duration", "chunks_done", "runs", "redispatches"]
+    list_display += ["failed_items"]
+    list_filter = ["name", ("parent", admin.EmptyFieldListFilter)]
     search_fields = ["name", "period"]
-    readonly_fields = [f.name for f in JobRun._meta.fields] + ["item_failures"]
+    readonly_fields = [f.name for f in JobRun._meta.fields] + ["chunks_done", "item_failures"]
+
+    def get_queryset(self, request):
+        chunks = JobRun.objects.filter(parent=OuterRef("pk")).order_by().values("parent")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                chunk_count=Subquery(chunks.annotate(n=Count("pk")).values("n")),
+                chunks_finished=Subquery(chunks.filter(finished_at__isnull=False).annotate(n=Count("pk")).values("n")),
+            )
+        )
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description=_("duration"))
+    def duration(self, run):
+        if run.finished_at is None:
+            return "—"
+        return str(run.finished_at - run.created_at).split(".")[0]
+
+    @admin.display(description=_("chunks finished"))
+    def chunks_done(self, run):
+        total = getattr(run, "chunk_count", None)
+        return f"{getattr(run, 'chunks_finished', None) or 0} / {total}" if total else "—"
 
     @admin.display(description=_("failed items"))
     def failed_items(self, run):

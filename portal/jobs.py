@@ -19,7 +19,7 @@ from typing import Any
 
 from celery import shared_task
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from .celery import IDEMPOTENT
@@ -38,14 +38,19 @@ MAX_REDISPATCHES = 5
 _current_task: ContextVar[tuple[str, dict] | None] = ContextVar("portal_job_task", default=None)
 
 
+def current_task_claim() -> dict:
+    """The task fields of a claim made now: the dated job task running in this context, if any."""
+    task = _current_task.get()
+    return {"task_name": task[0], "task_kwargs": task[1]} if task else {}
+
+
 def job_run_once(name: str, period: str, work: Callable[[], dict[str, Any] | None], *, force: bool = False):
     """Run ``work()`` for ``(name, period)`` unless it already ran; return its result, or ``None`` if skipped."""
-    task = _current_task.get()
-    recorded = {"task_name": task[0], "task_kwargs": task[1]} if task else {}
+    recorded = current_task_claim()
     try:
         with transaction.atomic():
             _run, created = JobRun.objects.get_or_create(name=name, period=str(period), defaults=recorded)
-            if not created and task:
+            if not created and recorded:
                 JobRun.objects.filter(name=name, period=str(period), task_name="").update(**recorded)
     except IntegrityError:  # a concurrent claimer created it first: fine, the row exists now
         pass
@@ -97,8 +102,9 @@ def job_claims_redispatch(*, older_than: timedelta = REDISPATCH_AFTER) -> int:
     with transaction.atomic():
         stale = list(
             JobRun.objects.select_for_update(skip_locked=True)
-            .filter(finished_at=None, created_at__lte=cutoff, redispatches__lt=MAX_REDISPATCHES)
+            .filter(finished_at=None, created_at__lte=cutoff, redispatches__lt=MAX_REDISPATCHES, parent=None)
             .exclude(task_name="")
+            .exclude(Exists(JobRun.objects.filter(parent=OuterRef("pk"))))  # chunked: portal.chunks sweeps them
             .order_by("created_at", "pk")
         )
         for run in stale:

@@ -115,6 +115,8 @@ class JobRun(models.Model):
     task_name = models.CharField(max_length=200, blank=True)
     task_kwargs = models.JSONField(default=dict, blank=True)
     redispatches = models.PositiveSmallIntegerField(default=0)
+    # A chunk of a job split over workers (``portal.chunks``): its run is the parent, finished after its chunks.
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="chunks")
 
     class Meta:
         verbose_name = _("job run")

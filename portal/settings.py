@@ -276,6 +276,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # running is never delivered twice, a lost one is redelivered within minutes (docs/reliability.md). Jobs longer
 # than the limit must be chunked into several tasks, not given a longer limit.
 CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", str(15 * 60)))
+# A quarter close runs in chunks of partners (portal.chunks): at most this many partners, or about this many of
+# the quarter's order lines, per chunk; each chunk is a task of seconds to a few minutes, far under the limit.
+REBATES_CLOSE_CHUNK_PARTNERS = int(env("REBATES_CLOSE_CHUNK_PARTNERS", "250"))
+REBATES_CLOSE_CHUNK_LINES = int(env("REBATES_CLOSE_CHUNK_LINES", "100000"))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60))),

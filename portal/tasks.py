@@ -4,10 +4,11 @@ left undone (undispatched tasks, unsent emails, unfinished job claims)."""
 from celery import shared_task
 
 from .celery import IDEMPOTENT
+from .chunks import CHUNK_TASK, FINISH_TASK, chunk_run, chunks_finish, job_chunks_redispatch
 from .csvimport import IMPORT_RUN_TASK, import_run_process
 from .emails import OUTBOX_SEND_BATCH_TASK, OUTBOX_SEND_TASK, outbox_send_many, outbox_send_one
 from .health import SWEEPER_HEARTBEAT, heartbeat
-from .jobs import job_claims_redispatch
+from .jobs import REDISPATCH_AFTER, job_claims_redispatch
 from .models import OutboxEmail
 from .outbox import tasks_dispatch_pending, tasks_dispatched_prune
 
@@ -58,8 +59,20 @@ def task_outbox_dispatch():
 
 @shared_task(name="portal.tasks.job_claims_redispatch", **IDEMPOTENT)
 def job_claims_redispatch_task():
-    """Dispatch again the job claims left unfinished by a worker that died mid-job."""
-    return job_claims_redispatch()
+    """Dispatch again the job claims, and the chunks of chunked jobs, left unfinished by a worker that died."""
+    return job_claims_redispatch() + job_chunks_redispatch(older_than=REDISPATCH_AFTER)
+
+
+@shared_task(name=CHUNK_TASK, **IDEMPOTENT)
+def job_chunk_run(chunk_id: int):
+    """Run one chunk of a chunked job (``portal.chunks``); the last one queues the job's finish."""
+    return chunk_run(chunk_id)
+
+
+@shared_task(name=FINISH_TASK, **IDEMPOTENT)
+def job_chunks_finish(run_id: int):
+    """Finish a chunked job whose chunks are all finished (once)."""
+    return chunks_finish(run_id)
 
 
 @shared_task(name=IMPORT_RUN_TASK, **IDEMPOTENT)

@@ -41,14 +41,20 @@ __all__ = ["RebateRow", "rebate_lines_insert_sql", "rebate_rows", "rebate_rows_p
 
 
 def rebate_rows(
-    *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
+    *,
+    quarter: Quarter,
+    program: Program | None = None,
+    partner_ids=None,
+    until: date | None = None,
+    watermark: int | None = None,
 ) -> list[RebateRow]:
     """Every rebate row the close of ``quarter`` would write, by the fast path of this database.
 
-    ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate.
+    ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate, or ``partner_ids``
+    for one chunk of a close; ``watermark``: only order lines up to that id (those there when the close began).
     """
     path = rebate_rows_sql if connection.vendor == "postgresql" else rebate_rows_python
-    return path(quarter=quarter, program=program, partner_ids=partner_ids, until=until)
+    return path(quarter=quarter, program=program, partner_ids=partner_ids, until=until, watermark=watermark)
 
 
 def _unstatemented():
@@ -213,7 +219,12 @@ def _credited_lines(credits: list[dict]) -> dict[int, int]:
 
 
 def rebate_rows_python(
-    *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
+    *,
+    quarter: Quarter,
+    program: Program | None = None,
+    partner_ids=None,
+    until: date | None = None,
+    watermark: int | None = None,
 ) -> list[RebateRow]:
     """Every rebate row the close of ``quarter`` would write, computed with the pure rules in a fixed number
     of queries. ``partner_ids`` and ``until`` (a date in the quarter) narrow it for an accrual estimate."""
@@ -222,6 +233,8 @@ def rebate_rows_python(
     targets = OrderLine.objects.filter(partner__isnull=False, booked_on__gte=start, booked_on__lte=until or quarter.end)
     if partner_ids is not None:
         targets = targets.filter(partner_id__in=partner_ids)
+    if watermark is not None:
+        targets = targets.filter(pk__lte=watermark)
     targets = list(targets.filter(_unstatemented()).values(*LINE_VALUES))
     credits = [line for line in targets if line["credited_order_id"] is not None]
     subjects = {line["id"]: line for line in targets if line["credited_order_id"] is None and line["net_amount"] > 0}
@@ -305,12 +318,15 @@ _LINE_COLUMNS = (
     " registration_id"
 )
 _PARTNER_FILTER = "(%(partner_ids)s::bigint[] IS NULL OR {line}.partner_id = ANY(%(partner_ids)s::bigint[]))"
+# A close in chunks reads the lines that were there when it was planned (portal.chunks): ids up to a watermark.
+_WATERMARK = "(%(watermark)s::bigint IS NULL OR {line}.id <= %(watermark)s::bigint)"
 # The lines a close puts on statements: partner lines from the program start to the end, on no statement yet.
 _UNSTATEMENTED = "NOT EXISTS (SELECT 1 FROM rebates_rebateline r WHERE r.order_line_id = {line}.id)"
 _TARGET = " AND ".join(
     (
         "{line}.partner_id IS NOT NULL AND {line}.booked_on >= %(start)s AND {line}.booked_on <= %(end)s",
         _PARTNER_FILTER,
+        _WATERMARK,
         _UNSTATEMENTED,
     )
 )
@@ -457,8 +473,11 @@ FROM all_rows
 """  # noqa: S608 — composed from this module's SQL fragments; every value is a query parameter
 
 
-def _sql_params(quarter: Quarter, program: Program, *, partner_ids=None, until: date | None = None) -> dict:
+def _sql_params(
+    quarter: Quarter, program: Program, *, partner_ids=None, until: date | None = None, watermark: int | None = None
+) -> dict:
     return {
+        "watermark": watermark,
         **compliance.SQL_PARAMS,
         "start": program.start_date,
         "end": until or quarter.end,
@@ -501,11 +520,16 @@ def _planned_for_batch(cursor):
 
 
 def rebate_rows_sql(
-    *, quarter: Quarter, program: Program | None = None, partner_ids=None, until: date | None = None
+    *,
+    quarter: Quarter,
+    program: Program | None = None,
+    partner_ids=None,
+    until: date | None = None,
+    watermark: int | None = None,
 ) -> list[RebateRow]:
     """The same rows as ``rebate_rows_python``, computed by PostgreSQL in one query."""
     program = program or Program.current()
-    params = _sql_params(quarter, program, partner_ids=partner_ids, until=until)
+    params = _sql_params(quarter, program, partner_ids=partner_ids, until=until, watermark=watermark)
     with connection.cursor() as cursor:
         if partner_ids is None:
             with transaction.atomic(), _planned_for_batch(cursor):
@@ -529,13 +553,22 @@ def rebate_rows_sql(
     )
 
 
-def rebate_lines_insert_sql(*, quarter: Quarter, issued_on: date, program: Program) -> None:
-    """Write the quarter's statements and rebate lines with ``INSERT … SELECT`` (PostgreSQL)."""
+def rebate_lines_insert_sql(
+    *,
+    quarter: Quarter,
+    issued_on: date,
+    program: Program,
+    partner_ids=None,
+    watermark: int | None = None,
+    status: str = Statement.Status.ISSUED,
+) -> None:
+    """Write the quarter's statements and rebate lines with ``INSERT … SELECT`` (PostgreSQL): of every partner,
+    or of ``partner_ids`` (one chunk of a close, its statements written with ``status``)."""
     params = {
-        **_sql_params(quarter, program),
+        **_sql_params(quarter, program, partner_ids=partner_ids, watermark=watermark),
         "quarter": str(quarter),
         "number_prefix": Statement.number_for(quarter, ""),
-        "issued": Statement.Status.ISSUED.value,
+        "issued": str(status),
         "issued_on": issued_on,
     }
     with connection.cursor() as cursor:

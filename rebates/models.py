@@ -117,10 +117,19 @@ class StatementQuerySet(models.QuerySet):
         return self.filter(quarter=str(quarter))
 
 
+class IssuedStatementManager(models.Manager.from_queryset(StatementQuerySet)):
+    """Issued and paid statements: what partners, staff and exports see. A quarter being closed in chunks has
+    its statements ``closing`` until its last chunk is done; they are issued together (``Statement.in_close``)."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(status=Statement.Status.CLOSING)
+
+
 class Statement(models.Model):
     """One partner's rebate statement for one quarter; issued by the quarter close, then paid by staff."""
 
     class Status(models.TextChoices):
+        CLOSING = "closing", _("Being issued")
         ISSUED = "issued", _("Issued")
         PAID = "paid", _("Paid")
 
@@ -135,7 +144,8 @@ class Statement(models.Model):
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = StatementQuerySet.as_manager()
+    objects = IssuedStatementManager()
+    in_close = StatementQuerySet.as_manager()  # every statement, those of a close in progress too
 
     class Meta:
         verbose_name = _("rebate statement")
@@ -143,7 +153,7 @@ class Statement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partner", "quarter"], name="statement_one_per_partner_quarter"),
             models.CheckConstraint(
-                condition=Q(status="issued", paid_on__isnull=True, payment_reference="")
+                condition=Q(status__in=["closing", "issued"], paid_on__isnull=True, payment_reference="")
                 | Q(status="paid", paid_on__isnull=False) & ~Q(payment_reference=""),
                 name="statement_paid_has_reference",
             ),

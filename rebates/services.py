@@ -6,17 +6,18 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
+from django.db.models import CharField, Count, Exists, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from deals.models import OrderLine
 from partners.models import Membership, Partner
 from partners.selectors import partner_users_with_roles
+from portal.chunks import ChunkedJob, chunk_ranges, chunked_run, in_range
 from portal.emails import email_users
 from portal.events import STATEMENT_ISSUED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
-from portal.jobs import job_run_once
 from portal.models import OutboxEmail, Program
 from portal.money import ZERO, round_money
 from portal.outbox import task_enqueue
@@ -28,6 +29,7 @@ from .models import QuarterClose, RebateLine, Statement, StatementDocument
 logger = logging.getLogger(__name__)
 
 CLOSE_JOB = "rebates.close_quarter"
+CLOSE_DUE_TASK = "rebates.tasks.quarter_close_due"
 STATEMENT_EMAIL_TEMPLATE = "rebates/email/statement_issued"
 STATEMENT_PAID_EMAIL_TEMPLATE = "rebates/email/statement_paid"
 STATEMENTS_EMAIL_TASK = "rebates.tasks.statements_email"
@@ -62,18 +64,31 @@ def _check_closable(quarter: Quarter, as_of: date, program: Program) -> None:
         )
 
 
-def quarter_close(*, quarter: Quarter, as_of: date, force: bool = False) -> dict:
+def quarter_close(*, quarter: Quarter, as_of: date, force: bool = False, dispatch: bool = False) -> dict:
     """Close ``quarter`` as of ``as_of``: issue one statement per partner with rebate lines, once.
 
-    Claimed per quarter (``job_run_once``): a second run, or two at once, issue nothing more; a run killed
-    half-way rolls back entirely. Statements are emailed after commit. Return the close's summary.
+    Planned once per quarter in partner-range chunks (``portal.chunks``, ``QUARTER_CLOSE``): each chunk writes
+    its partners' statements, still ``closing`` (seen by nobody), and their rebate lines in its own short
+    transaction; the finish issues them all at once, records the close and queues the emails. A second run, or
+    two at once, issue nothing more (two at once share the chunks); a run killed half-way keeps its finished
+    chunks and the next run does the rest, to the result of one run. The chunks read the order lines there when
+    the close was planned. ``dispatch``: queue the chunks for the workers instead of running them here, and
+    return at once. Return the close's summary.
     """
     program = Program.current()
     _check_closable(quarter, as_of, program)
-    result = job_run_once(CLOSE_JOB, str(quarter), lambda: _close(quarter, as_of, program), force=force)
-    if result is None:  # closed before: report what that close did
-        result = _summary(QuarterClose.objects.get(quarter=str(quarter)), created=False)
+    params = {"quarter": str(quarter), "as_of": as_of.isoformat(), "watermark": _line_watermark(), "dispatch": dispatch}
+    result = chunked_run(QUARTER_CLOSE, str(quarter), params, dispatch=dispatch, force=force)
+    close = QuarterClose.objects.filter(quarter=str(quarter)).first()
+    if result is None or dispatch:  # closed before, or queued: say where it stands
+        if close is None:
+            return {"quarter": str(quarter), "created": False, "closing": True, **(result or {})}
+        return {**_summary(close, created=False), **(result or {})}
     return result
+
+
+def _line_watermark() -> int | None:
+    return OrderLine.objects.aggregate(last=Max("pk"))["last"]
 
 
 def _summary(close: QuarterClose, *, created: bool) -> dict:
@@ -87,57 +102,112 @@ def _summary(close: QuarterClose, *, created: bool) -> dict:
     }
 
 
-def _close(quarter: Quarter, as_of: date, program: Program) -> dict:
+def _close_plan(params: dict) -> list[dict]:
+    """Partner ranges of at most ``CLOSE_CHUNK_PARTNERS`` partners or about ``CLOSE_CHUNK_LINES`` quarter lines."""
+    quarter = Quarter.parse(params["quarter"])
+    if QuarterClose.objects.filter(quarter=str(quarter)).exists():  # a forced re-run: nothing to write
+        return [{"lo": None, "hi": None}]
+    _check_closable(quarter, date.fromisoformat(params["as_of"]), Program.current())  # again, under the claim
+    lines = dict(
+        OrderLine.objects.filter(partner__isnull=False, booked_on__gte=quarter.start, booked_on__lte=quarter.end)
+        .values("partner_id")
+        .annotate(lines=Count("id"))
+        .values_list("partner_id", "lines")
+    )
+    weights = [(pk, lines.get(pk, 1)) for pk in Partner.objects.values_list("pk", flat=True)]
+    return chunk_ranges(
+        weights, max_items=settings.REBATES_CLOSE_CHUNK_PARTNERS, max_weight=settings.REBATES_CLOSE_CHUNK_LINES
+    )
+
+
+def _close_chunk(params: dict, chunk: dict) -> dict:
+    """Write the closing statements and rebate lines of the partners of one range (``_close_plan``)."""
+    quarter, issued_on = Quarter.parse(params["quarter"]), date.fromisoformat(params["as_of"])
+    if QuarterClose.objects.filter(quarter=str(quarter)).exists():  # a forced re-run: an issued statement stays
+        return {"statements": 0}
+    partner_ids = list(Partner.objects.filter(**in_range(chunk["lo"], chunk["hi"])).values_list("pk", flat=True))
+    if not partner_ids:
+        return {"statements": 0}
+    program, closing = Program.current(), Statement.Status.CLOSING
+    if connection.vendor == "postgresql":
+        generator.rebate_lines_insert_sql(
+            quarter=quarter,
+            issued_on=issued_on,
+            program=program,
+            partner_ids=partner_ids,
+            watermark=params["watermark"],
+            status=closing,
+        )
+    else:
+        rows = generator.rebate_rows(
+            quarter=quarter, program=program, partner_ids=partner_ids, watermark=params["watermark"]
+        )
+        rebate_lines_write(rows=rows, quarter=quarter, issued_on=issued_on, status=closing)
+    statements_totals_update(quarter=quarter, partner_ids=partner_ids)
+    return {"statements": Statement.in_close.for_quarter(quarter).filter(partner_id__in=partner_ids).count()}
+
+
+def _close_finish(params: dict, results: list[dict]) -> dict:
+    """Issue the quarter's statements together, record the close, queue the emails and publish the events."""
+    quarter = Quarter.parse(params["quarter"])
     existing = QuarterClose.objects.filter(quarter=str(quarter)).first()
     if existing is not None:  # a forced re-run: an issued statement never changes
         return _summary(existing, created=False)
-    _check_closable(quarter, as_of, program)  # again, under the claim
-    if connection.vendor == "postgresql":
-        generator.rebate_lines_insert_sql(quarter=quarter, issued_on=as_of, program=program)
-    else:
-        rebate_lines_write(
-            rows=generator.rebate_rows(quarter=quarter, program=program), quarter=quarter, issued_on=as_of
-        )
-    statements_totals_update(quarter=quarter)
+    Statement.in_close.for_quarter(quarter).filter(status=Statement.Status.CLOSING).update(
+        status=Statement.Status.ISSUED
+    )
     statements = Statement.objects.for_quarter(quarter)
     figures = statements.aggregate(count=Count("id"), lines=Sum("line_count"), total=Sum("total"))
     close = QuarterClose.objects.create(
         quarter=str(quarter),
-        closed_on=as_of,
+        closed_on=date.fromisoformat(params["as_of"]),
         statements=figures["count"] or 0,
         rebate_lines=figures["lines"] or 0,
         total=round_money(figures["total"] or ZERO),  # a sum of cents: exact; quantized for SQLite
     )
     task_enqueue(STATEMENTS_EMAIL_TASK, args=[str(quarter)], key=f"statements_email:{quarter}")
+    if params.get("dispatch"):  # the nightly close on workers: on to the next quarter due, if any
+        task_enqueue(CLOSE_DUE_TASK, kwargs={"as_of": params["as_of"]}, key=f"quarter_close_due:{quarter}")
     events_publish([
         PartnerEvent(STATEMENT_ISSUED, partner_id, f"statement:{number}", {
             "number": number, "quarter": str(quarter), "total": f"{total:.2f}"})
         for partner_id, number, total in statements.values_list("partner_id", "number", "total").iterator(2000)
     ])  # fmt: skip
-    logger.info("closed %s: %s statements, total %s", quarter, close.statements, close.total)
+    logger.info("closed %s: %s statements in %s chunks, total %s", quarter, close.statements, len(results), close.total)
     return _summary(close, created=True)
 
 
-def statements_totals_update(*, quarter: Quarter) -> None:
-    """Set each statement of ``quarter`` to the total and count of its lines, from one ``GROUP BY``.
+QUARTER_CLOSE = ChunkedJob(
+    name=CLOSE_JOB, path="rebates.services.QUARTER_CLOSE", plan=_close_plan, chunk=_close_chunk, finish=_close_finish
+)
+
+
+def statements_totals_update(*, quarter: Quarter, partner_ids=None) -> None:
+    """Set each statement of ``quarter`` (of ``partner_ids``) to the total and count of its lines, in one query.
 
     One aggregate over the quarter's rebate lines joined back with ``UPDATE … FROM`` (PostgreSQL, SQLite ≥ 3.33),
     not two correlated subqueries per statement; a statement's total is exactly the sum of its rounded amounts.
     """
+    partners, params = "", [str(quarter)]
+    if partner_ids is not None:
+        partners = f" AND s.partner_id IN ({', '.join(['%s'] * len(partner_ids))})"
+        params += list(partner_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             UPDATE rebates_statement SET total = agg.total, line_count = agg.lines
             FROM (SELECT r.statement_id, SUM(r.amount) AS total, COUNT(*) AS lines
                   FROM rebates_rebateline r JOIN rebates_statement s ON s.id = r.statement_id
-                  WHERE s.quarter = %s GROUP BY r.statement_id) agg
+                  WHERE s.quarter = %s{partners} GROUP BY r.statement_id) agg
             WHERE rebates_statement.id = agg.statement_id
-            """,
-            [str(quarter)],
+            """,  # noqa: S608 — placeholders only
+            params,
         )
 
 
-def rebate_lines_write(*, rows: list[generator.RebateRow], quarter: Quarter, issued_on: date) -> int:
+def rebate_lines_write(
+    *, rows: list[generator.RebateRow], quarter: Quarter, issued_on: date, status: str = Statement.Status.ISSUED
+) -> int:
     """Write ``rows`` as statements of ``quarter`` and their rebate lines, in bulk; return the lines written."""
     partner_ids = sorted({row.partner_id for row in rows})
     codes = dict(Partner.objects.filter(pk__in=partner_ids).values_list("pk", "code"))
@@ -148,12 +218,15 @@ def rebate_lines_write(*, rows: list[generator.RebateRow], quarter: Quarter, iss
                 partner_id=partner_id,
                 quarter=str(quarter),
                 issued_on=issued_on,
+                status=status,
             )
             for partner_id in partner_ids
         ],
         ignore_conflicts=True,
     )
-    statement_ids = dict(Statement.objects.for_quarter(quarter).values_list("partner_id", "pk"))
+    statement_ids = dict(
+        Statement.in_close.for_quarter(quarter).filter(partner_id__in=partner_ids).values_list("partner_id", "pk")
+    )
     created = RebateLine.objects.bulk_create(
         [
             RebateLine(
@@ -186,9 +259,16 @@ def quarters_due(*, as_of: date) -> list[Quarter]:
     return due
 
 
-def quarter_close_due(*, as_of: date) -> list[dict]:
-    """Close, in order, every quarter whose statement delay has passed on ``as_of`` and that is not closed."""
-    return [quarter_close(quarter=quarter, as_of=as_of) for quarter in quarters_due(as_of=as_of)]
+def quarter_close_due(*, as_of: date, dispatch: bool = False) -> list[dict]:
+    """Close, in order, every quarter whose statement delay has passed on ``as_of`` and that is not closed.
+
+    ``dispatch`` (the nightly task on workers): queue the chunks of the first such quarter; its finish queues
+    this again for the next one (quarters close in order).
+    """
+    due = quarters_due(as_of=as_of)
+    if dispatch:
+        return [quarter_close(quarter=due[0], as_of=as_of, dispatch=True)] if due else []
+    return [quarter_close(quarter=quarter, as_of=as_of) for quarter in due]
 
 
 # --- documents and email ----------------------------------------------------------------------------------------

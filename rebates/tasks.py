@@ -8,10 +8,13 @@ from portal.jobs import dated_job_task
 from . import services
 
 
-@dated_job_task("rebates.tasks.quarter_close_due")
+@dated_job_task(services.CLOSE_DUE_TASK)
 def quarter_close_due(*, as_of):
-    """Close, in order, the quarters whose statement delay has passed on ``as_of`` (default today)."""
-    return services.quarter_close_due(as_of=as_of)
+    """Close, in order, the quarters whose statement delay has passed on ``as_of`` (default today): on workers,
+    in chunks spread over them; in-process (no broker), here."""
+    from portal.celery import app
+
+    return services.quarter_close_due(as_of=as_of, dispatch=not app.conf.task_always_eager)
 
 
 @shared_task(

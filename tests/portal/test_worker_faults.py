@@ -12,11 +12,12 @@ from django.db import connection
 
 from partners.models import Certification, TierHistory
 from partners.services import partner_status_match
+from portal.chunks import job_chunks_redispatch
 from portal.jobs import job_claims_redispatch
 from portal.models import JobRun, OutboxEmail
 from portal.outbox import task_enqueue, tasks_dispatch_pending
 from rebates import services
-from rebates.models import QuarterClose, RebateLine, Statement
+from rebates.models import QuarterClose, RebateLine, Statement, StatementDocument
 from tests.factories import (
     CertificationRecordFactory,
     MembershipFactory,
@@ -166,7 +167,8 @@ def test_a_worker_killed_mid_quarter_close_is_redelivered_and_the_statements_equ
         f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("server", "10000.00")])
         admins[partner.pk] = MembershipFactory(partner=partner, role="admin").user
     with other_connection() as blocker:
-        # The close writes its lines and statements, then records the quarter as closed: hold that last row.
+        # The close writes its chunks' lines and statements, then its finish records the quarter as closed: hold
+        # that last row.
         blocker.execute(
             "INSERT INTO rebates_quarterclose (quarter, closed_on, closed_at, statements, rebate_lines, total) "
             "VALUES ('FY2018-Q1', '2017-05-06', now(), 0, 0, 0)"
@@ -178,7 +180,8 @@ def test_a_worker_killed_mid_quarter_close_is_redelivered_and_the_statements_equ
         first.kill()
         killed_at = time.monotonic()
         blocker.rollback()
-    assert not Statement.objects.exists() and not RebateLine.objects.exists()  # the killed close left nothing
+    # The killed close issued nothing: its finished chunk's statements are still closing, seen by nobody.
+    assert not Statement.objects.exists() and Statement.in_close.filter(status="closing").count() == 3
     assert JobRun.objects.get(name="rebates.close_quarter").finished_at is None
 
     worker_factory(broker=redis_server.url, env=QUICK_REDELIVERY)
@@ -200,3 +203,94 @@ def test_a_worker_killed_mid_quarter_close_is_redelivered_and_the_statements_equ
     expected = sorted(f"statement:{s.pk}:user:{admins[s.partner_id].pk}" for s in Statement.objects.all())
     assert sorted(statement_emails().values_list("key", flat=True)) == expected
     assert redelivered_after < 60, redelivered_after
+
+
+def close_snapshot():
+    """A close's result by statement number: the statements and every rebate line, pks aside."""
+    statements = sorted(
+        Statement.objects.values_list("number", "partner_id", "status", "issued_on", "total", "line_count")
+    )
+    lines = sorted(
+        RebateLine.objects.values_list(
+            "statement__number", "order_line_id", "component", "tier_id", "net_amount", "rate", "amount",
+            "is_adjustment",
+        )
+    )  # fmt: skip
+    close = QuarterClose.objects.values_list("quarter", "closed_on", "statements", "rebate_lines", "total").get()
+    return statements, lines, close
+
+
+def backend_waiting_on_a_lock() -> str | None:
+    """The application name (the worker) of the session waiting for a lock the test holds, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT application_name FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def test_a_close_spread_over_two_workers_with_one_killed_mid_chunk_ends_identical_to_one_process(
+    redis_server, broker_at, worker_factory, settings
+):
+    broker_at(redis_server.url)
+    settings.REBATES_CLOSE_CHUNK_PARTNERS = 2
+    partners = []
+    for n in range(1, 9):  # gold or titanium, some attested, some with a credit: every component family
+        attested = date(2016, 6, 1) if n % 3 == 0 else None
+        partner = f.partner(f"P{n:05d}", tier="gold" if n % 2 else "titanium", attested_on=attested)
+        customer = f.customer()
+        lines = [("server", "10000.00"), ("services", "2500.50")]
+        order = f.order(partner=partner, customer=customer, booked_on=date(2017, 2, 10), lines=lines)
+        if n % 4 == 0:
+            credit = [("server", "-1250.25")]
+            f.order(partner=partner, customer=customer, booked_on=date(2017, 3, 20), lines=credit, credits=order)
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 4, 28), lines=[("hci", "777.77")])
+        partners.append(partner)
+    held = partners[2]  # in the second chunk (P00003, P00004)
+    with other_connection() as blocker:
+        # The chunk inserts its partners' statements first: hold one's number, so the chunk waits mid-way.
+        blocker.execute(
+            "INSERT INTO rebates_statement (number, partner_id, quarter, status, issued_on, total, line_count, "
+            "payment_reference, created_at) VALUES (%s, %s, 'FY2018-Q1', 'closing', '2017-05-06', 0, 0, '', now())",
+            [f"RS-FY2018-Q1-{held.code}", held.pk],
+        )
+        workers = {
+            name: worker_factory(broker=redis_server.url, env={"PGAPPNAME": name}) for name in ("worker-a", "worker-b")
+        }
+        assert services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6), dispatch=True)["dispatched"] == 4
+        wait_until(backend_waiting_on_a_lock, what="a worker to wait on the held statement, mid-chunk")
+        killed = backend_waiting_on_a_lock()
+        workers.pop(killed).kill()
+        blocker.rollback()
+    survivor = next(iter(workers.values()))
+    parent = JobRun.objects.get(name=services.CLOSE_JOB, period="FY2018-Q1")
+    chunks = JobRun.objects.filter(parent=parent)
+    wait_until(lambda: chunks.filter(finished_at__isnull=False).count() == 3, what="the survivor to do the rest")
+    assert not Statement.objects.exists()  # nothing issued while a chunk is missing
+    assert parent.finished_at is None and chunks.get(finished_at=None).redispatches == 0
+
+    # What beat does every 5 minutes: no chunk is running and none finished lately, so the lost one goes again.
+    wait_until(lambda: job_chunks_redispatch(older_than=timedelta(seconds=1)) == 1, what="the lost chunk's re-dispatch")
+    wait_until(lambda: JobRun.objects.filter(pk=parent.pk, finished_at__isnull=False).exists(), what="the finish")
+    assert sorted(chunks.values_list("runs", flat=True)) == [1, 1, 1, 1]
+    assert "portal.tasks.job_chunk_run" in survivor.log.read_text()
+    spread = close_snapshot()
+    assert spread[2][2:] == (8, len(spread[1]), sum((s[4] for s in spread[0]), Decimal("0.00")))
+    assert {status for *_n, status, _d, _t, _c in spread[0]} == {"issued"}
+    survivor.stop()
+
+    # The same close by one process, in one chunk, on the same data (the ledger's immutability trigger set aside).
+    StatementDocument.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE rebates_rebateline DISABLE TRIGGER USER")
+        RebateLine.objects.all().delete()
+        cursor.execute("ALTER TABLE rebates_rebateline ENABLE TRIGGER USER")
+    Statement.in_close.all().delete()
+    QuarterClose.objects.all().delete()
+    JobRun.objects.filter(name__startswith=services.CLOSE_JOB).delete()
+    settings.REBATES_CLOSE_CHUNK_PARTNERS = 1000
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    assert JobRun.objects.filter(parent__name=services.CLOSE_JOB).count() == 1
+    assert close_snapshot() == spread

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -20,8 +21,9 @@ from hypothesis.extra.django import TestCase
 from deals import compliance
 from deals.models import OrderLine, Registration
 from partners.models import CertificationRecord, DellOnlyAttestation, Tier, TierHistory
+from portal.chunks import chunk_name
 from portal.fiscal import Quarter
-from portal.models import Program
+from portal.models import JobRun, Program
 from rebates import calculations as calc
 from rebates import generator, services
 from rebates.models import BaseRate, ComponentRate, RebateLine
@@ -269,8 +271,11 @@ class FastPathEqualsReference(TestCase):
         close_first=st.booleans(),
         rate_change=st.none() | st.dates(date(2017, 2, 2), date(2017, 7, 31)),
         accrual_until=QUARTER_DAYS,
+        chunk_partners=st.sampled_from([1, 2, 250]),
     )
-    def test_the_fast_path_of_each_database_equals_the_reference(self, data, close_first, rate_change, accrual_until):
+    def test_the_fast_path_of_each_database_equals_the_reference(
+        self, data, close_first, rate_change, accrual_until, chunk_partners
+    ):
         partners = build(data, close_first=close_first, rate_change=rate_change)
         quarter = Q2 if close_first else Q1
         reference = snapshot()
@@ -294,8 +299,10 @@ class FastPathEqualsReference(TestCase):
             accrual = rebate_accrual(partner=partners[0], as_of=until)
             assert accrual.current and {r["component"]: r["amount"] for r in accrual.by_component} == sums
             assert accrual.total == sum(sums.values(), Decimal("0.00"))
-        # and the close writes exactly the reference's rows
-        services.quarter_close(quarter=quarter, as_of=quarter.end + timedelta(days=6))
+        # and the close writes exactly the reference's rows, in chunks of one, two or every partner
+        with override_settings(REBATES_CLOSE_CHUNK_PARTNERS=chunk_partners):
+            services.quarter_close(quarter=quarter, as_of=quarter.end + timedelta(days=6))
+        event(f"close chunks: {min(JobRun.objects.filter(name=chunk_name(services.CLOSE_JOB)).count(), 4)}")
         assert written_rows(quarter) == expected
 
 
