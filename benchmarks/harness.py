@@ -43,6 +43,8 @@ ROWS = [
     ("route_direct_orders", "≤ 3× the decisions as one query, linear", "ratio", 3.0),
     ("close_quarter", "≤ 2× INSERT … SELECT of the rebate lines", "ratio", 2.0),
     ("close_quarter_attested", "linear in lines, ≤ 2× INSERT … SELECT", "ratio", 2.0),
+    ("recompute_tiers_workers", "chunks on 2 workers, ≤ 1.5× the SUM … GROUP BY", "ratio", 1.5),
+    ("close_quarter_workers", "chunks on 2 workers, ≤ 2× INSERT … SELECT", "ratio", 2.0),
     ("statement_pdfs_emails", "5,000 statements ≤ 15 min on two workers", "seconds", None),
     ("dashboard_accrual", "≤ 150 ms", "seconds", 0.150),
     ("export_statement_quarter", "≤ 2× COPY TO, streamed", "ratio", 2.0),
@@ -66,7 +68,61 @@ JOB_GROUPS = {
     "close": ["close_quarter", "export_statement_quarter", "statement_pdfs_emails", "dashboard_accrual"]
     + [name for name in ROW_NAMES if name.startswith("page")],
     "attested": ["close_quarter_attested"],
+    "workers": ["recompute_tiers_workers", "close_quarter_workers"],
 }
+BENCH_WORKERS = 2
+
+
+class Workers:
+    """``count`` real Celery workers (solo pool, one task at a time each) on the benchmark copy, for a ``with``."""
+
+    def __init__(self, env: dict, *, count: int, log_dir: Path):
+        self.env, self.count, self.log_dir, self.processes = env, count, log_dir, []
+
+    def __enter__(self) -> "Workers":
+        for index in range(self.count):
+            log = self.log_dir / f"bench-worker-{index}.log"
+            with open(log, "wb") as file:
+                self.processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "portal",
+                            "worker",
+                            "--pool=solo",
+                            "--concurrency=1",
+                            "--without-heartbeat",
+                            "--without-gossip",
+                            "--without-mingle",
+                            "--loglevel=INFO",
+                            "-n",
+                            f"bench{index}@%h",
+                        ],
+                        cwd=ROOT,
+                        env=self.env,
+                        stdout=file,
+                        stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                )
+        deadline = time.monotonic() + 60
+        for index, process in enumerate(self.processes):  # ready before the job is queued: its time is the job's
+            while b"ready." not in (self.log_dir / f"bench-worker-{index}.log").read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError(f"a celery worker did not start: see {self.log_dir}/bench-worker-{index}.log")
+                time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 class BenchError(Exception):
@@ -485,6 +541,34 @@ class Bench:
         if wanted & {name for name in ROW_NAMES if name.startswith("page")}:
             self._pages(connection, wanted)
 
+    def group_workers(self, connection, wanted) -> None:
+        """The nightly jobs as production runs them: chunks queued on Redis, run by two real Celery workers."""
+        params = self.params()
+        env = {**self.env(), "CELERY_BROKER_URL": self.options.redis_url}
+        import redis
+
+        redis.Redis.from_url(self.options.redis_url).flushdb()
+        with Workers(env, count=BENCH_WORKERS, log_dir=self.var_dir):
+            if "recompute_tiers_workers" in wanted:
+                baseline, (partners,) = self.timed(connection, [(baselines.TIERS, params)])
+                spec = {"step": "dispatched", "job": "tiers", "as_of": self.as_of.isoformat()}
+                job = run_step(spec, env, timeout=self.timeout)
+                self.record("recompute_tiers_workers", job, baseline, "trailing-window SUM … GROUP BY partner",
+                            partners=partners, chunks=job.get("chunks"), workers=BENCH_WORKERS)  # fmt: skip
+            if "close_quarter_workers" in wanted:
+                with connection.cursor() as cursor:  # the plain close, as close_quarter's row
+                    cursor.execute("DELETE FROM partners_dellonlyattestation")
+                connection.commit()
+                statements = [baselines.STATEMENTS, baselines.ANALYZE_STATEMENTS, baselines.REBATE_LINES]
+                statements.append(baselines.STATEMENT_TOTALS)
+                baseline, counts = self.timed(connection, [(sql, params) for sql in statements])
+                self.vacuum(connection, "rebates_statement", "rebates_rebateline")
+                spec = {"step": "dispatched", "job": "close", "as_of": self.as_of.isoformat()}
+                job = run_step({**spec, "quarter": params["quarter"]}, env, timeout=self.timeout)
+                self.record("close_quarter_workers", job, baseline, "INSERT … SELECT of statements and rebate lines",
+                            rebate_lines=self._rebate_lines(connection), baseline_rebate_lines=counts[2],
+                            chunks=job.get("chunks"), workers=BENCH_WORKERS)  # fmt: skip
+
     def _partner_id(self, connection) -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT id FROM partners_partner WHERE code = %s", [LARGE_PARTNER])
@@ -674,6 +758,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--page-repeat", type=int, default=5, help="timed GETs per page (single client)")
     parser.add_argument("--baseline-runs", type=int, default=2, help="runs of each baseline (the best is kept)")
     parser.add_argument("--job-timeout", type=float, default=900.0, help="seconds before a job is stopped")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+                        help="the broker of the workers' rows (its database is flushed)")  # fmt: skip
     parser.add_argument("--only", help=f"comma-separated rows to run, of: {', '.join(ROW_NAMES)}")
     parser.add_argument("--output", default=str(ROOT / "var" / "bench" / "latest.json"), help="the JSON report")
     return parser.parse_args(argv)

@@ -25,6 +25,32 @@ def _command(spec: dict) -> dict:
     return {"seconds": seconds, "output": out.getvalue().strip()[-2000:]}
 
 
+def _dispatched(spec: dict) -> dict:
+    """A nightly job spread over the running workers: queue its chunks, then wait until its run is finished."""
+    from datetime import date
+
+    from portal.models import JobRun
+
+    as_of = date.fromisoformat(spec["as_of"])
+    started = time.perf_counter()
+    if spec["job"] == "close":
+        from portal.fiscal import Quarter
+        from rebates import services
+
+        services.quarter_close(quarter=Quarter.parse(spec["quarter"]), as_of=as_of, dispatch=True)
+        name, period = services.CLOSE_JOB, spec["quarter"]
+    else:
+        from partners.tiers import engine
+
+        engine.tier_recompute_all(as_of=as_of, dispatch=True, force=True)
+        name, period = engine.RECOMPUTE_JOB, as_of.isoformat()
+    run = JobRun.objects.filter(name=name, period=period, finished_at__isnull=False)
+    while not run.exists():
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "chunks": JobRun.objects.filter(parent__name=name, parent__period=period).count()}
+
+
 def _accrual(spec: dict) -> dict:
     """The dashboard's accrual of one partner, as the dashboard computes it (median of ``repeat`` runs)."""
     from partners.models import Partner
@@ -105,7 +131,13 @@ def _sessions(spec: dict) -> dict:
     return {"seconds": 0.0, "cookies": cookies}
 
 
-STEPS = {"command": _command, "accrual": _accrual, "statements": _statements, "sessions": _sessions}
+STEPS = {
+    "dispatched": _dispatched,
+    "command": _command,
+    "accrual": _accrual,
+    "statements": _statements,
+    "sessions": _sessions,
+}
 
 
 def peak_rss_mb() -> float | None:

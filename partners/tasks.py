@@ -7,8 +7,11 @@ from .tiers import engine
 
 @dated_job_task("partners.tasks.tier_recompute_nightly")
 def tier_recompute_nightly(*, as_of, force=False):
-    """Evaluate every active partner's tier on ``as_of`` (default today), once per date."""
-    return engine.tier_recompute_all(as_of=as_of, force=force)
+    """Evaluate every active partner's tier on ``as_of`` (default today), once per date: on workers, in chunks
+    spread over them; in-process (no broker), here."""
+    from portal.celery import app
+
+    return engine.tier_recompute_all(as_of=as_of, force=force, dispatch=not app.conf.task_always_eager)
 
 
 @dated_job_task("partners.tasks.titanium_black_expire_nightly")

@@ -114,15 +114,17 @@ def job_claims_redispatch(*, older_than: timedelta = REDISPATCH_AFTER) -> int:
     return len(stale)
 
 
-def exclusive(name: str) -> None:
+def exclusive(name: str, *, shared: bool = False) -> None:
     """Within the current transaction, wait until no other transaction holds ``name``.
 
     For writers that are not claimed per period (an admin action re-evaluating tiers while the nightly job
     runs): the second one starts after the first committed, so it sees the first one's writes. PostgreSQL
-    takes a transaction-level advisory lock; SQLite already serialises writing transactions.
+    takes a transaction-level advisory lock; SQLite already serialises writing transactions. ``shared``: the
+    chunks of one job (``portal.chunks``) hold it together, and an exclusive holder waits for all of them.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("exclusive() must be called inside a transaction")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            cursor.execute(f"SELECT {function}(hashtext(%s))", [name])

@@ -278,8 +278,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", str(15 * 60)))
 # A quarter close runs in chunks of partners (portal.chunks): at most this many partners, or about this many of
 # the quarter's order lines, per chunk; each chunk is a task of seconds to a few minutes, far under the limit.
-REBATES_CLOSE_CHUNK_PARTNERS = int(env("REBATES_CLOSE_CHUNK_PARTNERS", "250"))
-REBATES_CLOSE_CHUNK_LINES = int(env("REBATES_CLOSE_CHUNK_LINES", "100000"))
+REBATES_CLOSE_CHUNK_PARTNERS = int(env("REBATES_CLOSE_CHUNK_PARTNERS", "1000"))
+REBATES_CLOSE_CHUNK_LINES = int(env("REBATES_CLOSE_CHUNK_LINES", "250000"))
+# The nightly tier evaluation runs in chunks of this many partners (a few seconds each at program scale).
+TIERS_CHUNK_PARTNERS = int(env("TIERS_CHUNK_PARTNERS", "1000"))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60))),

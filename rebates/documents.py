@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -28,8 +29,22 @@ def statements_csv(statements) -> str:
 
 
 def statements_csv_write(statements, file) -> None:
-    """``statements_csv`` written to ``file`` as the rows are read: memory bounded whatever the quarter's size."""
-    csv_write(selectors.statement_export_rows(statements), file, number_columns=STATEMENT_NUMBER_COLUMNS)
+    """``statements_csv`` written to ``file`` as the rows are read: memory bounded whatever the quarter's size.
+
+    On PostgreSQL the rows are formatted by the database and copied out (``COPY … TO STDOUT``), the same bytes
+    (a test compares them) without a Python object per cell: a quarter of a million lines in seconds.
+    """
+    if connection.vendor != "postgresql":
+        csv_write(selectors.statement_export_rows(statements), file, number_columns=STATEMENT_NUMBER_COLUMNS)
+        return
+    csv_write([selectors.EXPORT_HEADER], file)
+    sql, params = selectors.statement_export_sql(statements)
+    # COPY takes no parameters: the statement is composed with them quoted by the driver. An unquoted NULL
+    # marker that no cell is (every cell is text, never NULL) keeps empty cells unquoted, as csv.writer does.
+    copy = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT WITH (FORMAT csv, NULL '\\N')"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy) as rows:
+        for block in rows:
+            file.write(bytes(block).decode())
 
 
 def document_language(language: str | None) -> str:

@@ -4,12 +4,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Func, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast
 
 from deals.models import net_amount_text
 from portal.catalog import ProductLine
 from portal.fiscal import Quarter
-from portal.money import ZERO
+from portal.money import AMOUNT_PATTERN, ZERO
 
 from . import accruals
 from .models import COMPONENT_ORDER, Component, RebateLine, Statement
@@ -114,6 +115,40 @@ def statement_export_rows(statements: QuerySet[Statement]):
             rate_text(rate),
             f"{amount:.2f}",
         ]
+
+
+class _CsvText(Func):
+    """A text cell as ``portal.csvexport.csv_cell`` writes it: a leading apostrophe before a formula prefix."""
+
+    template = (
+        "CASE WHEN left(%(expressions)s, 1) IN ('=', '+', '-', '@', chr(9), chr(13))"
+        " THEN chr(39) || %(expressions)s ELSE %(expressions)s END"
+    )
+    output_field = CharField()
+
+
+def statement_export_sql(statements: QuerySet[Statement]) -> tuple[str, tuple]:
+    """The rows of ``statement_export_rows`` (without the header) as one PostgreSQL query whose columns are the
+    CSV cells, formatted in SQL exactly as the Python rows are, in statement order: for ``COPY (…) TO STDOUT``."""
+    source_ok = Q(order_line__net_amount_source__regex=rf"^{AMOUNT_PATTERN.pattern}$")
+    cells = {
+        "c_number": _CsvText(F("statement__number")),
+        "c_partner": _CsvText(F("statement__partner__code")),
+        "c_order": _CsvText(F("order_line__order__number")),
+        "c_line": Cast("order_line__line_number", CharField()),
+        "c_product": _CsvText(F("order_line__product_line")),
+        "c_booked": Func(F("order_line__booked_on"), Value("YYYY-MM-DD"), function="to_char", output_field=CharField()),
+        "c_net": Case(  # as the vendor's file wrote it, else with two decimals
+            When(source_ok, then=F("order_line__net_amount_source")),
+            default=Cast("order_line__net_amount", CharField()),
+            output_field=CharField(),
+        ),
+        "c_component": _CsvText(F("component")),
+        "c_rate": Cast(Func(F("rate"), function="trim_scale"), CharField()),  # 2.500 → 2.5, as rate_text
+        "c_amount": Cast("amount", CharField()),
+    }
+    lines = statement_lines(RebateLine.objects.filter(statement__in=statements)).annotate(**cells)
+    return lines.values_list(*cells).query.sql_with_params()
 
 
 @dataclass

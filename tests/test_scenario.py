@@ -48,8 +48,11 @@ def replay(scenario: Path):
 
 @pytest.mark.skipif(not SCENARIOS and not os.environ.get("PORTAL_REQUIRE_SERVICES"), reason="no ../shared/examples")
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[path.name for path in SCENARIOS])
+# The nightly jobs in one chunk, and in chunks of three partners (as workers run them): the same result.
+@pytest.mark.parametrize("chunk_partners", [10_000, 3], ids=["one-chunk", "chunks-of-3"])
 @pytest.mark.django_db
-def test_scenario_replays_to_the_expected_tiers_and_statements(scenario):
+def test_scenario_replays_to_the_expected_tiers_and_statements(scenario, chunk_partners, settings):
+    settings.TIERS_CHUNK_PARTNERS = settings.REBATES_CLOSE_CHUNK_PARTNERS = chunk_partners
     tiers, statements = replay(scenario)
 
     expected_tiers = csv_rows((scenario / "expected_tiers.csv").read_text(encoding="utf-8-sig"))

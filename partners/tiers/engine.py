@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from deals.models import OrderLine
+from portal.chunks import ChunkedJob, chunk_ranges, chunked_run, in_range
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
 from portal.jobs import exclusive, job_run_once
 from portal.models import JobRun, Program
@@ -243,6 +245,10 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     """
     exclusive("tiers.evaluate")  # two evaluations at once would both write the same change
     titanium_black_expire(as_of=as_of)
+    return _evaluate(as_of=as_of, partner_ids=partner_ids, changed_by=changed_by)
+
+
+def _evaluate(*, as_of: date, partner_ids, changed_by) -> dict:
     tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
     evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids)
     year_start = fiscal_year_start(fiscal_year_of(as_of))
@@ -353,13 +359,47 @@ def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]]) -> 
             cursor.execute(sql, [value for row in batch for value in row])
 
 
-def tier_recompute_all(*, as_of: date, force: bool = False) -> dict | None:
-    """Run the nightly evaluation of every active partner on ``as_of``, once per date.
+def tier_recompute_all(*, as_of: date, force: bool = False, dispatch: bool = False) -> dict | None:
+    """Run the nightly evaluation of every active partner on ``as_of``, once per date, in partner-range chunks
+    (``portal.chunks``): here, or (``dispatch``) spread over the workers.
 
     Return the summary, or ``None`` when that date was already evaluated (``force=True`` re-runs it; the
-    result is the same, and no duplicate history row is written).
+    result is the same, and no duplicate history row is written). Each partner's evaluation reads only its
+    own data, so chunks give the result of one process.
     """
-    return job_run_once(RECOMPUTE_JOB, as_of.isoformat(), lambda: tier_evaluate(as_of=as_of), force=force)
+    return chunked_run(TIER_RECOMPUTE, as_of.isoformat(), {"as_of": as_of.isoformat()}, dispatch=dispatch, force=force)
+
+
+SUMMED = ("evaluated", "changes", "at_risk", "titanium_black_lost")
+
+
+def _recompute_plan(params: dict) -> list[dict]:
+    exclusive("tiers.evaluate")
+    titanium_black_expire(as_of=date.fromisoformat(params["as_of"]))  # once, before any partner is evaluated
+    weights = [(pk, 1) for pk in Partner.objects.filter(active=True).values_list("pk", flat=True)]
+    return chunk_ranges(weights, max_items=settings.TIERS_CHUNK_PARTNERS, max_weight=settings.TIERS_CHUNK_PARTNERS)
+
+
+def _recompute_chunk(params: dict, chunk: dict) -> dict:
+    # Chunks share the lock (their partners differ); an evaluation of chosen partners waits for them all.
+    exclusive("tiers.evaluate", shared=True)
+    ids = list(Partner.objects.filter(active=True, **in_range(chunk["lo"], chunk["hi"])).values_list("pk", flat=True))
+    if not ids:
+        return dict.fromkeys(SUMMED, 0)
+    return _evaluate(as_of=date.fromisoformat(params["as_of"]), partner_ids=ids, changed_by=None)
+
+
+def _recompute_finish(params: dict, results: list[dict]) -> dict:
+    return {"as_of": params["as_of"], **{key: sum(result.get(key, 0) for result in results) for key in SUMMED}}
+
+
+TIER_RECOMPUTE = ChunkedJob(
+    name=RECOMPUTE_JOB,
+    path="partners.tiers.engine.TIER_RECOMPUTE",
+    plan=_recompute_plan,
+    chunk=_recompute_chunk,
+    finish=_recompute_finish,
+)
 
 
 def partner_tier_cache_refresh(partner_ids) -> None:
