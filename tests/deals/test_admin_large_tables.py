@@ -82,6 +82,35 @@ def test_the_order_search_finds_by_number_customer_and_partner_each_word_anywher
     assert found("zephyrine") == {"XO-77"} and found("SO-3 Northwind") == set()
 
 
+def test_a_word_naming_many_customers_is_checked_on_the_rows_with_the_same_answers(client, orders, monkeypatch):
+    from deals import admin as deals_admin
+
+    other = OrderFactory(
+        partner=PartnerFactory(code="Q9", name="Northwind Reseller"),
+        customer=CustomerFactory(name="Zephyrine Industries"),
+        number="XO-77",
+    )
+    OrderLineFactory(order=other, line_number=1, net_amount=Decimal("5.00"))
+
+    def found(term):
+        response = client.get(reverse("admin:deals_order_changelist"), {"q": term})
+        return {order.number for order in response.context["cl"].result_list}
+
+    def on_rows(captured):  # the customer's name tested on the order rows' join, not in a subquery of ids
+        like = re.compile(r'"deals_customer"\."name"(::text\))? LIKE')  # SQLite / PostgreSQL's icontains
+        return any(like.search(q["sql"]) for q in captured.captured_queries if 'FROM "deals_order"' in q["sql"])
+
+    terms = ["SO-3", "p1", "northwind", "Northwind XO", "zephyrine", "SO-3 Northwind", "industries q9"]
+    with CaptureQueriesContext(connection) as captured:
+        by_ids = {term: found(term) for term in terms}
+    assert not on_rows(captured)
+    monkeypatch.setattr(deals_admin, "SEARCH_DENSE_NAMES", 1)  # every word is dense: checked on the rows
+    with CaptureQueriesContext(connection) as captured:
+        assert {term: found(term) for term in terms} == by_ids
+    assert on_rows(captured)
+    assert by_ids["industries q9"] == {"XO-77"} and by_ids["SO-3 Northwind"] == set()
+
+
 def test_an_exact_order_number_is_found_alone_before_any_partial_match(client, orders):
     longer = OrderFactory(partner=orders[0].partner, number="SO-10")
     OrderLineFactory(order=longer, line_number=1, net_amount=Decimal("1.00"))
