@@ -478,10 +478,10 @@ class ChannelLockOverride(models.Model):
 
     - **released**: the customer is not locked from ``effective_on``; the first qualifying order booked *after*
       ``effective_on`` (by any partner) locks it again under the normal rules, as a new lock from its date.
-    - **transferred**: ``to_partner`` is the incumbent from ``effective_on``, with the lock's running expiry as it
-      was when staff transferred it (``expires_on``, kept: a transfer neither shortens nor extends the lock);
-      the first qualifying order booked after ``effective_on`` makes its partner the incumbent and sets the expiry
-      by the normal rules again.
+    - **transferred**: ``to_partner`` is the incumbent from ``effective_on``, with the lock's running expiry kept
+      (36 months from the latest qualifying order booked on or before ``effective_on``: a transfer neither shortens
+      nor extends the lock); the first qualifying order booked after ``effective_on`` makes its partner the
+      incumbent and sets the expiry by the normal rules again.
 
     Orders booked on or before ``effective_on`` are superseded by the override (staff decided having seen them);
     only the latest override on or before a day counts, and only when no qualifying order is booked after it.
@@ -500,8 +500,6 @@ class ChannelLockOverride(models.Model):
     from_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
     to_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     effective_on = models.DateField(_("effective on"))
-    # Transfers: the running expiry kept (exclusive, like ``ChannelLock.expires_on``).
-    expires_on = models.DateField(_("expires on"), null=True, blank=True)
     reason = models.TextField(_("reason"))
     created_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, null=True, related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -513,13 +511,8 @@ class ChannelLockOverride(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["released", "transferred"]), name="channellockoverride_kind"),
             models.CheckConstraint(
-                condition=(Q(kind="released") & Q(to_partner__isnull=True) & Q(expires_on__isnull=True))
-                | (
-                    Q(kind="transferred")
-                    & Q(to_partner__isnull=False)
-                    & Q(expires_on__gt=F("effective_on"))
-                    & ~Q(to_partner=F("from_partner"))
-                ),
+                condition=(Q(kind="released") & Q(to_partner__isnull=True))
+                | (Q(kind="transferred") & Q(to_partner__isnull=False) & ~Q(to_partner=F("from_partner"))),
                 name="channellockoverride_transfer_has_partner",
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="channellockoverride_has_reason"),

@@ -39,7 +39,7 @@ _CLAMP_MARGIN = timedelta(days=4)
 @dataclass(frozen=True)
 class LockState:
     """A customer's lock as its latest qualifying order makes it, or the staff override that follows that order
-    (``override_id``: then ``partner_id`` / ``expires_on`` are the transfer's, or the lock is released)."""
+    (``override_id``: then ``partner_id`` is the partner it was transferred to, or the lock is released)."""
 
     customer_id: int
     partner_id: int
@@ -60,21 +60,21 @@ class LockState:
 
 def _state(customer_id, order: tuple, override: tuple | None, *, months: int) -> LockState:
     """The lock made by ``order`` = (partner, order id, booked on), unless ``override`` = (id, kind, to partner,
-    effective on, expires on) is effective on or after that order's date."""
+    effective on) is effective on or after that order's date: then released, or transferred to the partner with
+    the order's expiry kept."""
     partner_id, order_id, booked_on = order
-    state = LockState(customer_id, partner_id, order_id, booked_on, lock_expiry(booked_on, months=months))
+    expires_on = lock_expiry(booked_on, months=months)
     if override is None:
-        return state
-    override_id, kind, to_partner_id, effective_on, expires_on = override
+        return LockState(customer_id, partner_id, order_id, booked_on, expires_on)
+    override_id, kind, to_partner_id, effective_on = override
     if effective_on < booked_on:
-        return state  # a later order decided again
-    if kind == ChannelLockOverride.Kind.TRANSFERRED:
-        return LockState(customer_id, to_partner_id, order_id, booked_on, expires_on, override_id, kind, effective_on)
-    return LockState(customer_id, partner_id, order_id, booked_on, state.expires_on, override_id, kind, effective_on)
+        return LockState(customer_id, partner_id, order_id, booked_on, expires_on)  # a later order decided again
+    incumbent_id = to_partner_id if kind == ChannelLockOverride.Kind.TRANSFERRED else partner_id
+    return LockState(customer_id, incumbent_id, order_id, booked_on, expires_on, override_id, kind, effective_on)
 
 
 def latest_overrides(*, as_of: date, customer_ids=None) -> dict[int, tuple]:
-    """Return ``{customer_id: (id, kind, to_partner_id, effective_on, expires_on)}``: each customer's latest staff
+    """Return ``{customer_id: (id, kind, to_partner_id, effective_on)}``: each customer's latest staff
     override effective on or before ``as_of`` (ties: the one written last), in one windowed query."""
     overrides = ChannelLockOverride.objects.filter(effective_on__lte=as_of)
     if customer_ids is not None:
@@ -86,7 +86,7 @@ def latest_overrides(*, as_of: date, customer_ids=None) -> dict[int, tuple]:
             )
         )
         .filter(rank=1)
-        .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on", "expires_on")
+        .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on")
     )
     return {row[0]: row[1:] for row in ranked}
 
@@ -172,7 +172,7 @@ def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[in
                 customer_id__in=list(history), effective_on__lte=max(d for _c, d in pairs)
             )
             .order_by("customer_id", "effective_on", "id")
-            .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on", "expires_on")
+            .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on")
         ):
             overrides[row[0]].append(row[1:])
     locks = {}
@@ -186,7 +186,7 @@ def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[in
         booked_on, order_id, partner_id = orders[index]
         # The latest override effective on or before ``day`` (ties: the one written last).
         decided = overrides.get(customer_id, [])
-        at = bisect_right([effective_on for _id, _kind, _to, effective_on, _expires in decided], day) - 1
+        at = bisect_right([effective_on for _id, _kind, _to, effective_on in decided], day) - 1
         state = _state(customer_id, (partner_id, order_id, booked_on), decided[at] if at >= 0 else None, months=months)
         if state.is_active_on(day):
             locks[(customer_id, day)] = state
@@ -271,14 +271,14 @@ WITH latest_order AS (
     WHERE rank = 1
 ),
 latest_override AS (
-    SELECT DISTINCT ON (customer_id) customer_id, id, kind, to_partner_id, effective_on, expires_on
+    SELECT DISTINCT ON (customer_id) customer_id, id, kind, to_partner_id, effective_on
     FROM deals_channellockoverride
     WHERE effective_on <= %(as_of)s {line_filter}
     ORDER BY customer_id, effective_on DESC, id DESC
 ),
 latest AS (
     SELECT l.customer_id, COALESCE(o.to_partner_id, l.partner_id) AS partner_id, l.order_id, l.booked_on,
-           COALESCE(o.expires_on, l.expires_on) AS expires_on,
+           l.expires_on,
            o.id AS override_id, o.kind AS override_kind, o.effective_on AS override_on
     FROM latest_order AS l
     LEFT JOIN latest_override AS o ON o.customer_id = l.customer_id AND o.effective_on >= l.booked_on

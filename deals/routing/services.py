@@ -709,7 +709,6 @@ def _channel_lock_override(*, customer, kind, to_partner, reason, staff_user, ef
             from_partner_id=state.partner_id,
             to_partner=to_partner,
             effective_on=effective_on,
-            expires_on=state.expires_on if kind == ChannelLockOverride.Kind.TRANSFERRED else None,
             reason=reason,
             created_by=staff_user,
         )

@@ -218,6 +218,15 @@ class TestTransfer:
         )
         assert events(c)[-1] == (K.TRANSFERRED, first.code, date(2017, 8, 1))
 
+    def test_an_order_booked_on_or_before_the_effective_date_keeps_the_new_incumbent(self, locked, staff):
+        c, first, second = locked
+        transfer(c, second, staff)
+        order(customer=c, partner=first, booked_on=date(2017, 4, 1))  # imported late, booked before the transfer
+
+        state = channel_lock_on([c.pk], TODAY)[c.pk]
+        # The incumbent stays the one staff chose; the running expiry follows the orders up to the effective date.
+        assert (state.partner_id, state.expires_on) == (second.pk, date(2020, 4, 1))
+
     def test_a_direct_order_after_the_transfer_is_offered_to_the_new_incumbent(self, locked, staff):
         c, first, second = locked
         transfer(c, second, staff)
