@@ -100,8 +100,10 @@ class ViewAsPartnerMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(reverse("admin:index")):
+            return self.get_response(request)  # the staff member's own admin: untouched, no query
         viewing = current_partner_view(request)
-        if viewing is not None and not request.path.startswith(reverse("admin:index")):
+        if viewing is not None:
             request.viewing_as = viewing
             if request.method not in SAFE_METHODS and request.path not in {
                 reverse("view_as_stop"),
