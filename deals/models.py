@@ -447,11 +447,16 @@ class ChannelLock(models.Model):
     expires_on = models.DateField(_("expires on"))
     released_on = models.DateField(_("released on"), null=True, blank=True)
     applied_on = models.DateField(_("applied as of"))
+    # The staff override the current state comes from (a transfer, or the release), until a later order.
+    override = models.ForeignKey(
+        "deals.ChannelLockOverride", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("channel lock")
         ordering = ["customer__name"]
+        permissions = [("override_channellock", _("Can release or transfer a channel lock"))]
         indexes = [models.Index(fields=["released_on", "expires_on"]), models.Index(fields=["partner", "released_on"])]
         constraints = [
             models.CheckConstraint(condition=Q(expires_on__gt=F("last_booked_on")), name="channellock_expiry_after"),
@@ -468,20 +473,75 @@ class ChannelLock(models.Model):
         return self.released_on is None
 
 
+class ChannelLockOverride(models.Model):
+    """A channel staff decision that overrides the lock the orders make, from ``effective_on`` (DESIGN §5).
+
+    - **released**: the customer is not locked from ``effective_on``; the first qualifying order booked *after*
+      ``effective_on`` (by any partner) locks it again under the normal rules, as a new lock from its date.
+    - **transferred**: ``to_partner`` is the incumbent from ``effective_on``, with the lock's running expiry kept
+      (36 months from the latest qualifying order booked on or before ``effective_on``: a transfer neither shortens
+      nor extends the lock); the first qualifying order booked after ``effective_on`` makes its partner the
+      incumbent and sets the expiry by the normal rules again.
+
+    Orders booked on or before ``effective_on`` are superseded by the override (staff decided having seen them);
+    only the latest override on or before a day counts, and only when no qualifying order is booked after it.
+    ``deals.routing.locks`` derives every day's lock from the orders and these rows, so routing and the nightly
+    job replay any date the same way. Written once by ``channel_lock_release`` / ``channel_lock_transfer``, never
+    edited. ``reason`` is for staff only: partner pages never show it (it may name other partners).
+    """
+
+    class Kind(models.TextChoices):
+        RELEASED = "released", _("released by staff")
+        TRANSFERRED = "transferred", _("transferred by staff")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="channel_lock_overrides")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    # The incumbent when staff decided (the partner released, or the one the lock was taken from).
+    from_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    to_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    effective_on = models.DateField(_("effective on"))
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel lock override")
+        ordering = ["customer_id", "effective_on", "id"]
+        indexes = [models.Index(fields=["customer", "effective_on"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["released", "transferred"]), name="channellockoverride_kind"),
+            models.CheckConstraint(
+                condition=(Q(kind="released") & Q(to_partner__isnull=True))
+                | (Q(kind="transferred") & Q(to_partner__isnull=False) & ~Q(to_partner=F("from_partner"))),
+                name="channellockoverride_transfer_has_partner",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="channellockoverride_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer}: {self.kind} {self.effective_on}"
+
+
 class ChannelLockEvent(models.Model):
-    """One change of a customer's lock: locked, extended, transferred (new incumbent) or released."""
+    """One change of a customer's lock: locked, extended, transferred (new incumbent) or released by the orders,
+    or released / transferred by staff (``override`` says who and why)."""
 
     class Kind(models.TextChoices):
         LOCKED = "locked", _("locked")
         EXTENDED = "extended", _("extended")
         TRANSFERRED = "transferred", _("transferred to a new incumbent")
         RELEASED = "released", _("released")
+        STAFF_RELEASED = "staff_released", _("released by staff")
+        STAFF_TRANSFERRED = "staff_transferred", _("transferred by staff")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="channel_lock_events")
-    kind = models.CharField(_("event"), max_length=12, choices=Kind.choices)
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
-    # The order that caused it (blank for a release).
+    # The order that caused it (blank for a release and for a staff override).
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    override = models.ForeignKey(
+        ChannelLockOverride, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
     effective_on = models.DateField(_("effective on"))
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
     recorded_on = models.DateField(_("recorded as of"))
@@ -492,16 +552,28 @@ class ChannelLockEvent(models.Model):
         ordering = ["customer_id", "effective_on", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["locked", "extended", "transferred", "released"]),
+                condition=Q(
+                    kind__in=["locked", "extended", "transferred", "released", "staff_released", "staff_transferred"]
+                ),
                 name="channellockevent_kind_valid",
             ),
             models.CheckConstraint(
-                condition=Q(kind="released", order__isnull=True) | (~Q(kind="released") & Q(order__isnull=False)),
+                condition=Q(kind="released", order__isnull=True, override__isnull=True)
+                | Q(kind__in=["staff_released", "staff_transferred"], order__isnull=True, override__isnull=False)
+                | (
+                    Q(kind__in=["locked", "extended", "transferred"])
+                    & Q(order__isnull=False)
+                    & Q(override__isnull=True)
+                ),
                 name="channellockevent_order_unless_release",
             ),
-            # A re-run writes nothing twice: one event per (customer, order) and one release per expiry.
+            # A re-run writes nothing twice: one event per (customer, order), one release per expiry and one event
+            # per staff override.
             models.UniqueConstraint(
                 fields=["customer", "order"], condition=Q(order__isnull=False), name="channellockevent_unique_order"
+            ),
+            models.UniqueConstraint(
+                fields=["override"], condition=Q(override__isnull=False), name="channellockevent_unique_override"
             ),
             models.UniqueConstraint(
                 fields=["customer", "effective_on"],

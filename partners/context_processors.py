@@ -8,4 +8,5 @@ def partner_context(request):
         "current_membership": membership,
         "current_partner": membership.partner if membership else None,
         "current_role": membership.role if membership else None,
+        "viewing_as": getattr(request, "viewing_as", None),  # a staff member's read-only view (partners.view_as)
     }

@@ -532,3 +532,34 @@ class TitaniumBlackAward(models.Model):
 
     def __str__(self):
         return f"{self.partner.code} Titanium Black {self.awarded_on}"
+
+
+class PartnerViewSession(models.Model):
+    """A staff member viewing the portal as a partner's users see it, for support: read only, logged.
+
+    Started from the partner's admin page by staff with ``view_as_partner``; ended by Stop, by signing out, or by
+    starting another one. ``partners.view_as`` makes the partner scoping resolve to ``partner`` for that staff
+    user while ``ended_at`` is empty and the session carries its id.
+    """
+
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("staff user")
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("partner"))
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("view as partner session")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["staff_user", "ended_at"])]
+        permissions = [("view_as_partner", _("Can view the portal as a partner (read only)"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="partnerviewsession_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.staff_user} as {self.partner.code} ({self.started_at:%Y-%m-%d %H:%M})"

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("view-as/stop/", views.view_as_stop, name="view_as_stop"),
     path("team/", views.TeamView.as_view(), name="team"),
     path("team/<int:pk>/role/", views.MembershipRoleView.as_view(), name="membership_role"),
     path("team/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="membership_remove"),

@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from partners.scoping import ROLE_ADMIN, PartnerViewMixin
@@ -20,6 +21,7 @@ from .forms import CertificationRecordForm, InvitationAcceptForm, InvitationForm
 from .models import CertificationRecord, Invitation, Membership, Person
 from .tiers.forecast import tier_outlook
 from .tiers.overview import tier_overview
+from .view_as import partner_view_stop
 
 
 class DashboardView(PartnerViewMixin, TemplateView):
@@ -36,12 +38,22 @@ class DashboardView(PartnerViewMixin, TemplateView):
 
 
 def home(request):
-    """Send partner users to their dashboard, staff to the admin, everyone else to the login."""
+    """Send partner users (and staff viewing as a partner) to the dashboard, staff to the admin, everyone else to
+    the login."""
     if not request.user.is_authenticated:
         return redirect("account_login")
-    if request.user.is_staff and not hasattr(request.user, "membership"):
+    if request.user.is_staff and not hasattr(request.user, "membership") and not hasattr(request, "viewing_as"):
         return redirect("admin:index")
     return redirect("dashboard")
+
+
+@require_POST
+def view_as_stop(request):
+    """Stop viewing as a partner (logged) and go back to that partner's admin page."""
+    viewing = partner_view_stop(request=request)
+    if viewing is None:
+        return redirect("home")
+    return redirect("admin:partners_partner_change", viewing.partner_id)
 
 
 class TeamView(PartnerViewMixin, View):

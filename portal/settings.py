@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "portal.middleware.UserLanguageMiddleware",
     "portal.middleware.MalformedRequestMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
+    "partners.view_as.ViewAsPartnerMiddleware",  # after auth and sessions: staff viewing as a partner, read only
 ]
 
 ROOT_URLCONF = "portal.urls"

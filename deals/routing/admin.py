@@ -4,8 +4,12 @@ incumbent, expiry and history. The hard-deck ceiling is a field of the zone (par
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -14,8 +18,18 @@ from django.utils.translation import ngettext
 from partners.models import Partner
 from portal.admin_mixins import LargeTableAdminMixin, ReadOnlyAdminMixin
 
-from ..models import ChannelLock, ChannelLockEvent, RoutingCase, RoutingOffer
-from .services import RoutingError, routing_reassign
+from ..models import ChannelLock, ChannelLockEvent, ChannelLockOverride, RoutingCase, RoutingOffer
+from .services import (
+    ChannelLockError,
+    RoutingError,
+    channel_lock_current,
+    channel_lock_release,
+    channel_lock_transfer,
+    lock_transfer_candidates,
+    routing_reassign,
+)
+
+OVERRIDE_PERMISSION = "deals.override_channellock"
 
 
 class RoutingOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -196,12 +210,36 @@ class LockStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LockReleaseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    effective_on = forms.DateField(
+        label=_("Effective on"), help_text=_("Today, or an earlier day on or after the lock's latest order.")
+    )
+
+
+class LockTransferForm(LockReleaseForm):
+    to_partner = forms.ModelChoiceField(label=_("New incumbent"), queryset=Partner.objects.none())
+    field_order = ["to_partner", "reason", "effective_on"]
+
+    def __init__(self, *args, customer, incumbent_id, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Active partners of the customer's zone, not the current incumbent.
+        self.fields["to_partner"].queryset = lock_transfer_candidates(customer).exclude(pk=incumbent_id)
+
+
+LOCK_OPERATIONS = {
+    "release": (LockReleaseForm, _("Release lock")),
+    "transfer": (LockTransferForm, _("Transfer lock")),
+}
+
+
 @admin.register(ChannelLock)
 class ChannelLockAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["customer", "country", "partner", "locked_on", "last_booked_on", "expires_on", "released_on"]
     list_filter = [LockStateFilter, "customer__country"]  # partners: by search (a list would read every lock)
     search_fields = ["customer__name", "partner__code", "partner__name"]
     list_select_related = ["customer", "partner"]
+    change_form_template = "admin/deals/channellock/change_form.html"
     fields = [
         "customer",
         "partner",
@@ -215,6 +253,85 @@ class ChannelLockAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     ]
     readonly_fields = fields
 
+    def get_urls(self):
+        view = self._staff_only(self.override_view)
+        return [
+            *(
+                path(
+                    f"<path:object_id>/{operation}/",
+                    view,
+                    {"operation": operation},
+                    name=f"deals_channellock_{operation}",
+                )
+                for operation in LOCK_OPERATIONS
+            ),
+            *super().get_urls(),
+        ]
+
+    def _staff_only(self, view):
+        """The admin's own wrapper (staff login, CSRF, no cache), and a plain 403 for a signed-in non-staff user
+        rather than the admin's login page."""
+        wrapped = self.admin_site.admin_view(view)
+
+        def staff_view(request, *args, **kwargs):
+            if request.user.is_authenticated and not request.user.is_staff:
+                raise PermissionDenied
+            return wrapped(request, *args, **kwargs)
+
+        return staff_view
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        can = request.user.has_perm(OVERRIDE_PERMISSION)
+        return super().change_view(request, object_id, form_url, {"can_override_lock": can, **(extra_context or {})})
+
+    def override_view(self, request, object_id, operation):
+        """Release or transfer the lock, with a reason, after a confirmation form (POST)."""
+        if operation not in LOCK_OPERATIONS or not request.user.has_perm(OVERRIDE_PERMISSION):
+            raise PermissionDenied
+        lock = get_object_or_404(ChannelLock.objects.select_related("customer", "partner"), pk=object_id)
+        today = timezone.localdate()
+        state = channel_lock_current(lock.customer, today=today)
+        form_class, title = LOCK_OPERATIONS[operation]
+        kwargs = {"initial": {"effective_on": today}}
+        if form_class is LockTransferForm:
+            kwargs.update(customer=lock.customer, incumbent_id=state.partner_id if state else lock.partner_id)
+        form = form_class(request.POST if request.method == "POST" else None, **kwargs)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if operation == "release":
+                    channel_lock_release(
+                        customer=lock.customer,
+                        reason=data["reason"],
+                        effective_on=data["effective_on"],
+                        staff_user=request.user,
+                        today=today,
+                    )
+                else:
+                    channel_lock_transfer(
+                        customer=lock.customer,
+                        to_partner=data["to_partner"],
+                        reason=data["reason"],
+                        effective_on=data["effective_on"],
+                        staff_user=request.user,
+                        today=today,
+                    )
+            except ChannelLockError as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, _("The channel lock was changed."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:deals_channellock_change", args=[lock.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": lock,
+            "lock": lock,
+            "state": state,
+            "title": title,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/deals/channellock/override.html", context)
+
     @admin.display(description=_("country"), ordering="customer__country")
     def country(self, obj):
         return obj.customer.country
@@ -223,7 +340,7 @@ class ChannelLockAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def history(self, obj):
         events = (
             ChannelLockEvent.objects.filter(customer_id=obj.customer_id)
-            .select_related("partner", "order")
+            .select_related("partner", "order", "override__created_by", "override__from_partner")
             .order_by("effective_on", "id")
         )
         return format_html(
@@ -231,17 +348,37 @@ class ChannelLockAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             format_html_join(
                 "",
                 "<li>{} — {} — {} {}</li>",
-                (
-                    (
-                        event.effective_on,
-                        event.get_kind_display(),
-                        event.partner.code,
-                        f"({event.order.number}, expires {event.expires_on})" if event.order else "",
-                    )
-                    for event in events
-                ),
+                ((event.effective_on, event.get_kind_display(), event.partner.code, self._event_detail(event))
+                 for event in events),
             ),
-        )
+        )  # fmt: skip
+
+    @staticmethod
+    def _event_detail(event):
+        if event.order:
+            return f"({event.order.number}, expires {event.expires_on})"
+        override = event.override
+        if override is None:
+            return ""
+        by = override.created_by.email if override.created_by else "—"
+        detail = _("by %(user)s on %(when)s, from %(partner)s: %(reason)s") % {
+            "user": by,
+            "when": timezone.localtime(override.created_at).strftime("%Y-%m-%d %H:%M"),
+            "partner": override.from_partner.code,
+            "reason": override.reason,
+        }
+        if event.expires_on:
+            detail = f"{detail} ({_('expires')} {event.expires_on})"
+        return detail
+
+
+@admin.register(ChannelLockOverride)
+class ChannelLockOverrideAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["customer", "kind", "from_partner", "to_partner", "effective_on", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["customer__name", "from_partner__code", "to_partner__code", "reason"]
+    list_select_related = ["customer", "from_partner", "to_partner", "created_by"]
+    readonly_fields = [field.name for field in ChannelLockOverride._meta.fields]
 
 
 @admin.register(ChannelLockEvent)

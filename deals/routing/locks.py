@@ -5,9 +5,13 @@ and the routed orders it accepted) and has at least one positive line (a credit 
 purchase). The customer is locked on day D by its latest such order booked on B when ``B <= D < B + 36 months``
 (``Program.channel_lock_months``); the partner of that order is the *incumbent*.
 
-The orders are the truth: ``channel_lock_on`` answers for any past day from them, which is what routing uses.
-``ChannelLock`` rows are the latest state, written by the nightly ``channel_locks_apply`` for staff and pages,
-with their history in ``ChannelLockEvent``.
+Channel staff can override that (``ChannelLockOverride``, its docstring has the rules): a *release* ends the lock
+from its ``effective_on``, a *transfer* makes another partner the incumbent from then with the running expiry kept;
+either holds until a qualifying order booked after ``effective_on`` decides again by the normal rules.
+
+The orders and the overrides are the truth: ``channel_lock_on`` answers for any past day from them, which is what
+routing uses. ``ChannelLock`` rows are the latest state, written by the nightly ``channel_locks_apply`` for staff
+and pages, with their history in ``ChannelLockEvent``.
 """
 
 from bisect import bisect_right
@@ -24,7 +28,7 @@ from portal.fiscal import add_months
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..models import ChannelLock, ChannelLockEvent, OrderLine
+from ..models import ChannelLock, ChannelLockEvent, ChannelLockOverride, OrderLine
 
 JOB_NAME = "deals.channel_locks"
 # add_months clamps month ends (29 Feb + 36 months = 28 Feb), so "B + 36 months > D" is not exactly
@@ -34,16 +38,68 @@ _CLAMP_MARGIN = timedelta(days=4)
 
 @dataclass(frozen=True)
 class LockState:
-    """A customer's lock as its latest qualifying order makes it."""
+    """A customer's lock as its latest qualifying order makes it, or the staff override that follows that order
+    (``override_id``: then ``partner_id`` is the partner it was transferred to, or the lock is released)."""
 
     customer_id: int
     partner_id: int
     order_id: int
     booked_on: date
     expires_on: date  # exclusive: the first day the customer is free again
+    override_id: int | None = None
+    override_kind: str = ""  # ChannelLockOverride.Kind, when an override decides
+    override_on: date | None = None
+
+    @property
+    def released_by_staff(self) -> bool:
+        return self.override_kind == ChannelLockOverride.Kind.RELEASED
 
     def is_active_on(self, day: date) -> bool:
-        return self.booked_on <= day < self.expires_on
+        return not self.released_by_staff and self.booked_on <= day < self.expires_on
+
+
+def _state(customer_id, order: tuple, override: tuple | None, *, months: int) -> LockState:
+    """The lock made by ``order`` = (partner, order id, booked on), unless ``override`` = (id, kind, to partner,
+    effective on) is effective on or after that order's date: then released, or transferred to the partner with
+    the order's expiry kept."""
+    partner_id, order_id, booked_on = order
+    expires_on = lock_expiry(booked_on, months=months)
+    if override is None:
+        return LockState(customer_id, partner_id, order_id, booked_on, expires_on)
+    override_id, kind, to_partner_id, effective_on = override
+    if effective_on < booked_on:
+        return LockState(customer_id, partner_id, order_id, booked_on, expires_on)  # a later order decided again
+    incumbent_id = to_partner_id if kind == ChannelLockOverride.Kind.TRANSFERRED else partner_id
+    return LockState(customer_id, incumbent_id, order_id, booked_on, expires_on, override_id, kind, effective_on)
+
+
+def latest_overrides(*, as_of: date, customer_ids=None) -> dict[int, tuple]:
+    """Return ``{customer_id: (id, kind, to_partner_id, effective_on)}``: each customer's latest staff
+    override effective on or before ``as_of`` (ties: the one written last), in one windowed query."""
+    overrides = ChannelLockOverride.objects.filter(effective_on__lte=as_of)
+    if customer_ids is not None:
+        overrides = overrides.filter(customer_id__in=list(customer_ids))
+    ranked = (
+        overrides.annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("customer_id")], order_by=[F("effective_on").desc(), F("id").desc()]
+            )
+        )
+        .filter(rank=1)
+        .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on")
+    )
+    return {row[0]: row[1:] for row in ranked}
+
+
+def lock_states(*, as_of: date, customer_ids=None, booked_after: date | None = None, months: int) -> dict:
+    """Return each customer's ``LockState`` on ``as_of`` (active or not) from its latest qualifying order and its
+    latest override: two queries."""
+    latest = latest_qualifying_orders(as_of=as_of, customer_ids=customer_ids, booked_after=booked_after)
+    overrides = latest_overrides(as_of=as_of, customer_ids=customer_ids) if latest else {}
+    return {
+        customer_id: _state(customer_id, order, overrides.get(customer_id), months=months)
+        for customer_id, order in latest.items()
+    }
 
 
 def lock_expiry(booked_on: date, *, months: int) -> date:
@@ -80,15 +136,10 @@ def channel_lock_on(customer_ids, day: date, *, months: int | None = None) -> di
     """Return the active lock of each of ``customer_ids`` on ``day``, derived from the orders (exact for any past
     day, whatever the nightly job did); customers without a lock are absent."""
     months = Program.current().channel_lock_months if months is None else months
-    latest = latest_qualifying_orders(
-        as_of=day, customer_ids=customer_ids, booked_after=add_months(day, -months) - _CLAMP_MARGIN
+    states = lock_states(
+        as_of=day, customer_ids=customer_ids, booked_after=add_months(day, -months) - _CLAMP_MARGIN, months=months
     )
-    locks = {}
-    for customer_id, (partner_id, order_id, booked_on) in latest.items():
-        state = LockState(customer_id, partner_id, order_id, booked_on, lock_expiry(booked_on, months=months))
-        if state.is_active_on(day):
-            locks[customer_id] = state
-    return locks
+    return {customer_id: state for customer_id, state in states.items() if state.is_active_on(day)}
 
 
 def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[int, date], LockState]:
@@ -114,6 +165,16 @@ def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[in
     history: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
     for customer_id, booked_on, order_id, partner_id in rows:
         history[customer_id].append((booked_on, order_id, partner_id))
+    overrides: dict[int, list[tuple]] = defaultdict(list)
+    if history:
+        for row in (
+            ChannelLockOverride.objects.filter(
+                customer_id__in=list(history), effective_on__lte=max(d for _c, d in pairs)
+            )
+            .order_by("customer_id", "effective_on", "id")
+            .values_list("customer_id", "id", "kind", "to_partner_id", "effective_on")
+        ):
+            overrides[row[0]].append(row[1:])
     locks = {}
     for customer_id, day in pairs:
         orders = history.get(customer_id, [])
@@ -123,7 +184,10 @@ def channel_locks_on_dates(pairs, *, months: int | None = None) -> dict[tuple[in
         if index < 0:
             continue
         booked_on, order_id, partner_id = orders[index]
-        state = LockState(customer_id, partner_id, order_id, booked_on, lock_expiry(booked_on, months=months))
+        # The latest override effective on or before ``day`` (ties: the one written last).
+        decided = overrides.get(customer_id, [])
+        at = bisect_right([effective_on for _id, _kind, _to, effective_on in decided], day) - 1
+        state = _state(customer_id, (partner_id, order_id, booked_on), decided[at] if at >= 0 else None, months=months)
         if state.is_active_on(day):
             locks[(customer_id, day)] = state
     return locks
@@ -178,7 +242,7 @@ def channel_locks_refresh(*, as_of: date, customer_ids=None, reference: bool = F
         failed = {int(key.split()[-1]) for key in outcome.failed}
         for customer_id, kind in decided.items():
             if customer_id not in failed:
-                counts[kind] += 1
+                counts[kind] = counts.get(kind, 0) + 1  # staff_released / staff_transferred only when any
     result = {"as_of": as_of.isoformat(), **counts}
     if failed:
         result["failed_items"] = len(failed)  # listed in the admin (``JobItemFailure``), retried by the next run
@@ -187,13 +251,15 @@ def channel_locks_refresh(*, as_of: date, customer_ids=None, reference: bool = F
 
 WRITE_CHUNK = 5000
 
-# The decisions of ``_decisions_python`` as one statement (PostgreSQL): ``latest`` is each customer's latest
-# qualifying order on or before the date; ``active`` the customers it locks on the date (with the stored row, to
-# tell locked / extended / transferred and skip what is already applied); ``lapsed`` the stored open locks whose
-# customer is no longer locked. ``date + interval 'N months'`` clamps month ends like ``add_months``.
+# The decisions of ``_decisions_python`` as one statement (PostgreSQL): ``latest_order`` is each customer's latest
+# qualifying order on or before the date, ``latest_override`` its latest staff override on or before it, ``latest``
+# the state they make (the override decides when it is effective on or after the order's date); ``active`` the
+# customers locked on the date (with the stored row, to tell locked / extended / transferred and skip what is
+# already applied); ``lapsed`` the stored open locks whose customer is no longer locked (expired, or released by
+# staff). ``date + interval 'N months'`` clamps month ends like ``add_months``.
 _DECIDE_SQL = """
 CREATE TEMPORARY TABLE channel_lock_decisions ON COMMIT DROP AS
-WITH latest AS (
+WITH latest_order AS (
     SELECT customer_id, partner_id, order_id, booked_on,
            (booked_on + make_interval(months => %(months)s))::date AS expires_on
     FROM (
@@ -204,50 +270,74 @@ WITH latest AS (
     ) AS ranked
     WHERE rank = 1
 ),
+latest_override AS (
+    SELECT DISTINCT ON (customer_id) customer_id, id, kind, to_partner_id, effective_on
+    FROM deals_channellockoverride
+    WHERE effective_on <= %(as_of)s {line_filter}
+    ORDER BY customer_id, effective_on DESC, id DESC
+),
+latest AS (
+    SELECT l.customer_id, COALESCE(o.to_partner_id, l.partner_id) AS partner_id, l.order_id, l.booked_on,
+           l.expires_on,
+           o.id AS override_id, o.kind AS override_kind, o.effective_on AS override_on
+    FROM latest_order AS l
+    LEFT JOIN latest_override AS o ON o.customer_id = l.customer_id AND o.effective_on >= l.booked_on
+),
 active AS (
-    SELECT l.*, s.customer_id IS NOT NULL AND (s.released_on IS NULL OR l.booked_on < s.expires_on) AS continuing,
+    SELECT l.*, s.customer_id IS NOT NULL AND (s.released_on IS NULL OR l.booked_on < s.released_on) AS continuing,
            s.partner_id AS stored_partner_id, s.locked_on AS stored_locked_on
     FROM latest AS l
     LEFT JOIN deals_channellock AS s ON s.customer_id = l.customer_id
-    WHERE l.expires_on > %(as_of)s
+    WHERE l.expires_on > %(as_of)s AND l.override_kind IS DISTINCT FROM 'released'
       AND (s.customer_id IS NULL
-           OR (s.applied_on <= %(as_of)s AND NOT (s.released_on IS NULL AND s.last_order_id = l.order_id)))
+           OR (s.applied_on <= %(as_of)s
+               AND NOT (s.released_on IS NULL AND s.last_order_id = l.order_id
+                        AND s.override_id IS NOT DISTINCT FROM l.override_id)))
 )
 SELECT customer_id, partner_id, order_id, booked_on, expires_on,
        CASE WHEN continuing THEN stored_locked_on ELSE booked_on END AS locked_on, NULL::date AS released_on,
-       CASE WHEN NOT continuing THEN 'locked' WHEN stored_partner_id = partner_id THEN 'extended'
-            ELSE 'transferred' END AS kind
+       CASE WHEN override_kind = 'transferred' THEN 'staff_transferred' WHEN NOT continuing THEN 'locked'
+            WHEN stored_partner_id = partner_id THEN 'extended' ELSE 'transferred' END AS kind,
+       override_id, override_on
 FROM active
 UNION ALL
 SELECT s.customer_id, COALESCE(l.partner_id, s.partner_id), COALESCE(l.order_id, s.last_order_id),
-       COALESCE(l.booked_on, s.last_booked_on), e.expires_on, s.locked_on, e.expires_on, 'released'
+       COALESCE(l.booked_on, s.last_booked_on), e.expires_on, s.locked_on,
+       CASE WHEN l.override_kind = 'released' THEN l.override_on ELSE e.expires_on END,
+       CASE WHEN l.override_kind = 'released' THEN 'staff_released' ELSE 'released' END,
+       CASE WHEN l.customer_id IS NULL THEN s.override_id ELSE l.override_id END, l.override_on
 FROM deals_channellock AS s
 LEFT JOIN latest AS l ON l.customer_id = s.customer_id
 CROSS JOIN LATERAL (
-    SELECT (COALESCE(l.booked_on, s.last_booked_on) + make_interval(months => %(months)s))::date AS expires_on
+    SELECT COALESCE(l.expires_on, (s.last_booked_on + make_interval(months => %(months)s))::date) AS expires_on
 ) AS e
 WHERE s.released_on IS NULL AND s.applied_on <= %(as_of)s {lock_filter}
-  AND (l.customer_id IS NULL OR l.expires_on <= %(as_of)s)
+  AND (l.customer_id IS NULL OR l.expires_on <= %(as_of)s OR l.override_kind = 'released')
 """
 
 _WRITE_LOCKS_SQL = """
 INSERT INTO deals_channellock (customer_id, partner_id, locked_on, last_order_id, last_booked_on, expires_on,
-                               released_on, applied_on, updated_at)
-SELECT customer_id, partner_id, locked_on, order_id, booked_on, expires_on, released_on, %(as_of)s, now()
+                               released_on, applied_on, override_id, updated_at)
+SELECT customer_id, partner_id, locked_on, order_id, booked_on, expires_on, released_on, %(as_of)s, override_id,
+       now()
 FROM channel_lock_decisions WHERE customer_id BETWEEN %(first)s AND %(last)s
 ON CONFLICT (customer_id) DO UPDATE SET
     partner_id = EXCLUDED.partner_id, locked_on = EXCLUDED.locked_on, last_order_id = EXCLUDED.last_order_id,
     last_booked_on = EXCLUDED.last_booked_on, expires_on = EXCLUDED.expires_on,
-    released_on = EXCLUDED.released_on, applied_on = EXCLUDED.applied_on, updated_at = EXCLUDED.updated_at
+    released_on = EXCLUDED.released_on, applied_on = EXCLUDED.applied_on, override_id = EXCLUDED.override_id,
+    updated_at = EXCLUDED.updated_at
 """
 
+# Events: an order's event names its order; a release its expiry; a staff override its override (and its date).
 _WRITE_EVENTS_SQL = """
-INSERT INTO deals_channellockevent (customer_id, kind, partner_id, order_id, effective_on, expires_on, recorded_on,
-                                    created_at)
+INSERT INTO deals_channellockevent (customer_id, kind, partner_id, order_id, override_id, effective_on, expires_on,
+                                    recorded_on, created_at)
 SELECT customer_id, kind, partner_id,
-       CASE WHEN kind = 'released' THEN NULL ELSE order_id END,
-       CASE WHEN kind = 'released' THEN released_on ELSE booked_on END,
-       CASE WHEN kind = 'released' THEN NULL ELSE expires_on END,
+       CASE WHEN kind IN ('locked', 'extended', 'transferred') THEN order_id END,
+       CASE WHEN kind IN ('staff_released', 'staff_transferred') THEN override_id END,
+       CASE WHEN kind IN ('released', 'staff_released') THEN released_on
+            WHEN kind = 'staff_transferred' THEN override_on ELSE booked_on END,
+       CASE WHEN kind IN ('released', 'staff_released') THEN NULL ELSE expires_on END,
        %(as_of)s, now()
 FROM channel_lock_decisions WHERE customer_id BETWEEN %(first)s AND %(last)s
 ORDER BY customer_id
@@ -290,8 +380,8 @@ def _write_sql(customer_ids, *, as_of: date) -> None:
 def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[ChannelLock], list[ChannelLockEvent]]:
     """The reference decisions (SQLite, and the property test on PostgreSQL): the rows to upsert and their events.
 
-    One windowed query for the latest qualifying orders, one for the stored rows (locked), one for the
-    customers whose lock lapsed.
+    Windowed queries for the latest qualifying orders and overrides, one for the stored rows (locked), and the
+    same two for the customers whose lock lapsed.
     """
     stored_rows = ChannelLock.objects.select_for_update()
     if customer_ids is not None:
@@ -304,8 +394,8 @@ def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[C
         if lock.released_on is None and customer_id not in active and lock.applied_on <= as_of
     ]
     # A lapsed lock ends on the expiry of the customer's latest qualifying order (a late import can have
-    # moved it past the stored one).
-    lapsed = latest_qualifying_orders(as_of=as_of, customer_ids=lapsed_ids) if lapsed_ids else {}
+    # moved it past the stored one), or of the transfer that followed it, or on the day staff released it.
+    lapsed = lock_states(as_of=as_of, customer_ids=lapsed_ids, months=months) if lapsed_ids else {}
 
     rows: list[ChannelLock] = []
     events: list[ChannelLockEvent] = []
@@ -314,15 +404,23 @@ def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[C
         lock = stored.get(customer_id)
         if lock is not None and lock.applied_on > as_of:
             continue
-        if lock is not None and lock.released_on is None and lock.last_order_id == state.order_id:
+        if (
+            lock is not None
+            and lock.released_on is None
+            and lock.last_order_id == state.order_id
+            and lock.override_id == state.override_id
+        ):
             continue
-        continuing = lock is not None and (lock.released_on is None or state.booked_on < lock.expires_on)
-        if not continuing:
+        continuing = lock is not None and (lock.released_on is None or state.booked_on < lock.released_on)
+        if state.override_kind == ChannelLockOverride.Kind.TRANSFERRED:
+            kind = ChannelLockEvent.Kind.STAFF_TRANSFERRED
+        elif not continuing:
             kind = ChannelLockEvent.Kind.LOCKED
         elif lock.partner_id == state.partner_id:
             kind = ChannelLockEvent.Kind.EXTENDED
         else:
             kind = ChannelLockEvent.Kind.TRANSFERRED
+        staff = kind == ChannelLockEvent.Kind.STAFF_TRANSFERRED
         rows.append(
             ChannelLock(
                 customer_id=customer_id,
@@ -333,6 +431,7 @@ def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[C
                 expires_on=state.expires_on,
                 released_on=None,
                 applied_on=as_of,
+                override_id=state.override_id,
             )
         )
         events.append(
@@ -340,18 +439,24 @@ def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[C
                 customer_id=customer_id,
                 kind=kind,
                 partner_id=state.partner_id,
-                order_id=state.order_id,
-                effective_on=state.booked_on,
+                order_id=None if staff else state.order_id,
+                override_id=state.override_id if staff else None,
+                effective_on=state.override_on if staff else state.booked_on,
                 expires_on=state.expires_on,
                 recorded_on=as_of,
             )
         )
     for customer_id in lapsed_ids:
         lock = stored[customer_id]
-        partner_id, order_id, booked_on = lapsed.get(
-            customer_id, (lock.partner_id, lock.last_order_id, lock.last_booked_on)
-        )
-        expires_on = lock_expiry(booked_on, months=months)
+        state = lapsed.get(customer_id)
+        if state is None:
+            partner_id, order_id, booked_on = lock.partner_id, lock.last_order_id, lock.last_booked_on
+            expires_on, override_id = lock_expiry(booked_on, months=months), lock.override_id
+        else:
+            partner_id, order_id, booked_on = state.partner_id, state.order_id, state.booked_on
+            expires_on, override_id = state.expires_on, state.override_id
+        by_staff = state is not None and state.released_by_staff
+        released_on = state.override_on if by_staff else expires_on
         rows.append(
             ChannelLock(
                 customer_id=customer_id,
@@ -360,17 +465,19 @@ def _decisions_python(*, as_of: date, months: int, customer_ids) -> tuple[list[C
                 last_order_id=order_id,
                 last_booked_on=booked_on,
                 expires_on=expires_on,
-                released_on=expires_on,
+                released_on=released_on,
                 applied_on=as_of,
+                override_id=override_id,
             )
         )
         events.append(
             ChannelLockEvent(
                 customer_id=customer_id,
-                kind=ChannelLockEvent.Kind.RELEASED,
+                kind=ChannelLockEvent.Kind.STAFF_RELEASED if by_staff else ChannelLockEvent.Kind.RELEASED,
                 partner_id=partner_id,
                 order_id=None,
-                effective_on=expires_on,
+                override_id=override_id if by_staff else None,
+                effective_on=released_on,
                 expires_on=None,
                 recorded_on=as_of,
             )
@@ -391,6 +498,7 @@ def _write_python(rows: list[ChannelLock], events: list[ChannelLockEvent]) -> No
             "expires_on",
             "released_on",
             "applied_on",
+            "override",
             "updated_at",
         ],
         batch_size=1000,

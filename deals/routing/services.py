@@ -27,12 +27,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Membership, Partner, Zone
+from partners.models import Membership, Partner, Zone, ZoneCountry
 from partners.selectors import partner_users_with_roles, partners_tier_on
 from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.emails import UsersEmail, emails_queue, portal_url
@@ -41,8 +41,17 @@ from portal.fiscal import Quarter
 from portal.jobs import job_run_once
 from portal.models import Program
 
-from ..models import Order, OrderLine, Registration, RoutingCase, RoutingOffer
-from .locks import channel_locks_on_dates, channel_locks_refresh
+from ..models import (
+    ChannelLock,
+    ChannelLockOverride,
+    Customer,
+    Order,
+    OrderLine,
+    Registration,
+    RoutingCase,
+    RoutingOffer,
+)
+from .locks import LockState, channel_locks_on_dates, channel_locks_refresh, lock_states
 
 JOB_NAME = "deals.route_direct_orders"
 BATCH_SIZE = 500
@@ -604,3 +613,104 @@ def routing_reassign(
         case.save(update_fields=["status", "closed_on", "outcome", "updated_at"])
         _notify([offer])
     return offer
+
+
+# Staff overrides of channel locks ---------------------------------------------------------------------------------
+
+
+class ChannelLockError(Exception):
+    """A staff release or transfer that cannot be applied (no lock, a bad date or partner, no reason)."""
+
+
+def lock_transfer_candidates(customer: Customer):
+    """The partners a lock of ``customer`` can be transferred to: active, in the customer's zone."""
+    zone = Zone.objects.for_country(customer.country)
+    same_zone = Q(country__in=ZoneCountry.objects.filter(zone=zone).values("country"))
+    if zone.is_default:  # the default zone holds the countries listed nowhere
+        same_zone |= ~Q(country__in=ZoneCountry.objects.values("country"))
+    return Partner.objects.filter(same_zone, active=True).order_by("code")
+
+
+def channel_lock_current(customer: Customer, *, today: date) -> LockState | None:
+    """The customer's lock on ``today`` from its orders and overrides, or ``None`` when it is not locked."""
+    state = lock_states(as_of=today, customer_ids=[customer.pk], months=Program.current().channel_lock_months).get(
+        customer.pk
+    )
+    return state if state is not None and state.is_active_on(today) else None
+
+
+def channel_lock_release(
+    *, customer: Customer, reason: str, staff_user, effective_on: date | None = None, today: date | None = None
+) -> ChannelLockOverride:
+    """Staff: release the customer's lock from ``effective_on`` (default today), with a reason; the next qualifying
+    order booked after that day locks it again under the normal rules."""
+    return _channel_lock_override(
+        customer=customer,
+        kind=ChannelLockOverride.Kind.RELEASED,
+        to_partner=None,
+        reason=reason,
+        staff_user=staff_user,
+        effective_on=effective_on,
+        today=today,
+    )
+
+
+def channel_lock_transfer(
+    *,
+    customer: Customer,
+    to_partner: Partner,
+    reason: str,
+    staff_user,
+    effective_on: date | None = None,
+    today: date | None = None,
+) -> ChannelLockOverride:
+    """Staff: make ``to_partner`` the incumbent from ``effective_on`` (default today), with a reason, keeping the
+    lock's running expiry; the next qualifying order booked after that day decides again by the normal rules."""
+    return _channel_lock_override(
+        customer=customer,
+        kind=ChannelLockOverride.Kind.TRANSFERRED,
+        to_partner=to_partner,
+        reason=reason,
+        staff_user=staff_user,
+        effective_on=effective_on,
+        today=today,
+    )
+
+
+def _channel_lock_override(*, customer, kind, to_partner, reason, staff_user, effective_on, today):
+    """Record the override and bring the stored lock and its history up to date at once (the nightly job would
+    write the same row and event: the event's unique override key makes a re-run write nothing twice)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ChannelLockError(_("A reason is required."))
+    today = today or timezone.localdate()
+    effective_on = effective_on or today
+    if effective_on > today:
+        raise ChannelLockError(_("The effective date cannot be in the future."))
+    with transaction.atomic():
+        # Serialise with the nightly job and with another override of the same customer.
+        list(ChannelLock.objects.select_for_update().filter(customer=customer))
+        state = channel_lock_current(customer, today=today)
+        if state is None:
+            raise ChannelLockError(_("This customer is not channel-locked."))
+        if effective_on < state.booked_on or (state.override_on is not None and effective_on < state.override_on):
+            raise ChannelLockError(
+                _("The effective date must be on or after %(day)s (the lock's latest order or override).")
+                % {"day": max(state.booked_on, state.override_on or state.booked_on).isoformat()}
+            )
+        if kind == ChannelLockOverride.Kind.TRANSFERRED:
+            if to_partner.pk == state.partner_id:
+                raise ChannelLockError(_("This partner is already the incumbent."))
+            if not lock_transfer_candidates(customer).filter(pk=to_partner.pk).exists():
+                raise ChannelLockError(_("Choose an active partner of the customer's zone."))
+        override = ChannelLockOverride.objects.create(
+            customer=customer,
+            kind=kind,
+            from_partner_id=state.partner_id,
+            to_partner=to_partner,
+            effective_on=effective_on,
+            reason=reason,
+            created_by=staff_user,
+        )
+        channel_locks_refresh(as_of=today, customer_ids=[customer.pk])
+    return override

@@ -1,3 +1,3 @@
 """The partners admin, by concern: program rules, partners, their tiers, their people."""
 
-from . import partners, people, program, tiers  # noqa: F401  (each module registers its ModelAdmins)
+from . import partners, people, program, tiers, view_as  # noqa: F401  (each module registers its ModelAdmins)

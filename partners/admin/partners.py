@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..models import DellOnlyAttestation, Invitation, Membership, Partner
 from .tiers import PartnerTierAdminMixin
+from .view_as import PartnerViewAsAdminMixin
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,7 +48,7 @@ class PartnerAddForm(forms.ModelForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(PartnerTierAdminMixin, admin.ModelAdmin):
+class PartnerAdmin(PartnerViewAsAdminMixin, PartnerTierAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "country", "kind", "tier", "at_risk", "active"]
     list_filter = ["active", "kind", "tier", "at_risk", "country"]
     search_fields = ["code", "name"]

@@ -1,6 +1,7 @@
 """The channel-lock decisions as one SQL statement (PostgreSQL) equal the Python reference on random programs:
-random partner orders, credits and accepted routed orders on awkward dates (month ends, 29 February), and random
-sequences of nightly runs, replays of older dates included — the same rows, the same history, the same counts."""
+random partner orders, credits and accepted routed orders on awkward dates (month ends, 29 February), random staff
+releases and transfers (even ones the admin would refuse), and random sequences of nightly runs, replays of older
+dates included — the same rows, the same history, the same counts."""
 
 from datetime import date, timedelta
 
@@ -9,7 +10,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deals.models import ChannelLock, ChannelLockEvent, Order, OrderLine
+from deals.models import ChannelLock, ChannelLockEvent, ChannelLockOverride, Order, OrderLine
 from deals.routing.locks import channel_locks_refresh
 from tests.factories.routing import customer, order, partner
 
@@ -25,6 +26,14 @@ orders = st.lists(
     ),
     max_size=14,
 )
+overrides = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # customer
+        st.sampled_from(["released", "transferred"]),
+        days,  # effective on
+    ),
+    max_size=4,
+)
 runs = st.lists(st.tuples(days, st.booleans()), min_size=1, max_size=5)  # (as of, only the first customer)
 
 
@@ -32,12 +41,12 @@ def state():
     locks = sorted(
         ChannelLock.objects.values_list(
             "customer_id", "partner_id", "locked_on", "last_order_id", "last_booked_on", "expires_on", "released_on",
-            "applied_on",
+            "applied_on", "override_id",
         )
     )  # fmt: skip
     events = sorted(
         ChannelLockEvent.objects.values_list(
-            "customer_id", "kind", "partner_id", "order_id", "effective_on", "expires_on", "recorded_on"
+            "customer_id", "kind", "partner_id", "order_id", "override_id", "effective_on", "expires_on", "recorded_on"
         )
     )
     return locks, events
@@ -49,8 +58,8 @@ def program():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(orders=orders, runs=runs)
-def test_the_sql_decisions_equal_the_python_reference(require_postgresql, program, orders, runs):
+@given(orders=orders, overrides=overrides, runs=runs)
+def test_the_sql_decisions_equal_the_python_reference(require_postgresql, program, orders, overrides, runs):
     customers, partners = program
     with transaction.atomic():
         booked = {}
@@ -72,6 +81,16 @@ def test_the_sql_decisions_equal_the_python_reference(require_postgresql, progra
             if kind == "routed" and the_partner is not None:  # an accepted routed order: direct, counting for it
                 Order.objects.filter(pk=made.pk).update(channel="direct")
                 OrderLine.objects.filter(order=made).update(channel="direct")
+        for customer_index, kind, effective_on in overrides:
+            transferred = kind == ChannelLockOverride.Kind.TRANSFERRED
+            ChannelLockOverride.objects.create(
+                customer=customers[customer_index],
+                kind=kind,
+                from_partner=partners[0],
+                to_partner=partners[1] if transferred else None,
+                effective_on=effective_on,
+                reason="property test",
+            )
 
         for as_of, one_customer in runs:
             ids = [customers[0].pk] if one_customer else None

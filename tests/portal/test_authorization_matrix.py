@@ -47,6 +47,9 @@ MATRIX: dict[str, Entry] = {
     "health_live": Entry(public="the load balancer's liveness probe: no data"),
     "health_ready": Entry(public="the load balancer's readiness probe: check results, no data"),
     "health_jobs": Entry(public="monitoring: ages and counts, no partner data"),
+    "view_as_stop": Entry(
+        public="ends the requester's own view as partner, if any (tests/partners/test_view_as.py)", method="post"
+    ),
     # The partner's pages (DESIGN §1).
     "dashboard": Entry(roles=ROLES),
     "my_tier": Entry(roles=ROLES),
