@@ -138,16 +138,18 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     only through the decisions (actions and pages calling the services)."""
 
     changed_through_actions = True
+    # What a decision needs first (number, status, overdue, age, conflict): on a laptop beside the admin's menu
+    # and filters, or on a phone, the long partner and customer names come after and scroll inside the table.
     list_display = [
         "number",
+        "status_pill",
+        "overdue",
+        "age",
+        "conflict",
+        "estimated_total_display",
         "partner",
         "customer",
-        "status_pill",
-        "estimated_total_display",
         "submitted_at",
-        "age",
-        "overdue",
-        "conflict",
         "extension",
         "protection_ends_on",
     ]
