@@ -238,12 +238,8 @@ def registration_submit(
         existing = Registration.objects.filter(partner=partner, submission_token=token).first()
         if existing is not None and existing.status != Status.DRAFT:
             return SubmitResult(existing, created=False)
-    previous = None
     if registration is not None:
-        previous = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
-        if previous.partner_id != partner.pk or not registration_can_edit(previous):
-            message = _("Only a draft or a rejected registration can be submitted again.")
-            raise ValidationError({"__all__": [ValidationError(message, code="transition")]})
+        _refuse_unless_editable(Registration.objects.get(pk=registration.pk), partner=partner)
     errors = registration_validate(
         partner=partner, country=identity.country, expected_close_on=expected_close_on, lines=lines, today=today
     )
@@ -264,6 +260,11 @@ def registration_submit(
         existing = Registration.objects.filter(partner=partner, submission_token=token).first()
         if existing is not None and existing.status != Status.DRAFT:
             return SubmitResult(existing, created=False)
+    previous = None
+    if registration is not None:
+        # The row lock comes after the customer's, as in the staff decisions (``_locked``): never a lock cycle.
+        previous = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
+        _refuse_unless_editable(previous, partner=partner)
 
     product_lines = sorted(lines)
     # A draft or a rejected registration holds nothing: it is never among the holders (nor its own conflict).
@@ -319,6 +320,12 @@ def registration_submit(
             params = {"total": str(total), "tier": tier.name, "limit": str(limit)}
             _approve(registration, actor=None, today=today, kind=events.AUTO_APPROVED, params=params)
     return SubmitResult(registration, created=True)
+
+
+def _refuse_unless_editable(registration: Registration, *, partner: Partner) -> None:
+    if registration.partner_id != partner.pk or not registration_can_edit(registration):
+        message = _("Only a draft or a rejected registration can be submitted again.")
+        raise ValidationError({"__all__": [ValidationError(message, code="transition")]})
 
 
 def _submit_again(registration: Registration, *, user, customer, opportunity_name, expected_close_on, token, now,
