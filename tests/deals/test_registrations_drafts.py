@@ -211,3 +211,16 @@ def test_the_api_does_not_list_drafts(client, member):
     listed = client.get(reverse("api:registrations"), **bearer(secret)).json()
     assert listed["results"] == []
     assert client.get(reverse("api:registration", kwargs={"number": draft.number}), **bearer(secret)).status_code == 404
+
+
+def test_the_list_with_drafts_runs_a_bounded_number_of_queries(client, member, django_assert_max_num_queries):
+    save_draft(client)
+    client.get(LIST)
+    with django_assert_max_num_queries(13) as few:
+        client.get(LIST)
+    bound = len(few.captured_queries)  # now: each request of the client resets the connection's query log
+    for index in range(10):
+        save_draft(client, customer_name=f"Draft customer {index}")
+    with django_assert_max_num_queries(bound):
+        response = client.get(LIST)
+    assert len(response.context["drafts"]) == 11
