@@ -198,7 +198,9 @@ class RegistrationEditView(RegistrationCreateView):
         )
 
     def get_initial(self):
-        return {**RegistrationForm.initial_from(self.registration), "token": RegistrationForm.new_token()}
+        initial = {**RegistrationForm.initial_from(self.registration), "token": RegistrationForm.new_token()}
+        initial["customer_country"] = initial.get("customer_country") or self.partner.country  # as a new form
+        return initial
 
 
 class RegistrationDeleteDraftView(RegistrationScopeMixin, FormView):

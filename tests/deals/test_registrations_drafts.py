@@ -70,6 +70,12 @@ def test_a_draft_needs_only_the_customers_name_and_starts_nothing(client, member
     assert [(e.from_status, e.to_status) for e in draft.events.all()] == [("", "draft")]
 
 
+def test_a_draft_saved_without_a_country_reopens_on_the_partners_country_like_a_new_form(client, member):
+    save_draft(client, **only_the_name())
+    draft = Registration.objects.get()
+    assert client.get(page(draft.number, "edit")).context["form"].initial["customer_country"] == "FR"
+
+
 def test_a_draft_without_the_customers_name_is_refused(client, member):
     response = save_draft(client, **only_the_name(customer_name=""))
     assert response.status_code == 200 and "customer_name" in response.context["form"].errors
