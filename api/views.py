@@ -97,7 +97,8 @@ class RegistrationScope(PartnerAPIView):
     partner_roles = DEAL_ROLES
 
     def registrations(self):
-        return self.scope(Registration.objects.all())
+        # Drafts are the portal form's (saved, never submitted); the API registers deals in one call.
+        return self.scope(Registration.objects.exclude(status=Registration.Status.DRAFT))
 
     def get_registration(self) -> Registration:
         registration = registration_detail_for_partner(registrations=self.registrations(), number=self.kwargs["number"])

@@ -384,7 +384,9 @@ def booked_orders(rows: list[OrderRow]) -> BookedOrders:
 
 def registrations_named(rows: list[OrderRow]) -> dict[str, Registration]:
     numbers = {row.registration_number for row in rows if row.registration_number}
-    return {r.number: r for r in Registration.objects.filter(number__in=numbers).select_related("partner")}
+    # A draft's number is no registration yet (never submitted): a file naming it names an unknown registration.
+    registrations = Registration.objects.filter(number__in=numbers).exclude(status=Registration.Status.DRAFT)
+    return {r.number: r for r in registrations.select_related("partner")}
 
 
 @dataclass(frozen=True)

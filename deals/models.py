@@ -261,10 +261,16 @@ class Registration(models.Model):
     submitted_by = models.ForeignKey(
         "portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="registrations"
     )
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="registrations")
-    opportunity_name = models.CharField(_("opportunity"), max_length=200)
-    expected_close_on = models.DateField(_("expected close date"))
+    # A draft has no customer yet (no matching before submission): its form input waits in ``draft``.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="registrations"
+    )
+    opportunity_name = models.CharField(_("opportunity"), max_length=200, blank=True)
+    expected_close_on = models.DateField(_("expected close date"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    # A draft's form input as typed (customer identity, amounts as text): nothing is matched or checked until
+    # it is submitted; emptied on submission.
+    draft = models.JSONField(_("draft input"), default=dict, db_default={}, blank=True)
     # The hidden token of the form that created it: a double submit finds this row instead of making another.
     submission_token = models.UUIDField(_("submission token"), null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
@@ -317,6 +323,11 @@ class Registration(models.Model):
             models.CheckConstraint(
                 condition=Q(status="draft") | Q(submitted_at__isnull=False), name="registration_submitted_has_time"
             ),
+            # Only a draft may lack its customer and close date: everything submitted went through matching.
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(customer__isnull=False, expected_close_on__isnull=False),
+                name="registration_submitted_has_customer",
+            ),
             models.CheckConstraint(
                 condition=(Q(status="won") & Q(won_on__isnull=False) & Q(won_order__isnull=False))
                 | (~Q(status="won") & Q(won_on__isnull=True) & Q(won_order__isnull=True)),
@@ -346,6 +357,13 @@ class Registration(models.Model):
         if annotated is not None:
             return annotated
         return sum((line.estimated_amount for line in self.lines.all()), start=Decimal("0.00"))
+
+    @property
+    def customer_name(self) -> str:
+        """The customer's name, or the name a draft was saved with."""
+        if self.customer_id is not None:
+            return self.customer.name
+        return (self.draft or {}).get("customer_name", "")
 
     @property
     def decision_text(self) -> str:

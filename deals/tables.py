@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Iterator
 
 import django_tables2 as tables
-from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -18,10 +17,6 @@ from .models import Order, OrderLine
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 # Order numbers and SKUs are identifiers: one line, never broken at their hyphens.
 IDENTIFIER_ATTRS = {"th": {"class": "identifier"}, "td": {"class": "identifier"}}
-
-
-def money(value) -> str:
-    return number_format(value, decimal_pos=2, force_grouping=True) if value is not None else "—"
 
 
 def product_line_labels(joined: str | None) -> list[str]:

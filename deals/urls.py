@@ -19,6 +19,14 @@ urlpatterns = [
         name="registration_detail",
     ),
     path(
+        "registrations/<str:number>/edit/", registration_views.RegistrationEditView.as_view(), name="registration_edit"
+    ),
+    path(
+        "registrations/<str:number>/delete/",
+        registration_views.RegistrationDeleteDraftView.as_view(),
+        name="registration_delete_draft",
+    ),
+    path(
         "registrations/<str:number>/withdraw/",
         registration_views.RegistrationWithdrawView.as_view(),
         name="registration_withdraw",

@@ -133,3 +133,13 @@ class KnownCountPaginator(Paginator):
     @cached_property
     def count(self):
         return super().count if self.known_count is None else self.known_count
+
+
+def stacked_cell(label, classes: str = "") -> dict:
+    """A column's ``attrs`` in a ``.stack-table``: each cell names its column (``data-label``), which the phone
+    layout shows before the value once the row stacks into lines (``static/css/portal.css``)."""
+    attrs = {"th": {}, "td": {"data-label": label}, "tf": {}}
+    if classes:
+        for part in attrs.values():
+            part["class"] = classes
+    return attrs

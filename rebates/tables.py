@@ -5,15 +5,12 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from portal.money import money_text
-from portal.tables import FastTable, ShortDateColumn
+from portal.tables import FastTable, ShortDateColumn, stacked_cell
 
 from .models import RebateLine, Statement
 from .selectors import rate_text
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
-LOW_ATTRS = {"th": {"class": "col-low"}, "td": {"class": "col-low"}}  # hidden on small screens
-# Order numbers and SKUs are identifiers: one line, never broken at their hyphens.
-IDENTIFIER_ATTRS = {"th": {"class": "identifier"}, "td": {"class": "identifier"}}
 
 
 def money(value) -> str:
@@ -42,29 +39,43 @@ class StatementTable(FastTable):
 
 
 class RebateLineTable(FastTable):
+    # On a phone the rows stack into labelled lines (``stack-table``); the ``col-low`` columns give way.
     order = tables.Column(
-        verbose_name=_("Order"), accessor="order_line__order__number", orderable=False, attrs=IDENTIFIER_ATTRS
+        verbose_name=_("Order"),
+        accessor="order_line__order__number",
+        orderable=False,
+        attrs=stacked_cell(_("Order"), "identifier"),
     )
     line_number = tables.Column(
         verbose_name=_("Line"),
         accessor="order_line__line_number",
-        attrs={"th": {"class": "num col-low"}, "td": {"class": "num col-low"}},
+        attrs=stacked_cell(_("Line"), "num col-low"),
         orderable=False,
     )
-    product_line = tables.Column(verbose_name=_("Product line"), accessor="order_line__product_line", orderable=False)
+    product_line = tables.Column(
+        verbose_name=_("Product line"),
+        accessor="order_line__product_line",
+        orderable=False,
+        attrs=stacked_cell(_("Product line")),
+    )
     booked_on = ShortDateColumn(
-        verbose_name=_("Booked on"), accessor="order_line__booked_on", orderable=False, attrs=LOW_ATTRS
-    )
-    net_amount = tables.Column(verbose_name=_("Net amount"), attrs=NUMBER_ATTRS, orderable=False)
-    tier = tables.Column(verbose_name=_("Tier"), orderable=False, attrs=LOW_ATTRS)
-    component = tables.Column(verbose_name=_("Component"), orderable=False)
-    rate = tables.Column(
-        verbose_name=_("Rate (%)"),
-        attrs={"th": {"class": "num col-low"}, "td": {"class": "num col-low"}},
+        verbose_name=_("Booked on"),
+        accessor="order_line__booked_on",
         orderable=False,
+        attrs=stacked_cell(_("Booked on"), "col-low"),
     )
-    amount = tables.Column(verbose_name=_("Amount"), attrs=NUMBER_ATTRS, orderable=False)
-    is_adjustment = tables.BooleanColumn(verbose_name=_("Adjustment"), orderable=False, attrs=LOW_ATTRS)
+    net_amount = tables.Column(
+        verbose_name=_("Net amount"), attrs=stacked_cell(_("Net amount"), "num"), orderable=False
+    )
+    tier = tables.Column(verbose_name=_("Tier"), orderable=False, attrs=stacked_cell(_("Tier"), "col-low"))
+    component = tables.Column(
+        verbose_name=_("Component"), orderable=False, attrs=stacked_cell(_("Component"), "component")
+    )
+    rate = tables.Column(verbose_name=_("Rate (%)"), attrs=stacked_cell(_("Rate (%)"), "num col-low"), orderable=False)
+    amount = tables.Column(verbose_name=_("Amount"), attrs=stacked_cell(_("Amount"), "num amount"), orderable=False)
+    is_adjustment = tables.BooleanColumn(
+        verbose_name=_("Adjustment"), orderable=False, attrs=stacked_cell(_("Adjustment"), "col-low")
+    )
 
     class Meta:
         model = RebateLine
@@ -81,6 +92,7 @@ class RebateLineTable(FastTable):
             "is_adjustment",
         ]
         empty_text = _("No rebate line matches these filters.")
+        attrs = {"class": "rebate-lines stack-table"}
 
     def render_net_amount(self, value):
         return money_text(value)

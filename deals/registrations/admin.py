@@ -65,6 +65,19 @@ class AwaitingDecisionFilter(DefaultChoiceListFilter):
         return queryset.filter(registration_queue(value))
 
 
+class SubmittedStatusFilter(admin.SimpleListFilter):
+    """The statuses staff can see (a draft never reaches them)."""
+
+    title = _("status")
+    parameter_name = "status__exact"  # the parameter of the plain status filter it replaces (bookmarked links)
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label in Status.choices if value != Status.DRAFT]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
 class RegistrationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RegistrationLine
     extra = 0
@@ -125,20 +138,27 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     only through the decisions (actions and pages calling the services)."""
 
     changed_through_actions = True
+    # What a decision needs first (number, status, overdue, age, conflict): on a laptop beside the admin's menu
+    # and filters, or on a phone, the long partner and customer names come after and scroll inside the table.
     list_display = [
         "number",
+        "status_pill",
+        "overdue",
+        "age",
+        "conflict",
+        "estimated_total_display",
         "partner",
         "customer",
-        "status_pill",
-        "estimated_total_display",
         "submitted_at",
-        "age",
-        "overdue",
-        "conflict",
         "extension",
         "protection_ends_on",
     ]
-    list_filter = [AwaitingDecisionFilter, "status", "extension", ("partner__tier", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        AwaitingDecisionFilter,
+        SubmittedStatusFilter,
+        "extension",
+        ("partner__tier", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["number", "partner__code", "partner__name", "customer__name", "customer__vat", "opportunity_name"]
     list_select_related = ["partner", "customer"]
     ordering = ["submitted_at", "pk"]  # oldest first: the queue is worked from the top
@@ -169,7 +189,13 @@ class RegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/deals/registration/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(estimated_total=Sum("lines__estimated_amount"))
+        # A draft is the partner's unsent form: staff never see it (no queue, no count, no decision).
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(status=Status.DRAFT)
+            .annotate(estimated_total=Sum("lines__estimated_amount"))
+        )
 
     # --- columns ---
 

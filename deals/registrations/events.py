@@ -25,6 +25,8 @@ EXTENSION_GRANTED = "extension_granted"
 EXTENSION_REFUSED = "extension_refused"
 WON = "won"
 EXPIRED = "expired"
+RESUBMITTED = "resubmitted"
+RESUBMITTED_CONFLICT = "resubmitted_conflict"
 
 # kind → message; every placeholder is named and filled by ``render_params`` (dates and amounts localised).
 EVENT_MESSAGES = {
@@ -38,10 +40,18 @@ EVENT_MESSAGES = {
     EXTENSION_REFUSED: _("Extension refused."),
     WON: _("Won with the order booked on %(booked_on)s."),
     EXPIRED: _("Protection ended (nightly run of %(run_of)s)."),
+    RESUBMITTED: _(
+        "Corrected and resubmitted after its rejection (first submitted on %(first_submitted_on)s); "
+        "its time priority is this resubmission."
+    ),
+    RESUBMITTED_CONFLICT: _(
+        "Corrected and resubmitted after its rejection (first submitted on %(first_submitted_on)s). "
+        "Conflict: another partner registered this opportunity first; awaiting arbitration."
+    ),
 }
 
 # How each parameter is shown: dates in the language's date format, amounts with their currency.
-DATE_PARAMS = frozenset({"until", "booked_on", "run_of"})
+DATE_PARAMS = frozenset({"until", "booked_on", "run_of", "first_submitted_on"})
 MONEY_PARAMS = frozenset({"total", "limit"})
 
 

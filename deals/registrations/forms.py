@@ -39,7 +39,7 @@ class RegistrationForm(forms.Form):
     opportunity_name = forms.CharField(label=_("Opportunity"), max_length=200)
     expected_close_on = forms.DateField(label=_("Expected close date"), widget=DateInput)
 
-    def __init__(self, *args, near_matches=None, own_customers=(), **kwargs):
+    def __init__(self, *args, near_matches=None, own_customers=(), draft=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.own_customers = list(own_customers)
         for product_line in ProductLine:
@@ -48,6 +48,13 @@ class RegistrationForm(forms.Form):
             )
         self.near_matches = list(near_matches or [])
         self.set_near_matches(self.near_matches)
+        # Saving a draft asks only for the customer's name; what is typed must still have its shape (a date, a
+        # number), the rules wait for the submission.
+        self.draft = draft
+        if draft:
+            for name, field in self.fields.items():
+                if name not in ("customer_name", "token"):
+                    field.required = False
 
     def set_near_matches(self, customers):
         self.near_matches = list(customers)
@@ -57,7 +64,8 @@ class RegistrationForm(forms.Form):
 
     def clean_customer_country(self):
         country = self.cleaned_data["customer_country"].strip().upper()  # "fr" is fine: it means FR
-        validate_country_code(country)
+        if country or not self.draft:
+            validate_country_code(country)
         return country
 
     def clean_customer_choice(self):
@@ -84,6 +92,37 @@ class RegistrationForm(forms.Form):
             if amount is not None:
                 lines[product_line.value] = amount
         return lines
+
+    def draft_data(self) -> dict:
+        """The input as a draft keeps it: text, amounts as typed (``registration_save_draft``)."""
+        data = self.cleaned_data
+        return {
+            "customer_name": data.get("customer_name", "").strip(),
+            "customer_country": data.get("customer_country", ""),
+            "customer_vat": data.get("customer_vat", "").strip(),
+            "customer_domain": data.get("customer_domain", "").strip(),
+            "opportunity_name": data.get("opportunity_name", "").strip(),
+            "expected_close_on": data.get("expected_close_on"),
+            "lines": {product_line: str(amount) for product_line, amount in self.lines().items()},
+        }
+
+    @classmethod
+    def initial_from(cls, registration) -> dict:
+        """The form prefilled with ``registration``: a draft's saved input, or what a rejected one registered."""
+        if registration.status == registration.Status.DRAFT:
+            draft = registration.draft or {}
+            initial = {key: draft.get(key, "") for key in ("customer_name", "customer_country", "customer_vat",
+                                                           "customer_domain")}  # fmt: skip
+            lines = draft.get("lines") or {}
+        else:
+            customer = registration.customer
+            initial = {"customer_name": customer.name, "customer_country": customer.country,
+                       "customer_vat": customer.vat, "customer_domain": customer.domain}  # fmt: skip
+            lines = {line.product_line: line.estimated_amount for line in registration.lines.all()}
+        initial.update(opportunity_name=registration.opportunity_name, expected_close_on=registration.expected_close_on)
+        for product_line, amount in lines.items():
+            initial[amount_field_name(product_line)] = amount
+        return initial
 
     @staticmethod
     def new_token() -> uuid.UUID:

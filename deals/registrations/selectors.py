@@ -29,6 +29,11 @@ def registration_list_for_partner(*, registrations: QuerySet[Registration]) -> Q
     )
 
 
+def registration_drafts_for_partner(*, registrations: QuerySet[Registration]) -> list[Registration]:
+    """The drafts among ``registrations`` (already scoped), newest first (never submitted: no customer yet)."""
+    return list(registrations.filter(status=Registration.Status.DRAFT).order_by("-created_at", "-pk"))
+
+
 def registrations_expiring_soon(registrations: QuerySet[Registration], *, today: date) -> QuerySet[Registration]:
     """Approved registrations whose protection ends within ``EXPIRING_SOON_DAYS`` days."""
     return registrations.filter(
@@ -104,6 +109,12 @@ def extension_window(registration: Registration) -> tuple[date, date] | None:
         return None
     days = Program.current().registration_extension_window_days
     return registration.protection_ends_on - timedelta(days=days), registration.protection_ends_on
+
+
+def registration_can_edit(registration: Registration) -> bool:
+    """The partner edits (and submits) a draft, or corrects and resubmits a rejected registration; nothing else
+    (a submitted or decided registration is what staff saw and decided)."""
+    return registration.status in (Registration.Status.DRAFT, Registration.Status.REJECTED)
 
 
 def registration_can_withdraw(registration: Registration) -> bool:

@@ -41,6 +41,7 @@ from . import events
 from .selectors import (
     extension_can_request,
     extension_window,
+    registration_can_edit,
     registration_can_mark_lost,
     registration_can_withdraw,
     registration_competitors,
@@ -220,6 +221,7 @@ def registration_submit(
     token: uuid.UUID | None = None,
     customer_id: int | None = None,
     today: date | None = None,
+    registration: Registration | None = None,
 ) -> SubmitResult:
     """Register a deal for ``partner``: match or create the customer, refuse a duplicate of the partner's own
     active registration, flag a conflict with another partner's earlier one, and auto-approve within the tier limit.
@@ -227,12 +229,17 @@ def registration_submit(
     ``customer_id`` picks an existing customer the partner chose among the near matches. ``token`` is the
     form's hidden idempotency key: submitting it again returns the first registration. Raise
     ``ValidationError`` (by field) when a rule refuses the registration.
+
+    ``registration`` is the partner's draft or rejected registration being submitted (again): it keeps its
+    number and history, and goes through every rule as a new one would — its time priority is now.
     """
     today = today or _today()
     if token is not None:
         existing = Registration.objects.filter(partner=partner, submission_token=token).first()
-        if existing is not None:
+        if existing is not None and existing.status != Status.DRAFT:
             return SubmitResult(existing, created=False)
+    if registration is not None:
+        _refuse_unless_editable(Registration.objects.get(pk=registration.pk), partner=partner)
     errors = registration_validate(
         partner=partner, country=identity.country, expected_close_on=expected_close_on, lines=lines, today=today
     )
@@ -251,10 +258,16 @@ def registration_submit(
         customer = _lock_customer(customer.pk)
     if token is not None:  # a concurrent double submit got the lock first
         existing = Registration.objects.filter(partner=partner, submission_token=token).first()
-        if existing is not None:
+        if existing is not None and existing.status != Status.DRAFT:
             return SubmitResult(existing, created=False)
+    previous = None
+    if registration is not None:
+        # The row lock comes after the customer's, as in the staff decisions (``_locked``): never a lock cycle.
+        previous = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
+        _refuse_unless_editable(previous, partner=partner)
 
     product_lines = sorted(lines)
+    # A draft or a rejected registration holds nothing: it is never among the holders (nor its own conflict).
     holders = registration_holders(customer_id=customer.pk, product_lines=product_lines, day=today)
     own = holders.filter(partner=partner).order_by("submitted_at", "pk").first()
     if own is not None:
@@ -269,29 +282,36 @@ def registration_submit(
     first = holders.exclude(partner=partner).order_by("submitted_at", "pk").first()
 
     now = timezone.now()
-    registration = Registration.objects.create(
-        number=_new_number(),
-        partner=partner,
-        submitted_by=user,
-        customer=customer,
-        opportunity_name=opportunity_name,
-        expected_close_on=expected_close_on,
-        status=Status.SUBMITTED,
-        submission_token=token,
-        submitted_at=now,
-        conflict_with=first,
-    )
+    if previous is None:
+        registration = Registration.objects.create(
+            number=_new_number(),
+            partner=partner,
+            submitted_by=user,
+            customer=customer,
+            opportunity_name=opportunity_name,
+            expected_close_on=expected_close_on,
+            status=Status.SUBMITTED,
+            submission_token=token,
+            submitted_at=now,
+            conflict_with=first,
+        )
+        from_status, kind, params = Status.DRAFT, events.CONFLICT if first else "", {}
+    else:
+        registration = previous
+        from_status = previous.status
+        if from_status == Status.REJECTED:
+            kind = events.RESUBMITTED_CONFLICT if first else events.RESUBMITTED
+            params = {"first_submitted_on": timezone.localdate(previous.submitted_at).isoformat()}
+        else:
+            kind, params = (events.CONFLICT if first else ""), {}
+        _submit_again(registration, user=user, customer=customer, opportunity_name=opportunity_name,
+                      expected_close_on=expected_close_on, token=token, now=now, first=first)  # fmt: skip
+        registration.lines.all().delete()
     RegistrationLine.objects.bulk_create(
         RegistrationLine(registration=registration, product_line=product_line, estimated_amount=lines[product_line])
         for product_line in product_lines
     )
-    _event(
-        registration,
-        actor=user,
-        from_status=Status.DRAFT,
-        to_status=Status.SUBMITTED,
-        kind=events.CONFLICT if first else "",
-    )
+    _event(registration, actor=user, from_status=from_status, to_status=Status.SUBMITTED, kind=kind, params=params)
     if first is None:
         tier = partner_tier_on(partner, today)  # the tier on the submission date, from the history
         limit = tier.auto_approval_limit
@@ -300,6 +320,93 @@ def registration_submit(
             params = {"total": str(total), "tier": tier.name, "limit": str(limit)}
             _approve(registration, actor=None, today=today, kind=events.AUTO_APPROVED, params=params)
     return SubmitResult(registration, created=True)
+
+
+def _refuse_unless_editable(registration: Registration, *, partner: Partner) -> None:
+    if registration.partner_id != partner.pk or not registration_can_edit(registration):
+        message = _("Only a draft or a rejected registration can be submitted again.")
+        raise ValidationError({"__all__": [ValidationError(message, code="transition")]})
+
+
+def _submit_again(registration: Registration, *, user, customer, opportunity_name, expected_close_on, token, now,
+                  first) -> None:  # fmt: skip
+    """Turn a draft or a rejected registration into a fresh submission: the earlier decision, protection and
+    extension no longer apply (the history keeps them); the time priority is ``now``."""
+    registration.status = Status.SUBMITTED
+    registration.submitted_by = user
+    registration.customer = customer
+    registration.opportunity_name = opportunity_name
+    registration.expected_close_on = expected_close_on
+    registration.submission_token = token
+    registration.submitted_at = now
+    registration.conflict_with = first
+    registration.draft = {}
+    registration.decided_at = None
+    registration.approved_on = None
+    registration.protection_ends_on = None
+    registration.decision_note = ""
+    registration.decision_kind = ""
+    registration.decision_params = {}
+    registration.extension = Extension.NONE
+    registration.extension_reason = ""
+    registration.extension_requested_on = None
+    registration.save()
+
+
+# --- drafts ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def registration_save_draft(
+    *, partner: Partner, user, data: dict, token: uuid.UUID | None = None, registration: Registration | None = None
+) -> Registration:
+    """Save the form's input as a draft of ``partner`` without submitting it: no matching, no conflict check,
+    no protection, no email, nothing for staff. Only the customer's name is required.
+
+    ``data`` holds the form's fields as text (``customer_name``, ``customer_country``, …, ``lines``); the
+    draft's ``registration`` is updated, else a new draft is made (once per form ``token``).
+    """
+    name = (data.get("customer_name") or "").strip()
+    if not name:
+        raise ValidationError({"customer_name": [_("A draft needs at least the customer's name.")]})
+    if registration is None and token is not None:
+        registration = Registration.objects.filter(partner=partner, submission_token=token).first()
+    if registration is not None:
+        registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
+        if registration.partner_id != partner.pk or registration.status != Status.DRAFT:
+            message = _("Only a draft can be saved as a draft.")
+            raise ValidationError({"__all__": [ValidationError(message, code="transition")]})
+    draft = {key: value for key, value in data.items() if key not in ("opportunity_name", "expected_close_on")}
+    draft["customer_name"] = name
+    fields = {
+        "opportunity_name": (data.get("opportunity_name") or "").strip(),
+        "expected_close_on": data.get("expected_close_on") or None,
+        "draft": draft,
+    }
+    if registration is None:
+        registration = Registration.objects.create(
+            number=_new_number(),
+            partner=partner,
+            submitted_by=user,
+            status=Status.DRAFT,
+            submission_token=token,
+            **fields,
+        )
+        _event(registration, actor=user, from_status="", to_status=Status.DRAFT)
+        return registration
+    for field, value in fields.items():
+        setattr(registration, field, value)
+    registration.save(update_fields=list(fields))
+    return registration
+
+
+@transaction.atomic
+def registration_delete_draft(*, registration: Registration, partner: Partner) -> None:
+    """Delete a draft of ``partner`` (it was never submitted: nobody else ever saw it)."""
+    registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
+    if registration.partner_id != partner.pk or registration.status != Status.DRAFT:
+        _refuse(_("Only a draft can be deleted."))
+    registration.delete()
 
 
 # --- staff decisions ------------------------------------------------------------------------------------------
@@ -812,9 +919,11 @@ __all__ = [
     "registration_approve",
     "registration_arbitrate",
     "registration_decide_extension",
+    "registration_delete_draft",
     "registration_mark_lost",
     "registration_reject",
     "registration_request_extension",
+    "registration_save_draft",
     "registration_submit",
     "registration_validate",
     "registration_withdraw",

@@ -9,35 +9,40 @@ from django.utils.translation import gettext_lazy as _
 from portal.catalog import ProductLine
 from portal.csvexport import csv_amount, csv_text
 from portal.money import money_text
-from portal.tables import FastTable, ShortDateColumn
+from portal.tables import FastTable, ShortDateColumn, stacked_cell
 
 from ..models import Registration
-from ..tables import NUMBER_ATTRS, product_line_labels
+from ..tables import product_line_labels
 
 
 class RegistrationTable(FastTable):
+    # On a phone the rows stack into labelled lines (``stack-table``); the ``col-low`` columns give way.
     number = tables.Column(
         verbose_name=_("Registration"),
         linkify=("deals:registration_detail", {"number": tables.A("number")}),
-        attrs={"th": {"class": "identifier"}, "td": {"class": "identifier"}},
+        attrs=stacked_cell(_("Registration"), "identifier"),
     )
-    customer = tables.Column(verbose_name=_("Customer"), accessor="customer__name", order_by=("customer__name",))
-    opportunity_name = tables.Column(
-        verbose_name=_("Opportunity"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+    customer = tables.Column(
+        verbose_name=_("Customer"),
+        accessor="customer__name",
+        order_by=("customer__name",),
+        attrs=stacked_cell(_("Customer"), "customer"),
     )
+    opportunity_name = tables.Column(verbose_name=_("Opportunity"), attrs=stacked_cell(_("Opportunity"), "col-low"))
     product_lines = tables.Column(
-        verbose_name=_("Product lines"), orderable=False, attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+        verbose_name=_("Product lines"), orderable=False, attrs=stacked_cell(_("Product lines"), "col-low")
     )
-    estimated_total = tables.Column(verbose_name=_("Estimated total"), attrs=NUMBER_ATTRS)
-    status = tables.Column(verbose_name=_("Status"))
-    submitted_at = ShortDateColumn(
-        verbose_name=_("Submitted"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
-    )
+    estimated_total = tables.Column(verbose_name=_("Estimated total"), attrs=stacked_cell(_("Estimated total"), "num"))
+    status = tables.Column(verbose_name=_("Status"), attrs=stacked_cell(_("Status"), "status"))
+    submitted_at = ShortDateColumn(verbose_name=_("Submitted"), attrs=stacked_cell(_("Submitted"), "col-low"))
     expected_close_on = ShortDateColumn(
-        verbose_name=_("Expected close"), attrs={"th": {"class": "col-low"}, "td": {"class": "col-low"}}
+        verbose_name=_("Expected close"), attrs=stacked_cell(_("Expected close"), "col-low")
     )
     protection_ends_on = ShortDateColumn(
-        verbose_name=_("Protected until"), accessor="protection_shown_until", order_by="protection_ends_on"
+        verbose_name=_("Protected until"),
+        accessor="protection_shown_until",
+        order_by="protection_ends_on",
+        attrs=stacked_cell(_("Protected until")),
     )
 
     class Meta:
@@ -55,6 +60,7 @@ class RegistrationTable(FastTable):
         ]
         order_by = ("-submitted_at",)
         empty_text = _("No registrations match these filters.")
+        attrs = {"class": "registrations stack-table"}
 
     def render_product_lines(self, value):
         return ", ".join(product_line_labels(value))

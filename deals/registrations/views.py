@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
@@ -26,15 +27,19 @@ from .selectors import (
     extension_can_request,
     extension_window,
     partner_own_customer_names,
+    registration_can_edit,
     registration_can_mark_lost,
     registration_can_withdraw,
     registration_detail_for_partner,
+    registration_drafts_for_partner,
     registration_list_for_partner,
     registration_near_matches,
 )
 from .services import (
+    registration_delete_draft,
     registration_mark_lost,
     registration_request_extension,
+    registration_save_draft,
     registration_submit,
     registration_withdraw,
 )
@@ -64,23 +69,72 @@ class RegistrationListView(RegistrationScopeMixin, FilteredCsvExportMixin, Singl
     table_pagination = {"per_page": 25}
 
     def get_queryset(self):
-        return registration_list_for_partner(registrations=self.registrations())
+        # Drafts are listed apart (``drafts``): they were never submitted and have no status to filter by.
+        return registration_list_for_partner(
+            registrations=self.registrations().exclude(status=Registration.Status.DRAFT)
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["drafts"] = registration_drafts_for_partner(registrations=self.registrations())
+        return context
 
     def export_rows(self, registrations):
         return registration_export_rows(registrations)
 
 
 class RegistrationCreateView(RegistrationScopeMixin, FormView):
+    """Register a deal, or save it as a draft ("save_draft" button: only the customer's name is needed)."""
+
     template_name = "deals/registration_form.html"
     form_class = RegistrationForm
+    registration = None  # the draft or rejected registration being edited (``RegistrationEditView``)
 
     def get_initial(self):
         return {"token": RegistrationForm.new_token(), "customer_country": self.partner.country}
 
+    def saving_draft(self) -> bool:
+        return self.request.method == "POST" and "save_draft" in self.request.POST and self.can_save_draft()
+
+    def can_save_draft(self) -> bool:
+        """A new registration or a draft can be saved as a draft; a rejected one is corrected and resubmitted."""
+        return self.registration is None or self.registration.status == Registration.Status.DRAFT
+
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "own_customers": partner_own_customer_names(partner=self.partner)}
+        return {
+            **super().get_form_kwargs(),
+            "own_customers": partner_own_customer_names(partner=self.partner),
+            "draft": self.saving_draft(),
+        }
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(registration=self.registration, can_save_draft=self.can_save_draft(), **kwargs)
 
     def form_valid(self, form):
+        if form.draft:
+            return self.draft_valid(form)
+        return self.submit_valid(form)
+
+    def draft_valid(self, form):
+        try:
+            draft = registration_save_draft(
+                partner=self.partner,
+                user=self.request.user,
+                data=form.draft_data(),
+                token=form.cleaned_data["token"],
+                registration=self.registration,
+            )
+        except ValidationError as error:
+            for field, field_errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, field_errors)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Draft %s is saved. It is not submitted: nobody else sees it until you submit it.") % draft.number,
+        )
+        return redirect("deals:registration_edit", number=draft.number)
+
+    def submit_valid(self, form):
         identity = form.identity()
         choice = form.cleaned_data["customer_choice"]
         customer_id = None
@@ -107,6 +161,7 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
                 lines=form.lines(),
                 token=form.cleaned_data["token"],
                 customer_id=customer_id,
+                registration=self.registration,
             )
         except ValidationError as error:
             for field, field_errors in error.message_dict.items():
@@ -120,8 +175,80 @@ class RegistrationCreateView(RegistrationScopeMixin, FormView):
         return redirect("deals:registration_detail", number=registration.number)
 
 
+class RegistrationEditView(RegistrationCreateView):
+    """Edit and submit a draft, or correct and resubmit a rejected registration: the form of a new one, prefilled,
+    and the same submission; the registration keeps its number and history."""
+
+    def get(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        if not registration_can_edit(self.registration):  # no form: say why, on the registration
+            messages.info(request, self.refusal())
+            return redirect("deals:registration_detail", number=self.registration.number)
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        return super().post(request, *args, **kwargs)
+
+    @staticmethod
+    def refusal() -> str:
+        return _(
+            "Only a draft or a rejected registration can be edited: a submitted or decided registration stays "
+            "as channel staff saw it."
+        )
+
+    def get_initial(self):
+        initial = {**RegistrationForm.initial_from(self.registration), "token": RegistrationForm.new_token()}
+        initial["customer_country"] = initial.get("customer_country") or self.partner.country  # as a new form
+        return initial
+
+
+class RegistrationDeleteDraftView(RegistrationScopeMixin, FormView):
+    """Delete a draft (confirmation page, then the deletion)."""
+
+    template_name = "deals/registration_confirm.html"
+    form_class = ConfirmForm
+
+    def get(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        if self.registration.status != Registration.Status.DRAFT:
+            messages.info(request, _("Only a draft can be deleted."))
+            return redirect("deals:registration_detail", number=self.registration.number)
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self.registration = self.get_registration()
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            registration=self.registration,
+            title=_("Delete draft %s") % self.registration.number,
+            question=_("Delete this draft? It was never submitted; it cannot be recovered."),
+            button=_("Delete draft"),
+            button_class="btn btn-danger",
+            cancel_url=reverse("deals:registration_edit", kwargs={"number": self.registration.number}),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            registration_delete_draft(registration=self.registration, partner=self.partner)
+        except ValidationError as error:
+            messages.info(self.request, " ".join(error.messages))
+            return redirect("deals:registration_detail", number=self.registration.number)
+        messages.success(self.request, _("Draft %s is deleted.") % self.registration.number)
+        return redirect("deals:registration_list")
+
+
 class RegistrationDetailView(RegistrationScopeMixin, TemplateView):
     template_name = "deals/registration_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        registration = self.get_registration()
+        if registration.status == Registration.Status.DRAFT:  # a draft is its form
+            return redirect("deals:registration_edit", number=registration.number)
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -129,6 +256,7 @@ class RegistrationDetailView(RegistrationScopeMixin, TemplateView):
         today = timezone.localdate()
         context.update(
             registration=registration,
+            can_resubmit=registration_can_edit(registration),
             can_withdraw=registration_can_withdraw(registration),
             can_mark_lost=registration_can_mark_lost(registration),
             can_extend=extension_can_request(registration, today=today),

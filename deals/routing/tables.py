@@ -11,7 +11,9 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from ..tables import NUMBER_ATTRS, money
+from portal.money import money_text
+
+from ..tables import NUMBER_ATTRS
 from ..templatetags.deal_tags import order_link
 
 STATUS_PILLS = {"accepted": "pill-ok", "declined": "pill-bad"}
@@ -39,7 +41,7 @@ class _RoutedTable(tables.Table):
         return _short_date(value)
 
     def render_total(self, value):
-        return money(value)
+        return money_text(value)
 
 
 class RoutedPendingTable(_RoutedTable):
@@ -59,7 +61,12 @@ class RoutedPendingTable(_RoutedTable):
             "",
             "<li>{} — {} × {}: {}</li>",
             (
-                (line.get_product_line_display(), line.description or line.sku, line.quantity, money(line.net_amount))
+                (
+                    line.get_product_line_display(),
+                    line.description or line.sku,
+                    line.quantity,
+                    money_text(line.net_amount),
+                )
                 for line in record.lines
             ),
         )

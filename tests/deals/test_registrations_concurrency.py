@@ -10,11 +10,11 @@ from django.db import connection
 
 from deals.matching import CustomerIdentity
 from deals.models import Customer, Registration
-from deals.registrations.services import registration_submit
+from deals.registrations.services import registration_reject, registration_submit
 from partners.models import Tier
-from tests.factories import MembershipFactory, PartnerFactory
+from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.factories.deals_pages import CustomerFactory
-from tests.factories.registrations import TODAY
+from tests.factories.registrations import TODAY, identity_of
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -73,4 +73,44 @@ def test_two_partners_at_once_for_a_customer_new_to_the_portal(require_postgresq
     registrations = race(CustomerIdentity(name="Brand New Race", country="FR", domain="race.example"), rounds_of=3)
     assert Customer.objects.filter(domain_key="race.example").count() == 1
     assert len(registrations) == 3
+    assert_exactly_one_first(registrations)
+
+
+def test_a_resubmission_racing_another_partners_submission_has_exactly_one_first(require_postgresql):
+    """A rejected registration resubmitted at the very moment another partner registers the customer: the
+    resubmission keeps no priority of its own, and exactly one of the two is first (the same customer lock)."""
+    gold = Tier.objects.get(code="gold")
+    customer = CustomerFactory(name="Race Resubmit SA", vat="FR00099988877")
+    identity = identity_of(customer)
+    resubmitter = MembershipFactory(partner=PartnerFactory(tier=gold), role="sales")
+    rejected = registration_submit(partner=resubmitter.partner, user=resubmitter.user, identity=identity,
+                                   opportunity_name="Before", expected_close_on=TODAY + timedelta(days=30),
+                                   lines={"server": Decimal("90000.00")}, today=TODAY).registration  # fmt: skip
+    registration_reject(registration=rejected, actor=UserFactory(is_staff=True), reason="Amount too high")
+    other = MembershipFactory(partner=PartnerFactory(tier=gold), role="sales")
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def go(member, registration):
+        try:
+            barrier.wait(timeout=10)
+            registration_submit(partner=member.partner, user=member.user, identity=identity, opportunity_name="Race",
+                                expected_close_on=TODAY + timedelta(days=30), lines={"server": Decimal("1000.00")},
+                                today=TODAY, registration=registration)  # fmt: skip
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=go, args=(resubmitter, rejected)),
+        threading.Thread(target=go, args=(other, None)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    registrations = list(Registration.objects.order_by("submitted_at", "pk"))
+    assert len(registrations) == 2 and rejected.pk in {r.pk for r in registrations}
     assert_exactly_one_first(registrations)

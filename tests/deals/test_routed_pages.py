@@ -58,7 +58,8 @@ def test_pending_offers_show_customer_lines_total_and_deadline(client, setup):
     html = response.content.decode()
     assert "Mairie de Lyon" in html
     assert mine.case.order.number in html
-    assert "12,800.50" in html
+    assert "12,800.50\u00a0USD" in html  # the total and each line carry the currency (portal.money.money_text)
+    assert "800.50\u00a0USD" in html.replace("12,800.50", "")
     assert accept_url(mine) in html and decline_url(mine) in html
     assert other.case.order.number not in html
     assert [offer.pk for offer in response.context["pending"]] == [mine.pk]

@@ -63,6 +63,8 @@ MATRIX: dict[str, Entry] = {
     "deals:registration_list": Entry(roles=(ADMIN, SALES), downloads=("export=csv",), shows="registration"),
     "deals:registration_create": Entry(roles=(ADMIN, SALES)),
     "deals:registration_detail": Entry(roles=(ADMIN, SALES), target="registration"),
+    "deals:registration_edit": Entry(roles=(ADMIN, SALES), target="registration"),
+    "deals:registration_delete_draft": Entry(roles=(ADMIN, SALES), target="registration"),
     "deals:registration_withdraw": Entry(roles=(ADMIN, SALES), target="registration"),
     "deals:registration_lost": Entry(roles=(ADMIN, SALES), target="registration"),
     "deals:registration_extension": Entry(roles=(ADMIN, SALES), target="registration"),
