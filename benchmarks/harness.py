@@ -111,6 +111,7 @@ class Workers:
         for index, process in enumerate(self.processes):  # ready before the job is queued: its time is the job's
             while b"ready." not in (self.log_dir / f"bench-worker-{index}.log").read_bytes():
                 if process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()  # no worker left behind, to take the next run's tasks on a dropped database
                     raise BenchError(f"a celery worker did not start: see {self.log_dir}/bench-worker-{index}.log")
                 time.sleep(0.2)
         return self
