@@ -61,6 +61,15 @@ class LargeTableAdminMixin:
 
     show_full_result_count = False
     paginator = CappedCountPaginator
+    # A search is narrowed, not browsed: its results are counted up to a tenth of the cap (a word matching a few
+    # percent of the rows would otherwise be checked on hundreds of thousands of them to count to 10,000).
+    search_count_cap = 1_000
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        if request.GET.get("q") and isinstance(paginator, CappedCountPaginator):
+            paginator.cap = min(paginator.cap, self.search_count_cap)
+        return paginator
 
 
 class DefaultChoiceListFilter(admin.SimpleListFilter):

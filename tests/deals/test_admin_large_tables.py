@@ -111,6 +111,15 @@ def test_a_word_naming_many_customers_is_checked_on_the_rows_with_the_same_answe
     assert by_ids["industries q9"] == {"XO-77"} and by_ids["SO-3 Northwind"] == set()
 
 
+def test_a_search_is_counted_up_to_a_tenth_of_the_cap(client, orders, monkeypatch):
+    from deals.admin import OrderAdmin
+
+    monkeypatch.setattr(OrderAdmin, "search_count_cap", 2)
+    searched = client.get(reverse("admin:deals_order_changelist"), {"q": "SO"})
+    assert searched.context["cl"].result_count == 2 < len(orders)  # counted up to the search cap
+    assert client.get(reverse("admin:deals_order_changelist")).context["cl"].result_count == len(orders)
+
+
 def test_an_exact_order_number_is_found_alone_before_any_partial_match(client, orders):
     longer = OrderFactory(partner=orders[0].partner, number="SO-10")
     OrderLineFactory(order=longer, line_number=1, net_amount=Decimal("1.00"))
