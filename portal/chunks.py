@@ -7,8 +7,9 @@ there: a chunk killed half-way rolls back alone and is simply run again; a chunk
 second process) finds it finished, or locked by the run in progress, and does nothing. When the last chunk
 finishes, the parent's ``finish`` runs once, in the transaction that holds the parent locked.
 
-The result is exactly that of one process: chunks read the inputs the plan fixed (a job passes a watermark in
-its parameters when rows may arrive during the run), and no chunk's work depends on another's.
+The result is that of one process: no chunk's work depends on another's, and chunks read the inputs the plan
+fixed (a job passes a watermark in its parameters for rows that arrive during the run). Inputs a job does not fix
+are read when each chunk runs: a change to them during a run reaches the chunks that run after it.
 
 Two ways to run a plan, with the same chunks and the same result (a test proves it):
 
@@ -41,8 +42,10 @@ logger = logging.getLogger(__name__)
 
 CHUNK_TASK = "portal.tasks.job_chunk_run"
 FINISH_TASK = "portal.tasks.job_chunks_finish"
-# A chunk is queued again at most this often (then it is left for staff, in the job runs' admin).
-MAX_CHUNK_REDISPATCHES = 5
+# A chunk is queued again at most this often (then it is left for staff, in the job runs' admin). A copy queued
+# while the first still waits behind other tasks is harmless (it finds the chunk finished, or running, and stops),
+# so the bound is generous: a sweep every 5 minutes through 4 hours of backlog or broker outage.
+MAX_CHUNK_REDISPATCHES = 48
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def _plan(job: ChunkedJob, period: str, params: dict, *, force: bool, dispatch: 
             parent.chunks.all().delete()
             parent.finished_at = None
             parent.save(update_fields=["finished_at"])
-        if not parent.chunks.exists():
+        planned_before = parent.chunks.exists()
+        if not planned_before:
             plan = job.plan(params)
             JobRun.objects.bulk_create(
                 JobRun(
@@ -106,9 +110,20 @@ def _plan(job: ChunkedJob, period: str, params: dict, *, force: bool, dispatch: 
             )
         pending = 0
         if dispatch:  # queued in this transaction, sent after commit
-            for child in parent.chunks.filter(finished_at=None).order_by("period"):
-                task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{child.redispatches}")
+            unfinished = parent.chunks.filter(finished_at=None).order_by("period")
+            if planned_before:  # a chunk running now holds its row, and takes this parent's next: never wait on it
+                unfinished = unfinished.select_for_update(skip_locked=True)
+            unfinished = list(unfinished)
+            if planned_before:  # started again (a later night, a re-run): each chunk queued anew, not deduplicated
+                JobRun.objects.filter(pk__in=[child.pk for child in unfinished]).update(
+                    redispatches=F("redispatches") + 1
+                )
+            for child in unfinished:
+                attempt = child.redispatches + planned_before
+                task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{attempt}")
                 pending += 1
+            if planned_before and not parent.chunks.filter(finished_at=None).exists():  # the finish was lost
+                _finish_queue(parent, reason="restart")
     return parent, pending
 
 
@@ -125,10 +140,20 @@ def chunk_run(child_pk: int, *, wait: bool = False, finish: bool = True) -> dict
         job: ChunkedJob = import_string(child.task_kwargs["job"])
         result = job.chunk(child.task_kwargs["params"], child.task_kwargs["chunk"]) or {}
         JobRun.objects.filter(pk=child.pk).update(finished_at=timezone.now(), runs=F("runs") + 1, result=result)
-        if finish and not JobRun.objects.filter(parent_id=child.parent_id, finished_at=None).exclude(pk=child.pk):
-            parent = JobRun.objects.get(pk=child.parent_id)
-            task_enqueue(FINISH_TASK, args=[parent.pk], key=f"jobfinish:{parent.pk}:{parent.runs}")
+        if finish:
+            # The last chunks to finish take the parent's row in turn, so the second one sees the first one's
+            # commit: two chunks finishing at the same moment cannot both think the other one is still running.
+            parent = JobRun.objects.select_for_update().get(pk=child.parent_id)
+            if not JobRun.objects.filter(parent_id=parent.pk, finished_at=None).exclude(pk=child.pk).exists():
+                task_enqueue(FINISH_TASK, args=[parent.pk], key=f"jobfinish:{parent.pk}:{parent.runs}")
     return result
+
+
+def _finish_queue(parent: JobRun, *, reason: str) -> None:
+    """Queue the finish of ``parent`` again (its first one was lost), once per call: each has a key of its own."""
+    JobRun.objects.filter(pk=parent.pk).update(redispatches=F("redispatches") + 1)
+    key = f"jobfinish:{parent.pk}:{parent.runs}:{reason}:{parent.redispatches + 1}"
+    task_enqueue(FINISH_TASK, args=[parent.pk], key=key)
 
 
 def chunks_finish(parent_pk: int) -> dict | None:
@@ -158,20 +183,27 @@ def job_chunks_redispatch(*, older_than: timedelta) -> int:
     """
     cutoff = timezone.now() - older_than
     queued = 0
-    parents = JobRun.objects.filter(finished_at=None, chunks__isnull=False, created_at__lte=cutoff).distinct()
-    for parent in parents:
+    # Planned before the cutoff (a forced re-plan of an old run is young again): its chunks' own creation.
+    parents = JobRun.objects.filter(finished_at=None, chunks__created_at__lte=cutoff).distinct()
+    for parent_pk in parents.values_list("pk", flat=True):
         with transaction.atomic():
+            # The finish holds the parent's row while it runs, and so does a chunk checking whether it was last.
+            parent = JobRun.objects.select_for_update(skip_locked=True).filter(pk=parent_pk, finished_at=None).first()
+            if parent is None:
+                continue
             unfinished = parent.chunks.filter(finished_at=None)
             if not unfinished.exists():
-                task_enqueue(FINISH_TASK, args=[parent.pk], key=f"jobfinish:{parent.pk}:{parent.runs}:sweep")
-                queued += 1
+                if parent.redispatches < MAX_CHUNK_REDISPATCHES:
+                    _finish_queue(parent, reason="sweep")
+                    queued += 1
                 continue
             last = parent.chunks.aggregate(last=Max("finished_at"))["last"]
             if last is not None and last > cutoff:
                 continue  # making progress
-            free = list(unfinished.select_for_update(skip_locked=True).filter(redispatches__lt=MAX_CHUNK_REDISPATCHES))
+            free = list(unfinished.select_for_update(skip_locked=True))
             if connection.vendor == "postgresql" and len(free) < unfinished.count():
                 continue  # a chunk is running: the workers are at it
+            free = [child for child in free if child.redispatches < MAX_CHUNK_REDISPATCHES]
             for child in free:
                 task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{child.redispatches + 1}")
                 logger.warning("chunk %s %s was left unfinished: queued again", child.name, child.period)

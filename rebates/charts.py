@@ -11,7 +11,7 @@ from portal.charts import BarChart, Category, Series, money_text, short_amount
 from portal.fiscal import Quarter
 from portal.money import CURRENCY, ZERO
 
-from .models import COMPONENT_ORDER, Component, RebateLine
+from .models import COMPONENT_ORDER, Component, RebateLine, Statement
 
 CHART_QUARTERS = 8
 
@@ -29,6 +29,7 @@ def rebates_by_quarter(*, lines: QuerySet[RebateLine], quarters: list[Quarter]) 
     ``GROUP BY`` whatever the number of lines. A quarter's statement includes its prior-period adjustments."""
     rows = (
         lines.filter(statement__quarter__in=[str(quarter) for quarter in quarters])
+        .exclude(statement__status=Statement.Status.CLOSING)  # a close in progress shows when it is issued
         .values("statement__quarter", "component")
         .annotate(amount=Sum("amount"))
         .order_by()

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from deals import compliance
 from deals.models import OrderLine, Registration
@@ -103,7 +103,7 @@ class _Rates:
         return {component: rate for component, rate in found.items() if rate is not None}
 
 
-def _subject_facts(subjects: list[dict], program: Program):
+def _subject_facts(subjects: list[dict], program: Program, watermark: int | None = None):
     """Tier id and ``LineFacts`` of each positive line in ``subjects``, from a fixed number of queries."""
     if not subjects:
         return {}
@@ -131,6 +131,7 @@ def _subject_facts(subjects: list[dict], program: Program):
         since = min(add_months(first, -program.new_business_lookback_months), calc.quarter_bounds(first)[0])
         until = calc.quarter_bounds(last)[1]
         for partner_id, customer_id, product_line, booked_on in OrderLine.objects.filter(
+            _up_to(watermark),
             customer_id__in=customers,
             product_line__in=calc.HARDWARE_LINES,
             net_amount__gt=0,
@@ -178,11 +179,16 @@ def _subject_facts(subjects: list[dict], program: Program):
     return facts
 
 
-def _credited_lines(credits: list[dict]) -> dict[int, int]:
+def _up_to(watermark: int | None) -> Q:
+    """The order lines there when a close was planned (every line without a watermark)."""
+    return Q() if watermark is None else Q(pk__lte=watermark)
+
+
+def _credited_lines(credits: list[dict], watermark: int | None = None) -> dict[int, int]:
     """Credit line id → the id of its one credited line (``calculations.credited_line``), in one query."""
     candidates = defaultdict(list)
     for line in OrderLine.objects.filter(
-        order_id__in={credit["credited_order_id"] for credit in credits}, credited_order__isnull=True
+        _up_to(watermark), order_id__in={credit["credited_order_id"] for credit in credits}, credited_order__isnull=True
     ).values("id", "order_id", "line_number", "product_line", "service_delivery"):
         candidates[line["order_id"]].append(
             calc.ReferenceLine(
@@ -233,22 +239,25 @@ def rebate_rows_python(
     targets = OrderLine.objects.filter(partner__isnull=False, booked_on__gte=start, booked_on__lte=until or quarter.end)
     if partner_ids is not None:
         targets = targets.filter(partner_id__in=partner_ids)
-    if watermark is not None:
-        targets = targets.filter(pk__lte=watermark)
+    targets = targets.filter(_up_to(watermark))
     targets = list(targets.filter(_unstatemented()).values(*LINE_VALUES))
     credits = [line for line in targets if line["credited_order_id"] is not None]
     subjects = {line["id"]: line for line in targets if line["credited_order_id"] is None and line["net_amount"] > 0}
-    credited = _credited_lines(credits) if credits else {}
+    credited = _credited_lines(credits, watermark) if credits else {}
     if credited:
         for line in (
             OrderLine.objects.filter(
-                pk__in=set(credited.values()), partner__isnull=False, net_amount__gt=0, booked_on__gte=start
+                _up_to(watermark),
+                pk__in=set(credited.values()),
+                partner__isnull=False,
+                net_amount__gt=0,
+                booked_on__gte=start,
             )
             .filter(_unstatemented())
             .values(*LINE_VALUES)
         ):
             subjects.setdefault(line["id"], line)
-    facts = _subject_facts(list(subjects.values()), program)
+    facts = _subject_facts(list(subjects.values()), program, watermark)
     earned = {
         line_id: (tier_id, calc.line_components(line_facts, rates))
         for line_id, (tier_id, line_facts, rates) in facts.items()
@@ -345,6 +354,7 @@ WITH credit AS MATERIALIZED (
     SELECT DISTINCT ON (k.id) k.id AS credit_id, c.id AS line_id
     FROM credit k JOIN deals_orderline c
       ON c.order_id = k.credited_order_id AND c.product_line = k.product_line AND c.credited_order_id IS NULL
+     AND {_WATERMARK.format(line="c")}
     ORDER BY k.id, (c.service_delivery = k.service_delivery) DESC, c.line_number
 ), subject AS MATERIALIZED (
     -- The positive lines whose components are computed: those to put on statements (is_target), and the
@@ -356,7 +366,7 @@ WITH credit AS MATERIALIZED (
     SELECT {_LINE_COLUMNS}, false
     FROM deals_orderline c
     WHERE c.id IN (SELECT line_id FROM credited)
-      AND c.partner_id IS NOT NULL AND c.net_amount > 0 AND c.booked_on >= %(start)s
+      AND c.partner_id IS NOT NULL AND c.net_amount > 0 AND c.booked_on >= %(start)s AND {_WATERMARK.format(line="c")}
       AND NOT (c.booked_on <= %(end)s AND {_PARTNER_FILTER.format(line="c")})
       AND {_UNSTATEMENTED.format(line="c")}
 ), tier_span AS (
@@ -383,7 +393,7 @@ WITH credit AS MATERIALIZED (
            LAG(d.booked_on) OVER (PARTITION BY d.customer_id, d.product_line ORDER BY d.booked_on) AS previous_on
     FROM (SELECT DISTINCT p.customer_id, p.product_line, p.booked_on
           FROM deals_orderline p
-          WHERE p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0
+          WHERE p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0 AND {_WATERMARK.format(line="p")}
             AND p.booked_on >= {_lookback_start("%(start)s::date")}
             AND p.booked_on <= (SELECT max(booked_on) FROM subject)
             AND p.customer_id IN (SELECT customer_id FROM subject WHERE product_line = ANY(%(hardware)s::varchar[]))) d
@@ -392,7 +402,7 @@ WITH credit AS MATERIALIZED (
     SELECT p.partner_id, p.customer_id, {_fiscal_quarter_start("p.booked_on")} AS quarter_start
     FROM deals_orderline p
     WHERE p.partner_id IS NOT NULL AND p.product_line = ANY(%(hardware)s::varchar[]) AND p.net_amount > 0
-      AND p.booked_on >= {_fiscal_quarter_start("%(start)s::date")}
+      AND {_WATERMARK.format(line="p")} AND p.booked_on >= {_fiscal_quarter_start("%(start)s::date")}
       AND p.booked_on < {_fiscal_quarter_start("(SELECT max(booked_on) FROM subject)")}
                         + make_interval(months => %(quarter_months)s)
       AND p.customer_id IN (SELECT customer_id FROM subject WHERE product_line = ANY(%(hardware)s::varchar[]))

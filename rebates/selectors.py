@@ -202,7 +202,8 @@ def statement_summary(statement: Statement) -> StatementSummary:
 def program_totals() -> list[dict]:
     """What the program pays: per quarter, component and tier (one grouped query)."""
     return list(
-        RebateLine.objects.values("statement__quarter", "component", "tier__name", "tier__rank")
+        RebateLine.objects.exclude(statement__status=Statement.Status.CLOSING)  # issued, as the QuarterClose
+        .values("statement__quarter", "component", "tier__name", "tier__rank")
         .annotate(amount=Sum("amount"), lines=Count("id"))
         .order_by("-statement__quarter", "tier__rank", "component")
     )

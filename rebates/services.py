@@ -72,8 +72,9 @@ def quarter_close(*, quarter: Quarter, as_of: date, force: bool = False, dispatc
     transaction; the finish issues them all at once, records the close and queues the emails. A second run, or
     two at once, issue nothing more (two at once share the chunks); a run killed half-way keeps its finished
     chunks and the next run does the rest, to the result of one run. The chunks read the order lines there when
-    the close was planned. ``dispatch``: queue the chunks for the workers instead of running them here, and
-    return at once. Return the close's summary.
+    the close was planned, for the lines to put on statements and for their facts (new business, blended,
+    credits); registrations, certifications, attestations and rates are read when each chunk runs. ``dispatch``:
+    queue the chunks for the workers instead of running them here, and return at once. Return the close's summary.
     """
     program = Program.current()
     _check_closable(quarter, as_of, program)

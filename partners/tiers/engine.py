@@ -381,9 +381,12 @@ def _recompute_plan(params: dict) -> list[dict]:
 
 
 def _recompute_chunk(params: dict, chunk: dict) -> dict:
-    # Chunks share the lock (their partners differ); an evaluation of chosen partners waits for them all.
+    # Chunks share the lock (their partners differ); an evaluation of chosen partners waits for the chunks running.
+    # A chunk holds its partners' rows, taken in id order: a run of another day (a replay, a re-run) overlapping
+    # this one evaluates them after this chunk commits, and sees what it wrote (no change written twice).
     exclusive("tiers.evaluate", shared=True)
-    ids = list(Partner.objects.filter(active=True, **in_range(chunk["lo"], chunk["hi"])).values_list("pk", flat=True))
+    partners = Partner.objects.select_for_update(no_key=True).filter(active=True, **in_range(chunk["lo"], chunk["hi"]))
+    ids = list(partners.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return dict.fromkeys(SUMMED, 0)
     return _evaluate(as_of=date.fromisoformat(params["as_of"]), partner_ids=ids, changed_by=None)

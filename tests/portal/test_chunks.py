@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.chunks import (
@@ -117,10 +118,12 @@ def test_the_plan_is_fixed_when_made_and_a_forced_run_plans_again():
 def test_dispatch_queues_each_chunk_once_and_the_last_chunk_queues_the_finish():
     params = {"items": [1, 2, 3], "period": "P4"}
     assert chunked_run(TOY, "P4", params, dispatch=True) == {"dispatched": 2, "chunks": 2}
-    assert chunked_run(TOY, "P4", params, dispatch=True) == {"dispatched": 2, "chunks": 2}  # the same tasks
     queued = TaskOutbox.objects.filter(name=CHUNK_TASK)
     assert queued.count() == 2
     first, last = (row.args[0] for row in queued.order_by("pk"))
+    # started again (the next night, a manual re-run): queued anew, under new keys the outbox does not drop
+    assert chunked_run(TOY, "P4", params, dispatch=True) == {"dispatched": 2, "chunks": 2}
+    assert queued.count() == 4 and JobRun.objects.get(pk=first).redispatches == 1
     assert chunk_run(first) == {"done": 2} and not TaskOutbox.objects.filter(name=FINISH_TASK).exists()
     assert chunk_run(first) is None  # a redelivery: finished already
     assert chunk_run(last) == {"done": 1}
@@ -133,7 +136,8 @@ def test_stalled_chunks_are_queued_again_and_a_lost_finish_too_but_not_a_job_mak
     params = {"items": [1, 2, 3, 4, 5], "period": "P5"}
     chunked_run(TOY, "P5", params, dispatch=True)
     parent = JobRun.objects.get(name="toy", period="P5")
-    JobRun.objects.filter(pk=parent.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    JobRun.objects.filter(Q(pk=parent.pk) | Q(parent=parent)).update(created_at=ten_minutes_ago)
     first = JobRun.objects.get(period="P5#0000")
     chunk_run(first.pk)
     assert job_chunks_redispatch(older_than=timedelta(minutes=2)) == 0  # a chunk finished just now
@@ -146,9 +150,18 @@ def test_stalled_chunks_are_queued_again_and_a_lost_finish_too_but_not_a_job_mak
     for child in JobRun.objects.filter(parent=parent, finished_at=None):
         chunk_run(child.pk, finish=False)  # as if the finish they queue were lost
     assert job_chunks_redispatch(older_than=timedelta(minutes=2)) == 1
-    assert TaskOutbox.objects.filter(name=FINISH_TASK, key__endswith=":sweep").count() == 1
+    assert TaskOutbox.objects.filter(name=FINISH_TASK, key__contains=":sweep:").count() == 1
+    # that finish failed too: the next sweep queues it again, under a key of its own
+    assert job_chunks_redispatch(older_than=timedelta(minutes=2)) == 1
+    assert TaskOutbox.objects.filter(name=FINISH_TASK, key__contains=":sweep:").count() == 2
     chunks_finish(parent.pk)
     assert job_chunks_redispatch(older_than=timedelta(minutes=2)) == 0
+
+
+def test_a_plan_made_just_now_is_not_swept_even_for_an_old_run():
+    chunked_run(TOY, "P7", {"items": [1, 2], "period": "P7"}, dispatch=True)
+    JobRun.objects.filter(name="toy", period="P7").update(created_at=timezone.now() - timedelta(hours=1))
+    assert job_chunks_redispatch(older_than=timedelta(minutes=2)) == 0  # its chunks were planned just now
 
 
 def test_staff_see_each_run_with_its_duration_and_chunks_finished(client):

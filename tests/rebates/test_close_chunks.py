@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from api.services import api_token_create
+from deals.models import Customer, OrderLine
 from portal.chunks import chunk_name, chunk_run, chunks_finish
 from portal.fiscal import Quarter
 from portal.models import JobRun, TaskOutbox
@@ -48,6 +49,12 @@ def test_statements_of_a_close_in_progress_are_seen_by_nobody_until_its_last_chu
     api = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=user, name='t').secret}"}
     assert client.get(reverse("api:statements"), **api).json()["results"] == []
     assert client.get(reverse("api:statement", kwargs={"number": closing.number}), **api).status_code == 404
+    from rebates.charts import rebates_by_quarter
+    from rebates.selectors import program_totals
+
+    quarters = [Q1]
+    assert rebates_by_quarter(lines=RebateLine.objects.filter(statement__partner=first), quarters=quarters) == {}
+    assert program_totals() == []  # staff's program totals agree with the (not yet recorded) close
 
     for chunk in chunks()[1:]:
         chunk_run(chunk.pk)
@@ -101,3 +108,21 @@ def test_the_nightly_close_on_workers_closes_one_quarter_then_queues_the_next(th
     assert (follow.name, follow.kwargs) == (services.CLOSE_DUE_TASK, {"as_of": "2017-08-05"})
     quarter_close_due(**follow.kwargs)
     assert JobRun.objects.filter(name=services.CLOSE_JOB, period="FY2018-Q2").exists()
+
+
+def test_lines_imported_during_the_close_change_no_other_lines_facts(three_partners):
+    """The close reads the lines there when it was planned for the facts too: an earlier order of the customer,
+    imported while the close runs, does not take new business away from a partner whose chunk runs later."""
+    third = three_partners[2]
+    customer = OrderLine.objects.filter(partner=third).values_list("order__customer", flat=True).first()
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6), dispatch=True)
+    chunk_run(chunks()[0].pk)
+    other = f.partner("P00009", tier="gold")
+    f.order(partner=other, customer=Customer.objects.get(pk=customer), booked_on=date(2016, 12, 1),
+            lines=[("server", "10.00")])  # fmt: skip
+    for chunk in chunks():
+        chunk_run(chunk.pk, finish=False)
+    chunks_finish(JobRun.objects.get(name=services.CLOSE_JOB, period="FY2018-Q1").pk)
+    statement = Statement.objects.get(partner=third)
+    assert sorted(statement.lines.values_list("component", flat=True)) == ["base", "new_business"]
+    assert not Statement.objects.filter(partner=other).exists()  # its line came after the close was planned
