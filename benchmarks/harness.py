@@ -493,7 +493,8 @@ class Bench:
         connection.rollback()
         return count
 
-    def _close(self, connection, name: str) -> None:
+    def _close_baseline(self, connection) -> tuple[float, list[int]]:
+        """The close's bare SQL (statements, their lines, their totals), then the tables vacuumed for the job."""
         params = self.params()
         statements = [
             baselines.STATEMENTS,
@@ -503,6 +504,11 @@ class Bench:
         ]
         baseline, counts = self.timed(connection, [(sql, params) for sql in statements])
         self.vacuum(connection, "rebates_statement", "rebates_rebateline")
+        return baseline, counts
+
+    def _close(self, connection, name: str) -> None:
+        params = self.params()
+        baseline, counts = self._close_baseline(connection)
         job = self.command("close_quarter", params["quarter"], "--as-of", self.as_of.isoformat())
         rebate_lines = self._rebate_lines(connection)
         per_second = rebate_lines / job["seconds"] if job.get("seconds") else None
@@ -560,10 +566,7 @@ class Bench:
                 with connection.cursor() as cursor:  # the plain close, as close_quarter's row
                     cursor.execute("DELETE FROM partners_dellonlyattestation")
                 connection.commit()
-                statements = [baselines.STATEMENTS, baselines.ANALYZE_STATEMENTS, baselines.REBATE_LINES]
-                statements.append(baselines.STATEMENT_TOTALS)
-                baseline, counts = self.timed(connection, [(sql, params) for sql in statements])
-                self.vacuum(connection, "rebates_statement", "rebates_rebateline")
+                baseline, counts = self._close_baseline(connection)
                 spec = {"step": "dispatched", "job": "close", "as_of": self.as_of.isoformat()}
                 job = run_step({**spec, "quarter": params["quarter"]}, env, timeout=self.timeout)
                 self.record("close_quarter_workers", job, baseline, "INSERT … SELECT of statements and rebate lines",

@@ -34,6 +34,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .celery import app
 from .jobs import current_task_claim
 from .models import JobRun
 from .outbox import task_enqueue
@@ -62,6 +63,11 @@ class ChunkedJob:
 
 def chunk_name(job_name: str) -> str:
     return f"{job_name}:chunk"
+
+
+def dispatch_to_workers() -> bool:
+    """Whether a nightly task spreads its chunks over the workers: yes, unless tasks run in-process (no broker)."""
+    return not app.conf.task_always_eager
 
 
 def chunked_run(job: ChunkedJob, period: str, params: dict, *, dispatch: bool, force: bool = False):
@@ -113,15 +119,12 @@ def _plan(job: ChunkedJob, period: str, params: dict, *, force: bool, dispatch: 
             unfinished = parent.chunks.filter(finished_at=None).order_by("period")
             if planned_before:  # a chunk running now holds its row, and takes this parent's next: never wait on it
                 unfinished = unfinished.select_for_update(skip_locked=True)
-            unfinished = list(unfinished)
             if planned_before:  # started again (a later night, a re-run): each chunk queued anew, not deduplicated
-                JobRun.objects.filter(pk__in=[child.pk for child in unfinished]).update(
-                    redispatches=F("redispatches") + 1
-                )
-            for child in unfinished:
-                attempt = child.redispatches + planned_before
-                task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{attempt}")
-                pending += 1
+                pending = _chunks_queue_again(list(unfinished))
+            else:
+                for child in unfinished:
+                    task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{child.redispatches}")
+                    pending += 1
             if planned_before and not parent.chunks.filter(finished_at=None).exists():  # the finish was lost
                 _finish_queue(parent, reason="restart")
     return parent, pending
@@ -205,11 +208,17 @@ def job_chunks_redispatch(*, older_than: timedelta) -> int:
                 continue  # a chunk is running: the workers are at it
             free = [child for child in free if child.redispatches < MAX_CHUNK_REDISPATCHES]
             for child in free:
-                task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{child.redispatches + 1}")
                 logger.warning("chunk %s %s was left unfinished: queued again", child.name, child.period)
-            JobRun.objects.filter(pk__in=[child.pk for child in free]).update(redispatches=F("redispatches") + 1)
-            queued += len(free)
+            queued += _chunks_queue_again(free)
     return queued
+
+
+def _chunks_queue_again(children: list[JobRun]) -> int:
+    """Queue each of ``children`` once more, under a key of its own (the outbox drops a key it has seen)."""
+    for child in children:
+        task_enqueue(CHUNK_TASK, args=[child.pk], key=f"jobchunk:{child.pk}:{child.redispatches + 1}")
+    JobRun.objects.filter(pk__in=[child.pk for child in children]).update(redispatches=F("redispatches") + 1)
+    return len(children)
 
 
 def chunk_ranges(weights: list[tuple[int, int]], *, max_items: int, max_weight: int) -> list[dict]:

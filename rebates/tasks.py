@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from portal.celery import IDEMPOTENT
+from portal.chunks import dispatch_to_workers
 from portal.jobs import dated_job_task
 
 from . import services
@@ -12,9 +13,7 @@ from . import services
 def quarter_close_due(*, as_of):
     """Close, in order, the quarters whose statement delay has passed on ``as_of`` (default today): on workers,
     in chunks spread over them; in-process (no broker), here."""
-    from portal.celery import app
-
-    return services.quarter_close_due(as_of=as_of, dispatch=not app.conf.task_always_eager)
+    return services.quarter_close_due(as_of=as_of, dispatch=dispatch_to_workers())
 
 
 @shared_task(
