@@ -12,6 +12,7 @@ from datetime import date
 from itertools import accumulate
 from pathlib import Path
 
+from . import baselines
 from .program import PRODUCT_WEIGHTS, _amount_cents, _products, cents_text
 
 HEADER = [
@@ -124,8 +125,10 @@ def write(connection, *, lines: int, seed: int, as_of: date, folder: Path) -> di
 
 
 def copy_baseline(connection, paths: dict) -> None:
-    """``COPY`` the resolved rows into the real tables (the caller times it and rolls back)."""
+    """``COPY`` the resolved rows into the real tables (the caller times it and rolls back), their foreign keys
+    checked as they are written, as the import's commit checks them (``baselines.CHECKED``)."""
     with connection.cursor() as cursor:
+        cursor.execute(baselines.CHECKED)
         for table, columns, name in (
             ("deals_customer", CUSTOMER_COLUMNS, "customers.tsv"),
             ("deals_order", ORDER_COLUMNS, "orders.tsv"),
