@@ -21,6 +21,7 @@ from portal.fiscal import Quarter
 from portal.models import OutboxEmail, Program
 from portal.money import ZERO, round_money
 from portal.outbox import task_enqueue
+from portal.statistics import statistics_refresh
 
 from . import generator
 from .documents import document_language, statement_documents_ensure
@@ -166,6 +167,8 @@ def _close_finish(params: dict, results: list[dict]) -> dict:
         rebate_lines=figures["lines"] or 0,
         total=round_money(figures["total"] or ZERO),  # a sum of cents: exact; quantized for SQLite
     )
+    # The export, the deliveries and the pages that follow at once plan on the quarter's real size.
+    statistics_refresh((Statement, RebateLine), rows=close.rebate_lines)
     task_enqueue(STATEMENTS_EMAIL_TASK, args=[str(quarter)], key=f"statements_email:{quarter}")
     if params.get("dispatch"):  # the nightly close on workers: on to the next quarter due, if any
         task_enqueue(CLOSE_DUE_TASK, kwargs={"as_of": params["as_of"]}, key=f"quarter_close_due:{quarter}")

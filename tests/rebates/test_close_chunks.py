@@ -126,3 +126,19 @@ def test_lines_imported_during_the_close_change_no_other_lines_facts(three_partn
     statement = Statement.objects.get(partner=third)
     assert sorted(statement.lines.values_list("component", flat=True)) == ["base", "new_business"]
     assert not Statement.objects.filter(partner=other).exists()  # its line came after the close was planned
+
+
+def test_a_large_close_refreshes_the_planner_statistics(require_postgresql, three_partners, monkeypatch):
+    """The close's finish analyses the statements and rebate lines (PostgreSQL): the export and the pages that
+    follow at once plan on the quarter's real size, not on a table autovacuum has not looked at yet."""
+    from django.db import connection
+
+    import portal.statistics
+
+    monkeypatch.setattr(portal.statistics, "ANALYZE_AFTER_ROWS", 2)
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN ('rebates_statement', 'rebates_rebateline')"
+        )
+        assert dict(cursor.fetchall()) == {"rebates_statement": 3, "rebates_rebateline": 6}
