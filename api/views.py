@@ -366,7 +366,7 @@ class StatementDetailView(StatementScope):
         statement = self.get_statement()
         context = {
             "summary": rebate_selectors.statement_summary(statement),
-            "lines": rebate_selectors.statement_lines(RebateLine.objects.filter(statement=statement)),
+            "lines": rebate_selectors.statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True),
         }
         return Response(s.StatementDetailSerializer(statement, context=context).data)
 

@@ -46,9 +46,14 @@ def statement_for_partner(*, statements: QuerySet[Statement], number: str) -> St
     return statements.select_related("partner").filter(number=number).first()
 
 
-def statement_lines(lines: QuerySet[RebateLine]) -> QuerySet[RebateLine]:
+def statement_lines(lines: QuerySet[RebateLine], *, one_quarter: bool = False) -> QuerySet[RebateLine]:
     """Rebate lines in statement order: the quarter's lines by booked date, then prior-period adjustments,
-    then credits, each by booked date, order and line, then component."""
+    then credits, each by booked date, order and line, then component.
+
+    ``one_quarter``: the lines are known to be of one quarter, whose key the sort can skip (a quarter's export
+    sorts 224,825 lines: the constant key cost 15–35 % of the query on the bench).
+    """
+    order = ["_credit", "_late", "order_line__booked_on", "order_line__order__number", "order_line__line_number"]
     return (
         lines.select_related("statement__partner", "order_line__order", "tier")
         .annotate(
@@ -58,15 +63,7 @@ def statement_lines(lines: QuerySet[RebateLine]) -> QuerySet[RebateLine]:
             ),
             _component=component_rank(),
         )
-        .order_by(
-            "statement__quarter",
-            "_credit",
-            "_late",
-            "order_line__booked_on",
-            "order_line__order__number",
-            "order_line__line_number",
-            "_component",
-        )
+        .order_by(*([] if one_quarter else ["statement__quarter"]), *order, "_component")
     )
 
 
@@ -147,7 +144,9 @@ def statement_export_sql(statements: QuerySet[Statement]) -> tuple[str, tuple]:
         "c_rate": Cast(Func(F("rate"), function="trim_scale"), CharField()),  # 2.500 → 2.5, as rate_text
         "c_amount": Cast("amount", CharField()),
     }
-    lines = statement_lines(RebateLine.objects.filter(statement__in=statements)).annotate(**cells)
+    one_quarter = len(statements.order_by().values_list("quarter", flat=True).distinct()[:2]) == 1
+    lines = statement_lines(RebateLine.objects.filter(statement__in=statements), one_quarter=one_quarter)
+    lines = lines.annotate(**cells)
     return lines.values_list(*cells).query.sql_with_params()
 
 

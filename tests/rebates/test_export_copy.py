@@ -54,3 +54,25 @@ def test_the_copied_export_is_byte_identical_to_the_python_rows():
     out = io.StringIO()
     call_command("export_statement", "--quarter", str(Q1), stdout=out)
     assert out.getvalue() == expected
+
+
+def test_statements_of_two_quarters_are_exported_quarter_by_quarter():
+    """Only a one-quarter export skips the quarter in its sort: named statements of two quarters keep each
+    quarter's rows together, a first-quarter credit before the second quarter's orders (as the Python rows)."""
+    need(on_postgresql(), "PostgreSQL (DATABASE_URL)")
+    gold = f.partner("P00001", tier="gold")
+    customer = f.customer()
+    first = f.order(partner=gold, customer=customer, booked_on=date(2017, 2, 10), lines=[("server", "10000.00")])
+    f.order(partner=gold, customer=customer, booked_on=date(2017, 3, 20), lines=[("server", "-100.00")], credits=first)
+    f.order(partner=gold, customer=customer, booked_on=date(2017, 5, 10), lines=[("server", "5000.00")])
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    services.quarter_close(quarter=Quarter.parse("FY2018-Q2"), as_of=date(2017, 8, 6))
+
+    statements = Statement.objects.filter(partner=gold)
+    copied = io.StringIO()
+    statements_csv_write(statements, copied)
+    assert copied.getvalue() == python_csv(statements)
+    numbers = [row.split(",")[0] for row in copied.getvalue().splitlines()[1:]]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 2  # Q1's rows, its credit included, then Q2's
+    credit = max(index for index, row in enumerate(copied.getvalue().splitlines()) if ",-100.00," in row)
+    assert credit < numbers.index("RS-FY2018-Q2-P00001") + 1
