@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -292,6 +293,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A broker gone without closing the connection must not hang a publish (or a request) forever.
     "socket_timeout": 10,
     "socket_connect_timeout": 2,
+    # Each worker takes from its queues in sorted name order: "celery" (jobs, chunks, sweepers) before "email".
+    "queue_order_strategy": "sorted",
+}
+# Two queues, which every worker consumes (``celery worker`` without ``-Q`` reads ``task_queues``): the nightly
+# jobs and their chunks on "celery", sending email and rendering statements on "email". A night's chunks queue
+# thousands of emails; taken first, the jobs finish in their own time, the emails follow (docs/operations.md).
+EMAIL_QUEUE = "email"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue(EMAIL_QUEUE)]
+CELERY_TASK_ROUTES = {
+    name: {"queue": EMAIL_QUEUE}
+    for name in (
+        "portal.tasks.outbox_send",
+        "portal.tasks.outbox_send_batch",
+        "rebates.tasks.statements_email",
+        "rebates.tasks.statements_deliver",
+        "rebates.tasks.statement_documents_render",
+    )
 }
 # A request that queues a task after its commit must not hang on a broker that is down: fail fast, the task
 # stays in the outbox (portal.TaskOutbox) and the beat sweeper dispatches it.

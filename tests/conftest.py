@@ -178,6 +178,8 @@ def route_tasks():
 
     Celery builds its router once per app and keeps it, so setting ``task_routes`` alone is ignored once any
     earlier test has sent a task: the router is rebuilt here, and again afterwards."""
+    from django.conf import settings
+
     from portal.celery import app
 
     def rebuild(routes):
@@ -186,12 +188,12 @@ def route_tasks():
         app.amqp.__dict__.pop("router", None)  # a cached_property holding the old routes
 
     def route(routes: dict):
-        rebuild({name: {"queue": queue} for name, queue in routes.items()})
+        rebuild({**settings.CELERY_TASK_ROUTES, **{name: {"queue": queue} for name, queue in routes.items()}})
 
     try:
         yield route
     finally:
-        rebuild(None)
+        rebuild(settings.CELERY_TASK_ROUTES)  # the portal's own routes (the email queue)
 
 
 @pytest.fixture
