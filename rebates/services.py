@@ -278,8 +278,8 @@ def quarter_close_due(*, as_of: date, dispatch: bool = False) -> list[dict]:
 # --- documents and email ----------------------------------------------------------------------------------------
 
 # A delivery chunk (one short task): up to this many statements, or as many as hold this many rebate lines.
-# WeasyPrint lays out about 30 lines a second here (docs/performance.md), so a chunk takes a few minutes at most,
-# far under the task time limit; a statement larger than that is a chunk of its own.
+# WeasyPrint lays out about 200 lines a second per language here (docs/performance.md), so a chunk takes well under
+# a minute, and two workers share a quarter's chunks evenly; a statement larger than that is a chunk of its own.
 DELIVER_CHUNK_STATEMENTS = 50
 DELIVER_CHUNK_LINES = 4000
 

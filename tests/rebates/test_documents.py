@@ -3,6 +3,8 @@ downloads (partner and admin), the emails and ``export_statement`` read the stor
 workers have not rendered yet is rendered on first need and stored."""
 
 import hashlib
+import io
+import re
 import threading
 from datetime import date
 
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from portal.fiscal import Quarter
 from portal.models import OutboxEmail, TaskOutbox
-from rebates import documents, services
+from rebates import documents, selectors, services
 from rebates.models import Statement, StatementDocument
 from tests.factories import MembershipFactory, UserFactory
 from tests.factories import rebates as f
@@ -322,3 +324,82 @@ def test_two_first_downloads_at_once_store_one_document_and_serve_the_same_bytes
     StatementDocument.objects.all().delete()  # as if the delivery worker had not run yet
     served = _at_once(lambda: (lambda d: (d.pk, d.sha256, bytes(d.content)))(documents.statement_document(statement)))
     assert len(set(served)) == 1 and StatementDocument.objects.count() == 1
+
+
+def pdf_pages_text(content: bytes) -> list[str]:
+    """The text of each page of a PDF, as a reader extracts it."""
+    import pypdf
+
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages]
+
+
+def statement_of_many_lines(orders=24, lines_per_order=5):
+    partner = f.partner("P00001", tier="gold")
+    customer = f.customer()
+    for day in range(orders):
+        lines = [("server" if index % 2 else "storage", f"{1000 + 10 * day + index}.00") for index in range(6)]
+        f.order(partner=partner, customer=customer, booked_on=date(2017, 2, 1 + day), lines=lines[:lines_per_order])
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    return Statement.objects.select_related("partner").get()
+
+
+def row_keys(text: str) -> list[tuple[str, str]]:
+    """(order number, line number) of each line-table row, in the order they read."""
+    return re.findall(r"(SO-T\d{7}) (\d+) ", text)
+
+
+def test_a_statement_of_many_lines_renders_every_line_in_order_its_totals_and_numbers_its_pages(monkeypatch):
+    # given a statement of 120 rebate lines rendered in parts of 25 lines
+    monkeypatch.setattr(documents, "PDF_PART_LINES", 25)
+    statement = statement_of_many_lines()
+    expected = [
+        (line.order_line.order.number, str(line.order_line.line_number))
+        for line in selectors.statement_lines(statement.lines.all())
+    ]
+    assert len(expected) == statement.line_count >= 120
+    laid_out = []
+    real_write = documents._write_pdf
+    monkeypatch.setattr(documents, "_write_pdf", lambda html: laid_out.append(html) or real_write(html))
+    # when its PDF is rendered
+    pages = pdf_pages_text(documents.statement_pdf(statement, language="en"))
+    text = "\n".join(pages)
+    # then WeasyPrint laid out no document of more than 25 lines (memory bounded by the part, not the statement)
+    rows_per_document = [html.count(">SO-T") for html in laid_out]
+    assert max(rows_per_document) == 25 and sum(rows_per_document) == statement.line_count
+    assert len(laid_out) == -(-statement.line_count // 25) + 1  # the parts, then the page numbers
+    # and every line is there once, in statement order, across the parts
+    assert row_keys(text) == expected
+    # and the header, the totals and the footnote are there once each
+    total = f"{statement.total:,.2f}\u00a0USD"
+    assert text.count("Rebate statement") == 1 and text.count(total) >= 3  # total rebate, both summary totals
+    assert text.count("Prior-period adjustment: a line booked") == 1 and "Prior-period" in pages[-1]
+    # and each page is numbered across the whole statement, in order, with the statement's number
+    count = len(pages)
+    assert count > 5
+    for number, page in enumerate(pages, start=1):
+        assert f"{number} / {count}" in page and statement.number in page
+
+
+def test_a_statement_in_parts_reads_as_the_same_statement_in_one_part(monkeypatch):
+    statement = statement_of_many_lines(orders=8)
+    whole = "\n".join(pdf_pages_text(documents.statement_pdf(statement, language="fr")))
+    monkeypatch.setattr(documents, "PDF_PART_LINES", 7)
+    parts = "\n".join(pdf_pages_text(documents.statement_pdf(statement, language="fr")))
+    assert row_keys(parts) == row_keys(whole) and len(row_keys(whole)) == statement.line_count
+    page_numbers = re.compile(r"\d+ / \d+")
+    for language_word in ("Relevé de remises", "Montant net", "Total"):
+        assert parts.count(language_word) >= 1 and whole.count(language_word) >= 1
+    assert sorted(set(page_numbers.findall(whole))) != [] and len(page_numbers.findall(parts)) >= 2
+
+
+def test_several_statements_join_their_stored_documents_in_order():
+    for code in ("P00001", "P00002"):
+        partner_with_lines(code)
+    services.quarter_close(quarter=Q1, as_of=date(2017, 5, 6))
+    joined = documents.statements_pdf(Statement.objects.order_by("number"))
+    pages = pdf_pages_text(joined)
+    assert [statement_number for page in pages for statement_number in re.findall(r"RS-FY2018-Q1-P0000\d", page)][
+        :1
+    ] == ["RS-FY2018-Q1-P00001"]
+    assert "RS-FY2018-Q1-P00002" in pages[-1] and "RS-FY2018-Q1-P00001" not in pages[-1]
+    assert StatementDocument.objects.count() == 2  # rendered once each, and stored

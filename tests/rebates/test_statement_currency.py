@@ -1,10 +1,11 @@
 """Statement amounts carry their currency (issue #12): the PDF's totals and the issued and paid emails, in each
 reader's number format (``portal.money.money_text``)."""
 
+import io
 from datetime import date
 
+import pypdf
 import pytest
-import weasyprint
 from django.utils import translation
 
 from portal.fiscal import Quarter
@@ -30,18 +31,9 @@ def issued_statement(capture):
 
 
 def pdf_text(statement, language) -> str:
-    """The text WeasyPrint lays out on the PDF's pages (the boxes it paints), in reading order."""
-    with translation.override(language):
-        html = documents._html(statement)
-    pages = weasyprint.HTML(string=html).render().pages
-
-    def texts(box):
-        if hasattr(box, "text"):
-            yield box.text
-        for child in getattr(box, "children", ()):
-            yield from texts(child)
-
-    return " ".join(text for page in pages for text in texts(page._page_box))
+    """The text of the statement's PDF, as rendered for storing, page after page as a reader extracts it."""
+    content = documents.statement_pdf(statement, language=language)
+    return " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
 
 
 def test_the_pdf_total_carries_its_currency_in_each_language(django_capture_on_commit_callbacks):
