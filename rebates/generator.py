@@ -35,7 +35,7 @@ from portal.money import percent_of_sql
 
 from . import calculations as calc
 from .calculations import RebateRow
-from .models import BaseRate, ComponentRate, RebateLine, Statement
+from .models import BaseRate, ComponentRate, RebateLine, Statement, statement_order_sql
 
 __all__ = ["RebateRow", "rebate_lines_insert_sql", "rebate_rows", "rebate_rows_python", "rebate_rows_sql"]
 
@@ -599,11 +599,13 @@ def rebate_lines_insert_sql(
         cursor.execute(
             """
             INSERT INTO rebates_rebateline (statement_id, order_line_id, component, tier_id, net_amount, rate, amount,
-                                            is_adjustment)
-            SELECT st.id, s.order_line_id, s.component, s.tier_id, s.net_amount, s.rate, s.amount, s.is_adjustment
+                                            is_adjustment, position)
+            SELECT st.id, s.order_line_id, s.component, s.tier_id, s.net_amount, s.rate, s.amount, s.is_adjustment,
+                   row_number() OVER (PARTITION BY st.id ORDER BY {POSITION_ORDER})
             FROM rebates_stage s JOIN rebates_statement st ON st.partner_id = s.partner_id AND st.quarter = %(quarter)s
+            JOIN deals_orderline l ON l.id = s.order_line_id JOIN deals_order o ON o.id = l.order_id
             ON CONFLICT DO NOTHING
-            """,
+            """.replace("{POSITION_ORDER}", statement_order_sql(line="l", order="o", rebate="s")),
             params,
         )
         cursor.execute("DROP TABLE rebates_stage")

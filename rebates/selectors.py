@@ -67,6 +67,16 @@ def statement_lines(lines: QuerySet[RebateLine], *, one_quarter: bool = False) -
     )
 
 
+def statement_page_lines(statement: Statement) -> QuerySet[RebateLine]:
+    """``statement``'s lines in statement order for its pages: by the position the close wrote with each line (an
+    index range of the page's rows, whatever the statement's size), or sorted as ``statement_lines`` for a
+    statement closed before lines had one."""
+    lines = RebateLine.objects.filter(statement=statement)
+    if lines.filter(position__isnull=True).exists():
+        return statement_lines(lines, one_quarter=True)
+    return lines.select_related("statement__partner", "order_line__order", "tier").order_by("position")
+
+
 EXPORT_FIELDS = (
     "statement__number",
     "statement__partner__code",

@@ -1,6 +1,7 @@
 """Writes of the rebates app: close a quarter (issue its statements), email statements, mark them paid."""
 
 import logging
+from collections import defaultdict
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from portal.statistics import statistics_refresh
 
 from . import generator
 from .documents import document_language, statement_documents_ensure
-from .models import QuarterClose, RebateLine, Statement, StatementDocument
+from .models import QuarterClose, RebateLine, Statement, StatementDocument, statement_order_key
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def rebate_lines_write(
 ) -> int:
     """Write ``rows`` as statements of ``quarter`` and their rebate lines, in bulk; return the lines written."""
     partner_ids = sorted({row.partner_id for row in rows})
+    positions = _statement_positions(rows)
     codes = dict(Partner.objects.filter(pk__in=partner_ids).values_list("pk", "code"))
     Statement.objects.bulk_create(
         [
@@ -242,6 +244,7 @@ def rebate_lines_write(
                 rate=row.rate,
                 amount=row.amount,
                 is_adjustment=row.is_adjustment,
+                position=positions[row.order_line_id, row.component],
             )
             for row in rows
         ],
@@ -249,6 +252,33 @@ def rebate_lines_write(
         ignore_conflicts=True,
     )
     return len(created)
+
+
+def _statement_positions(rows: list[generator.RebateRow]) -> dict[tuple[int, str], int]:
+    """Each row's ``RebateLine.position`` in its partner's statement, ``(order line, component)`` → 1, 2, …: the
+    reference of the close's SQL window (``statement_order_sql``), from the order lines' facts."""
+    facts = {}
+    line_ids = sorted({row.order_line_id for row in rows})
+    for start in range(0, len(line_ids), 2000):
+        facts.update(
+            (pk, rest)
+            for pk, *rest in OrderLine.objects.filter(pk__in=line_ids[start : start + 2000]).values_list(
+                "pk", "credited_order_id", "booked_on", "order__number", "line_number"
+            )
+        )
+    by_partner = defaultdict(list)
+    for row in rows:
+        credited, booked_on, number, line_number = facts[row.order_line_id]
+        key = statement_order_key(
+            credited=credited is not None, is_adjustment=row.is_adjustment, booked_on=booked_on, number=number,
+            line_number=line_number, component=row.component,
+        )  # fmt: skip
+        by_partner[row.partner_id].append((key, row.order_line_id, row.component))
+    positions = {}
+    for lines in by_partner.values():
+        for position, (_key, line_id, component) in enumerate(sorted(lines), start=1):
+            positions[line_id, component] = position
+    return positions
 
 
 def quarters_due(*, as_of: date) -> list[Quarter]:

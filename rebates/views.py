@@ -59,7 +59,7 @@ class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
 
     def get_queryset(self):
         self.statement = self.get_statement()
-        return selectors.statement_lines(RebateLine.objects.filter(statement=self.statement), one_quarter=True)
+        return selectors.statement_page_lines(self.statement)
 
     def get_table_pagination(self, table):
         pagination = super().get_table_pagination(table)
