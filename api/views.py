@@ -43,7 +43,7 @@ from partners.tiers.overview import tier_overview
 from portal.catalog import ProductLine
 from rebates import documents
 from rebates import selectors as rebate_selectors
-from rebates.models import RebateLine, Statement
+from rebates.models import Statement
 from rebates.views import STATEMENT_ROLES
 
 from . import serializers as s
@@ -366,7 +366,7 @@ class StatementDetailView(StatementScope):
         statement = self.get_statement()
         context = {
             "summary": rebate_selectors.statement_summary(statement),
-            "lines": rebate_selectors.statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True),
+            "lines": rebate_selectors.statement_page_lines(statement),
         }
         return Response(s.StatementDetailSerializer(statement, context=context).data)
 

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from portal.csvexport import csv_document, csv_write
 
 from . import selectors
-from .models import RebateLine, Statement, StatementDocument
+from .models import Statement, StatementDocument
 
 STATEMENT_NUMBER_COLUMNS = ("line_number", "net_amount", "rate", "amount")
 
@@ -162,9 +162,7 @@ def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes
 def statement_pdf_parts(statement: Statement):
     """The HTML of each part of ``statement``'s PDF, in order, as functions of ``numbered`` (whether the part
     numbers its own pages): each part's lines are read only when the part before it has been rendered."""
-    lines = selectors.statement_lines(RebateLine.objects.filter(statement=statement)).iterator(
-        chunk_size=PDF_LINES_BATCH
-    )
+    lines = selectors.statement_page_lines(statement).iterator(chunk_size=PDF_LINES_BATCH)
     context = {"statement": statement, "partner": statement.partner, "summary": selectors.statement_summary(statement)}
     part = list(itertools.islice(lines, PDF_PART_LINES))
     first = True
@@ -212,5 +210,5 @@ def statements_pdf(statements) -> bytes:
 def _html(statement: Statement) -> str:
     """The whole statement as one HTML document (every line), as a one-part PDF lays it out."""
     context = {"statement": statement, "partner": statement.partner, "summary": selectors.statement_summary(statement)}
-    lines = selectors.statement_lines(RebateLine.objects.filter(statement=statement))
+    lines = selectors.statement_page_lines(statement)
     return _part_html({**context, "lines": lines, "first": True, "last": True}, numbered=True)
