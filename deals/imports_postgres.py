@@ -1,18 +1,21 @@
 """The set-based PostgreSQL path of the ``orders.csv`` import: the same rules as ``deals.imports``, at program scale.
 
-The file is read row by row (bounded memory): each row is checked on its own with ``row_problems`` (the Python
-rules, unchanged) and ``COPY``-ed, problems included, into a temporary staging table. Everything that needs
-several rows — the rows of one order agreeing, duplicate lines, order totals, customer matching, credits,
-registrations, what is already booked — is then one query over the whole file, and each table is written by one
-``INSERT … SELECT``. No model instance is built per row. It all runs inside the import's transaction: a rejected
-file leaves nothing behind, and the staging tables vanish with the transaction.
+The file is read row by row (bounded memory) and its raw cells are ``COPY``-ed as text, in batches of
+``COPY`` lines written as bytes, into a temporary staging table: no rule runs per row in Python. ``row_problems``
+(the Python rules, which stay the reference) is then one query over the staging table, giving the same messages in
+the same order; only the VAT, domain and customer-key rules, which need Python's Unicode and IDNA handling, run in
+Python, once per *distinct* value the file names. Everything that needs several rows — the rows of one order
+agreeing, duplicate lines, order totals, customer matching, credits, registrations, what is already booked — is
+one query over the whole file too, and each table is written by one ``INSERT … SELECT``. No model instance is
+built per row. It all runs inside the import's transaction: a rejected file leaves nothing behind, and the staging
+tables vanish with the transaction.
 
 Customer matching keeps ``CustomerIndex``'s order-dependent rules (the first customer of a key wins, a customer
 new in the file can be matched by a later row) by walking the file's *distinct* customer identities in file order
 once, in Python: its memory grows with the number of customers a file names, never with its lines.
 
 ``tests/deals/test_imports_paths.py`` proves that this path and the Python one leave the same database state and
-report the same errors on random files.
+report the same errors on random files, good and bad cell by cell.
 """
 
 import io
@@ -23,7 +26,6 @@ from django.db import connection
 
 from partners.models import Partner
 from portal.csvimport import ImportRejected, ImportResult, import_progress, stream_csv
-from portal.money import parse_money
 
 from .imports import import_orders
 from .matching import CustomerIndex, customer_keys
@@ -36,10 +38,8 @@ ANALYZE_AFTER_LINES = 10_000
 PROGRESS_EVERY = 20_000
 IMPORT_WORK_MEM = "64MB"
 
-STAGE_COLUMNS = [
-    "line",
-    "problems",
-    "number",
+_CSV_COLUMNS = [
+    "number",  # ``order_number``
     "booked_on",
     "channel",
     "partner_code",
@@ -56,15 +56,15 @@ STAGE_COLUMNS = [
     "service_delivery",
     "registration_number",
     "credits_order_number",
-    "counted_amount",
-    "vat_key",
-    "domain_key",
-    "name_key",
-]
-_CSV_COLUMNS = STAGE_COLUMNS[2:19]  # ORDER_HEADER, in its order (``order_number`` read as ``number``)
-TEMP_TABLES = ["import_stage", "import_error", "import_checked", "import_valid", "import_identity",
-               "import_customer_of", "import_new_customer", "import_booked", "import_booked_line",
-               "import_line"]  # fmt: skip
+]  # ORDER_HEADER, in its order
+STAGE_COLUMNS = ["line", "malformed", *_CSV_COLUMNS]
+COPY_BATCH_ROWS = 2000
+# COPY's text format: a backslash, tab, newline or carriage return inside a cell is escaped, NULL is ``\N``.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL_CELLS = "\t\\N" * len(_CSV_COLUMNS)
+TEMP_TABLES = ["import_stage", "import_bad_vat", "import_bad_domain", "import_keys", "import_error",
+               "import_checked", "import_valid", "import_identity", "import_customer_of", "import_new_customer",
+               "import_booked", "import_booked_line", "import_line"]  # fmt: skip
 
 
 class _Known:
@@ -95,9 +95,8 @@ def import_orders_streamed(data: bytes | BinaryIO, *, name: str = "orders.csv", 
 
 def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
     """Book the orders of the ``orders.csv`` in ``stream`` with set operations (see the module docstring)."""
-    from .imports import MAX_LINE_AMOUNT, MAX_ORDER_TOTAL, ORDER_HEADER
+    from .imports import MAX_ORDER_TOTAL, ORDER_HEADER
 
-    partner_codes = set(Partner.objects.values_list("code", flat=True))
     csv_stream = stream_csv(stream, header=ORDER_HEADER)
     with connection.cursor() as cursor:
         for table in TEMP_TABLES:
@@ -109,12 +108,14 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
         jit, work_mem = cursor.fetchone()
         cursor.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true)", [IMPORT_WORK_MEM])
         cursor.execute(
-            "CREATE TEMP TABLE import_stage (line integer NOT NULL, problems text[], "
+            "CREATE TEMP TABLE import_stage (line integer NOT NULL, malformed text, "
             + ", ".join(f"{column} text" for column in _CSV_COLUMNS)
-            + ", counted_amount numeric, vat_key text, domain_key text, name_key text) ON COMMIT DROP"
+            + ") ON COMMIT DROP"
         )
-        rows = _copy_rows(cursor, csv_stream.rows, partner_codes=partner_codes, max_line=MAX_LINE_AMOUNT, run=run)
+        rows = _copy_rows(cursor, csv_stream.rows, run=run)
         import_progress(run, rows=rows, stage="checking")
+        cursor.execute("ANALYZE import_stage")
+        _check_rows(cursor)
         _check_orders(cursor, max_total=MAX_ORDER_TOTAL)
         new_customers = _resolve_customers(cursor)
         _resolve_lines(cursor)
@@ -135,72 +136,192 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
     )
 
 
-def _copy_rows(cursor, rows, *, partner_codes: set[str], max_line, run) -> int:
-    """COPY every row of the file into ``import_stage`` with its own problems; return the well-formed rows."""
-    from .imports import ORDER_HEADER, row_problems
-
-    keys_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+def _copy_rows(cursor, rows, *, run) -> int:
+    """COPY every row of the file into ``import_stage`` as raw text (a malformed row as its problem); return the
+    well-formed rows. The lines are COPY text written in batches of bytes: psycopg's ``write_row`` per row, with
+    its per-value adaptation, cost more than all the checks."""
     well_formed = 0
+    batch: list[str] = []
+    tabs = len(_CSV_COLUMNS) - 1
     with cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:  # noqa: S608
         for line, row, problem in rows:
             if row is None:
-                copy.write_row((line, [problem], *([None] * (len(STAGE_COLUMNS) - 2))))
-                continue
-            well_formed += 1
-            if well_formed % PROGRESS_EVERY == 0:
-                import_progress(run, rows=well_formed, stage="reading")
-            problems = row_problems(row, partner_codes=partner_codes)
-            try:
-                amount = abs(parse_money(row["net_amount"]))
-            except ValueError:
-                amount = None
-            counted = amount if amount is not None and amount <= max_line else None
-            keys = (None, None, None)
-            if not problems:
-                identity = (row["customer_name"], row["customer_vat"], row["customer_domain"])
-                keys = keys_of.get(identity)
-                if keys is None:
-                    if len(keys_of) > 100_000:  # a bounded cache: customers repeat, files do not fit in memory
-                        keys_of.clear()
-                    keys = keys_of[identity] = customer_keys(*identity)
-            copy.write_row((line, problems or None, *(row[column] for column in ORDER_HEADER), counted, *keys))
+                batch.append(f"{line}\t{problem.translate(_COPY_ESCAPES)}{_NULL_CELLS}\n")
+            else:
+                well_formed += 1
+                if well_formed % PROGRESS_EVERY == 0:
+                    import_progress(run, rows=well_formed, stage="reading")
+                text = "\t".join(row.values())  # ORDER_HEADER order: the dict is built from the checked header
+                if text.count("\t") != tabs or "\\" in text or "\n" in text or "\r" in text:
+                    text = "\t".join(value.translate(_COPY_ESCAPES) for value in row.values())
+                batch.append(f"{line}\t\\N\t{text}\n")
+            if len(batch) >= COPY_BATCH_ROWS:
+                copy.write("".join(batch).encode())
+                batch.clear()
+        if batch:
+            copy.write("".join(batch).encode())
     return well_formed
+
+
+_ORDER_NUMBER_SQL = "(length({0}) <= {1} AND {0} ~ '^(?:{2})$')"
+_POSITIVE_INT_SQL = "'^[1-9][0-9]{0,8}$'"
+_AMOUNT_SQL = "'^-?[0-9]{1,13}(?:\\.[0-9]{1,2})?$'"
+
+
+def _check_rows(cursor) -> None:
+    """``row_problems`` of every well-formed row as one query: its messages, ranked in the order the Python rules
+    give them, into ``import_error`` (which also gets the malformed rows). The VAT and domain rules (Unicode, IDNA)
+    and the customer keys run in Python on the file's distinct values only."""
+    from portal.catalog import ProductLine
+    from portal.countries import ISO_3166_ALPHA2
+
+    from .imports import CHANNELS, DELIVERIES, MAX_LINE_AMOUNT, PRODUCT_LINES
+    from .matching import domain_is_valid, vat_is_valid
+    from .models import ORDER_NUMBER_MAX_LENGTH, ORDER_NUMBER_PATTERN
+
+    for table, column, valid in (
+        ("import_bad_vat", "customer_vat", lambda vat: len(vat) <= 50 and vat_is_valid(vat)),
+        ("import_bad_domain", "customer_domain", lambda domain: len(domain) <= 255 and domain_is_valid(domain)),
+    ):
+        cursor.execute(f"CREATE TEMP TABLE {table} (value text PRIMARY KEY) ON COMMIT DROP")
+        cursor.execute(f"SELECT DISTINCT {column} FROM import_stage WHERE {column} <> ''")  # noqa: S608 - constants
+        bad = [value for (value,) in cursor.fetchall() if not valid(value)]
+        with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            for value in bad:
+                copy.write_row((value,))
+    number_ok = _ORDER_NUMBER_SQL.format("s.number", ORDER_NUMBER_MAX_LENGTH, ORDER_NUMBER_PATTERN)
+    credited_ok = _ORDER_NUMBER_SQL.format("s.credits_order_number", ORDER_NUMBER_MAX_LENGTH, ORDER_NUMBER_PATTERN)
+    amount = f"CASE WHEN s.net_amount ~ {_AMOUNT_SQL} THEN s.net_amount::numeric END"
+    year, month, day = ("substr(s.booked_on, 1, 4)::integer", "substr(s.booked_on, 6, 2)::integer",
+                        "substr(s.booked_on, 9, 2)::integer")  # fmt: skip
+    cursor.execute("CREATE TEMP TABLE import_error (line integer, rank integer, message text) ON COMMIT DROP")
+    cursor.execute(
+        f"""
+        INSERT INTO import_error (line, rank, message)
+        SELECT line, 0, malformed FROM import_stage WHERE malformed IS NOT NULL
+        UNION ALL
+        SELECT s.line, problem.rank, problem.message
+          FROM import_stage s
+          LEFT JOIN {Partner._meta.db_table} p ON p.code = s.partner_code AND s.partner_code <> ''
+          CROSS JOIN LATERAL (SELECT {amount} AS value) a
+          CROSS JOIN LATERAL (VALUES
+            (1, CASE WHEN s.number = '' OR length(s.number) > {ORDER_NUMBER_MAX_LENGTH}
+                     THEN 'order_number: required, at most {ORDER_NUMBER_MAX_LENGTH} characters'
+                     WHEN NOT {number_ok}
+                     THEN format('order_number: “%%s” may use only letters, digits, “.”, “_”, “-” and single “/” '
+                                 'between them, starting with a letter or digit', s.number) END),
+            (2, CASE WHEN CASE WHEN s.booked_on !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN true
+                               WHEN {year} < 1 OR {month} NOT BETWEEN 1 AND 12 OR {day} < 1 THEN true
+                               ELSE extract(month FROM make_date({year}, {month}, 1) + ({day} - 1)) <> {month} END
+                     THEN format('booked_on: “%%s” is not a date (YYYY-MM-DD)', s.booked_on) END),
+            (3, CASE WHEN NOT s.channel = ANY(%(channels)s)
+                     THEN format('channel: “%%s” must be partner or direct', s.channel)
+                     WHEN s.channel = 'partner' AND s.partner_code = '' THEN 'partner_code: required on a partner order'
+                     WHEN s.channel = 'direct' AND s.partner_code <> ''
+                     THEN 'partner_code: must be blank on a direct order' END),
+            (4, CASE WHEN s.partner_code <> '' AND p.id IS NULL
+                     THEN format('partner_code: unknown partner “%%s”', s.partner_code) END),
+            (5, CASE WHEN s.customer_name = '' OR length(s.customer_name) > 255
+                     THEN 'customer_name: required, at most 255 characters' END),
+            (6, CASE WHEN NOT s.customer_country = ANY(%(countries)s)
+                     THEN format('customer_country: “%%s” is not an ISO 3166 alpha-2 code', s.customer_country) END),
+            (7, CASE WHEN s.customer_vat IN (SELECT value FROM import_bad_vat)
+                     THEN format('customer_vat: “%%s” is not a VAT or company id', s.customer_vat) END),
+            (8, CASE WHEN s.customer_domain IN (SELECT value FROM import_bad_domain)
+                     THEN format('customer_domain: “%%s” is not a web domain', s.customer_domain) END),
+            (9, CASE WHEN s.line_number !~ {_POSITIVE_INT_SQL}
+                     THEN format('line_number: “%%s” is not a positive whole number', s.line_number) END),
+            (10, CASE WHEN NOT s.product_line = ANY(%(product_lines)s)
+                      THEN format('product_line: “%%s” must be one of %%s', s.product_line, %(product_list)s::text)
+                      END),
+            (11, CASE WHEN s.sku = '' OR length(s.sku) > 80 THEN 'sku: required, at most 80 characters' END),
+            (12, CASE WHEN length(s.description) > 255 THEN 'description: at most 255 characters' END),
+            (13, CASE WHEN s.quantity !~ {_POSITIVE_INT_SQL}
+                      THEN format('quantity: “%%s” is not a positive whole number', s.quantity) END),
+            (14, CASE WHEN a.value IS NULL
+                      THEN format('net_amount: “%%s” is not an amount (digits, a dot and at most 2 decimals)',
+                                  s.net_amount)
+                      WHEN a.value = 0 THEN 'net_amount: must not be zero'
+                      WHEN abs(a.value) > %(max_line)s
+                      THEN format('net_amount: more than %%s on one line', %(max_line_text)s::text)
+                      WHEN a.value < 0 AND s.credits_order_number = ''
+                      THEN 'net_amount: negative only on a credit, which must name credits_order_number'
+                      WHEN a.value > 0 AND s.credits_order_number <> ''
+                      THEN 'net_amount: a credit line (credits_order_number) must be negative' END),
+            (15, CASE WHEN s.product_line = %(services)s AND NOT s.service_delivery = ANY(%(deliveries)s)
+                      THEN 'service_delivery: resold or partner_delivered on a services line'
+                      WHEN s.product_line <> %(services)s AND s.service_delivery <> ''
+                      THEN 'service_delivery: must be blank on a line that is not services' END),
+            (16, CASE WHEN s.credits_order_number <> '' AND s.credits_order_number = s.number
+                      THEN 'credits_order_number: an order cannot credit itself'
+                      WHEN s.credits_order_number <> '' AND NOT {credited_ok}
+                      THEN format('credits_order_number: “%%s” is not an order number', s.credits_order_number)
+                      END)
+          ) AS problem(rank, message)
+         WHERE s.malformed IS NULL AND problem.message IS NOT NULL
+        """,  # noqa: S608 - a model's table and constant patterns
+        {
+            "channels": sorted(CHANNELS),
+            "countries": sorted(ISO_3166_ALPHA2),
+            "product_lines": sorted(PRODUCT_LINES),
+            "product_list": ", ".join(ProductLine.values),
+            "max_line": MAX_LINE_AMOUNT,
+            "max_line_text": f"{MAX_LINE_AMOUNT:,}",
+            "services": ProductLine.SERVICES,
+            "deliveries": sorted(DELIVERIES),
+        },
+    )
+    cursor.execute("ANALYZE import_error")
+    # The customer keys of the rows without a problem of their own, once per distinct identity.
+    cursor.execute(
+        "CREATE TEMP TABLE import_keys (name text, vat text, domain text, vat_key text, domain_key text,"
+        " name_key text) ON COMMIT DROP"
+    )
+    cursor.execute(
+        "SELECT DISTINCT customer_name, customer_vat, customer_domain FROM import_stage"
+        " WHERE malformed IS NULL AND line NOT IN (SELECT line FROM import_error)"
+    )
+    identities = cursor.fetchall()
+    with cursor.cursor.copy("COPY import_keys FROM STDIN") as copy:
+        for identity in identities:
+            copy.write_row((*identity, *customer_keys(*identity)))
+    cursor.execute("ANALYZE import_keys")
 
 
 def _check_orders(cursor, *, max_total) -> None:
     """``order_problems`` as one window query: the rows of one order repeat its fields, line numbers are unique
     within an order, and an order's lines add up to at most ``max_total`` (reported at the line that crosses it).
-    Then the errors table, and ``import_valid``: the rows with no problem at all, typed."""
+    Their errors go to ``import_error``; then ``import_valid``: the rows with no problem at all, typed."""
     from .imports import ORDER_FIELDS
 
     different = ", ".join(
         f"CASE WHEN {column} <> first_value({column}) OVER o THEN '{column}' END" for column in ORDER_FIELDS
     )
+    from .imports import MAX_LINE_AMOUNT
+
     cursor.execute(
         f"""
         CREATE TEMP TABLE import_checked ON COMMIT DROP AS
-        SELECT line, number, line_number, problems IS NULL AS own_ok,
+        SELECT line, number, line_number, line NOT IN (SELECT line FROM import_error) AS own_ok,
                first_value(line) OVER o AS first_line,
                concat_ws(', ', {different}) AS different,
                min(line) OVER (PARTITION BY number, line_number) AS first_same_line,
                counted_amount IS NOT NULL
                  AND sum(counted_amount) OVER running - counted_amount <= %(max)s
                  AND sum(counted_amount) OVER running > %(max)s AS over_total
-          FROM import_stage s
-         WHERE number IS NOT NULL
+          FROM (SELECT s.*, CASE WHEN amount <= %(max_line)s THEN amount END AS counted_amount
+                  FROM import_stage s,
+                       LATERAL (SELECT CASE WHEN s.net_amount ~ {_AMOUNT_SQL} THEN abs(s.net_amount::numeric) END
+                                  AS amount) a
+                 WHERE s.malformed IS NULL) s
         WINDOW o AS (PARTITION BY number ORDER BY line),
                running AS (PARTITION BY number ORDER BY line ROWS UNBOUNDED PRECEDING)
         """,  # noqa: S608 - the column names are constants
-        {"max": max_total},
+        {"max": max_total, "max_line": MAX_LINE_AMOUNT},
     )
-    cursor.execute("CREATE TEMP TABLE import_error (line integer, rank integer, message text) ON COMMIT DROP")
     cursor.execute(
         """
         INSERT INTO import_error (line, rank, message)
-        SELECT line, problem.rank, problem.message
-          FROM import_stage, unnest(problems) WITH ORDINALITY AS problem(message, rank)
-         WHERE problems IS NOT NULL
-        UNION ALL
         SELECT line, 100, format('order %%s: %%s differ from line %%s', number, different, first_line)
           FROM import_checked WHERE different <> ''
         UNION ALL
@@ -218,7 +339,7 @@ def _check_orders(cursor, *, max_total) -> None:
         CREATE TEMP TABLE import_valid ON COMMIT DROP AS
         SELECT s.line, s.number, s.booked_on::date AS booked_on, s.channel, s.partner_code, p.id AS partner_id,
                s.customer_name, s.customer_country, s.customer_vat, s.customer_domain,
-               s.vat_key, s.domain_key, s.name_key,
+               k.vat_key, k.domain_key, k.name_key,
                dense_rank() OVER (ORDER BY s.customer_name, s.customer_country, s.customer_vat, s.customer_domain)
                  AS identity_id,
                s.line_number::integer AS line_number, s.product_line, s.sku, s.description,
@@ -226,6 +347,7 @@ def _check_orders(cursor, *, max_total) -> None:
                s.net_amount AS net_amount_source, s.service_delivery, s.registration_number, s.credits_order_number
           FROM import_stage s
           JOIN import_checked c ON c.line = s.line
+          JOIN import_keys k ON (k.name, k.vat, k.domain) = (s.customer_name, s.customer_vat, s.customer_domain)
           LEFT JOIN {Partner._meta.db_table} p ON p.code = s.partner_code AND s.partner_code <> ''
          WHERE c.own_ok AND c.different = '' AND c.line = c.first_same_line AND NOT c.over_total
         """  # noqa: S608 - a model's table
