@@ -64,7 +64,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _NULL_CELLS = "\t\\N" * len(_CSV_COLUMNS)
 TEMP_TABLES = ["import_stage", "import_bad_vat", "import_bad_domain", "import_keys", "import_error",
                "import_checked", "import_valid", "import_identity", "import_customer_of", "import_new_customer",
-               "import_booked", "import_booked_line", "import_line"]  # fmt: skip
+               "import_booked", "import_booked_line", "import_line", "import_order_id"]  # fmt: skip
 
 
 class _Known:
@@ -114,7 +114,6 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
         )
         rows = _copy_rows(cursor, csv_stream.rows, run=run)
         import_progress(run, rows=rows, stage="checking")
-        cursor.execute("ANALYZE import_stage")
         _check_rows(cursor)
         _check_orders(cursor, max_total=MAX_ORDER_TOTAL)
         new_customers = _resolve_customers(cursor)
@@ -200,45 +199,42 @@ def _check_rows(cursor) -> None:
         INSERT INTO import_error (line, rank, message)
         SELECT line, 0, malformed FROM import_stage WHERE malformed IS NOT NULL
         UNION ALL
-        SELECT s.line, problem.rank, problem.message
-          FROM import_stage s
-          LEFT JOIN {Partner._meta.db_table} p ON p.code = s.partner_code AND s.partner_code <> ''
-          CROSS JOIN LATERAL (SELECT {amount} AS value) a
-          CROSS JOIN LATERAL (VALUES
-            (1, CASE WHEN s.number = '' OR length(s.number) > {ORDER_NUMBER_MAX_LENGTH}
+        SELECT line, problem.rank, problem.message
+          FROM (SELECT s.line, array_remove(ARRAY[
+            CASE WHEN s.number = '' OR length(s.number) > {ORDER_NUMBER_MAX_LENGTH}
                      THEN 'order_number: required, at most {ORDER_NUMBER_MAX_LENGTH} characters'
                      WHEN NOT {number_ok}
                      THEN format('order_number: “%%s” may use only letters, digits, “.”, “_”, “-” and single “/” '
-                                 'between them, starting with a letter or digit', s.number) END),
-            (2, CASE WHEN CASE WHEN s.booked_on !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN true
+                                 'between them, starting with a letter or digit', s.number) END,
+            CASE WHEN CASE WHEN s.booked_on !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN true
                                WHEN {year} < 1 OR {month} NOT BETWEEN 1 AND 12 OR {day} < 1 THEN true
                                ELSE extract(month FROM make_date({year}, {month}, 1) + ({day} - 1)) <> {month} END
-                     THEN format('booked_on: “%%s” is not a date (YYYY-MM-DD)', s.booked_on) END),
-            (3, CASE WHEN NOT s.channel = ANY(%(channels)s)
+                     THEN format('booked_on: “%%s” is not a date (YYYY-MM-DD)', s.booked_on) END,
+            CASE WHEN NOT s.channel = ANY(%(channels)s)
                      THEN format('channel: “%%s” must be partner or direct', s.channel)
                      WHEN s.channel = 'partner' AND s.partner_code = '' THEN 'partner_code: required on a partner order'
                      WHEN s.channel = 'direct' AND s.partner_code <> ''
-                     THEN 'partner_code: must be blank on a direct order' END),
-            (4, CASE WHEN s.partner_code <> '' AND p.id IS NULL
-                     THEN format('partner_code: unknown partner “%%s”', s.partner_code) END),
-            (5, CASE WHEN s.customer_name = '' OR length(s.customer_name) > 255
-                     THEN 'customer_name: required, at most 255 characters' END),
-            (6, CASE WHEN NOT s.customer_country = ANY(%(countries)s)
-                     THEN format('customer_country: “%%s” is not an ISO 3166 alpha-2 code', s.customer_country) END),
-            (7, CASE WHEN s.customer_vat IN (SELECT value FROM import_bad_vat)
-                     THEN format('customer_vat: “%%s” is not a VAT or company id', s.customer_vat) END),
-            (8, CASE WHEN s.customer_domain IN (SELECT value FROM import_bad_domain)
-                     THEN format('customer_domain: “%%s” is not a web domain', s.customer_domain) END),
-            (9, CASE WHEN s.line_number !~ {_POSITIVE_INT_SQL}
-                     THEN format('line_number: “%%s” is not a positive whole number', s.line_number) END),
-            (10, CASE WHEN NOT s.product_line = ANY(%(product_lines)s)
+                     THEN 'partner_code: must be blank on a direct order' END,
+            CASE WHEN s.partner_code <> '' AND p.id IS NULL
+                     THEN format('partner_code: unknown partner “%%s”', s.partner_code) END,
+            CASE WHEN s.customer_name = '' OR length(s.customer_name) > 255
+                     THEN 'customer_name: required, at most 255 characters' END,
+            CASE WHEN NOT s.customer_country = ANY(%(countries)s)
+                     THEN format('customer_country: “%%s” is not an ISO 3166 alpha-2 code', s.customer_country) END,
+            CASE WHEN s.customer_vat IN (SELECT value FROM import_bad_vat)
+                     THEN format('customer_vat: “%%s” is not a VAT or company id', s.customer_vat) END,
+            CASE WHEN s.customer_domain IN (SELECT value FROM import_bad_domain)
+                     THEN format('customer_domain: “%%s” is not a web domain', s.customer_domain) END,
+            CASE WHEN s.line_number !~ {_POSITIVE_INT_SQL}
+                     THEN format('line_number: “%%s” is not a positive whole number', s.line_number) END,
+            CASE WHEN NOT s.product_line = ANY(%(product_lines)s)
                       THEN format('product_line: “%%s” must be one of %%s', s.product_line, %(product_list)s::text)
-                      END),
-            (11, CASE WHEN s.sku = '' OR length(s.sku) > 80 THEN 'sku: required, at most 80 characters' END),
-            (12, CASE WHEN length(s.description) > 255 THEN 'description: at most 255 characters' END),
-            (13, CASE WHEN s.quantity !~ {_POSITIVE_INT_SQL}
-                      THEN format('quantity: “%%s” is not a positive whole number', s.quantity) END),
-            (14, CASE WHEN a.value IS NULL
+                      END,
+            CASE WHEN s.sku = '' OR length(s.sku) > 80 THEN 'sku: required, at most 80 characters' END,
+            CASE WHEN length(s.description) > 255 THEN 'description: at most 255 characters' END,
+            CASE WHEN s.quantity !~ {_POSITIVE_INT_SQL}
+                      THEN format('quantity: “%%s” is not a positive whole number', s.quantity) END,
+            CASE WHEN a.value IS NULL
                       THEN format('net_amount: “%%s” is not an amount (digits, a dot and at most 2 decimals)',
                                   s.net_amount)
                       WHEN a.value = 0 THEN 'net_amount: must not be zero'
@@ -247,18 +243,23 @@ def _check_rows(cursor) -> None:
                       WHEN a.value < 0 AND s.credits_order_number = ''
                       THEN 'net_amount: negative only on a credit, which must name credits_order_number'
                       WHEN a.value > 0 AND s.credits_order_number <> ''
-                      THEN 'net_amount: a credit line (credits_order_number) must be negative' END),
-            (15, CASE WHEN s.product_line = %(services)s AND NOT s.service_delivery = ANY(%(deliveries)s)
+                      THEN 'net_amount: a credit line (credits_order_number) must be negative' END,
+            CASE WHEN s.product_line = %(services)s AND NOT s.service_delivery = ANY(%(deliveries)s)
                       THEN 'service_delivery: resold or partner_delivered on a services line'
                       WHEN s.product_line <> %(services)s AND s.service_delivery <> ''
-                      THEN 'service_delivery: must be blank on a line that is not services' END),
-            (16, CASE WHEN s.credits_order_number <> '' AND s.credits_order_number = s.number
+                      THEN 'service_delivery: must be blank on a line that is not services' END,
+            CASE WHEN s.credits_order_number <> '' AND s.credits_order_number = s.number
                       THEN 'credits_order_number: an order cannot credit itself'
                       WHEN s.credits_order_number <> '' AND NOT {credited_ok}
                       THEN format('credits_order_number: “%%s” is not an order number', s.credits_order_number)
-                      END)
-          ) AS problem(rank, message)
-         WHERE s.malformed IS NULL AND problem.message IS NOT NULL
+                      END
+                  ], NULL) AS problems
+                  FROM import_stage s
+                  LEFT JOIN {Partner._meta.db_table} p ON p.code = s.partner_code AND s.partner_code <> ''
+                  CROSS JOIN LATERAL (SELECT {amount} AS value) a
+                 WHERE s.malformed IS NULL) checked,
+               unnest(problems) WITH ORDINALITY AS problem(message, rank)
+         WHERE problems <> '{{}}'
         """,  # noqa: S608 - a model's table and constant patterns
         {
             "channels": sorted(CHANNELS),
@@ -553,18 +554,25 @@ def _write(cursor, *, run) -> tuple[int, int, int]:
           FROM import_new_customer ORDER BY id
         """  # noqa: S608 - a model's table
     )
-    # An order's fields are those of its first line in the file; ids follow the file's order.
+    # An order's fields are those of its first line in the file; ids follow the file's order. The new ids are kept
+    # by number, so the lines join them from a small table instead of probing the whole order table twice.
+    cursor.execute("CREATE TEMP TABLE import_order_id (number text PRIMARY KEY, id bigint) ON COMMIT DROP")
     cursor.execute(
         f"""
-        INSERT INTO {orders} (number, booked_on, channel, partner_id, customer_id, import_run_id, created_at)
-        SELECT number, booked_on, channel, line_partner_id, customer_id, %s, now()
-          FROM (SELECT DISTINCT ON (number) *
-                  FROM import_line WHERE booked_id IS NULL ORDER BY number, line) first_of_order
-         ORDER BY line
+        WITH inserted AS (
+            INSERT INTO {orders} (number, booked_on, channel, partner_id, customer_id, import_run_id, created_at)
+            SELECT number, booked_on, channel, line_partner_id, customer_id, %s, now()
+              FROM (SELECT DISTINCT ON (number) number, line, booked_on, channel, line_partner_id, customer_id
+                      FROM import_line WHERE booked_id IS NULL ORDER BY number, line) first_of_order
+             ORDER BY line
+            RETURNING number, id
+        )
+        INSERT INTO import_order_id SELECT number, id FROM inserted
         """,  # noqa: S608 - a model's table
         [run.pk if run is not None else None],
     )
     order_count = cursor.rowcount
+    cursor.execute("ANALYZE import_order_id")
     cursor.execute(
         f"""
         INSERT INTO {lines} (order_id, line_number, product_line, sku, description, quantity, net_amount,
@@ -572,10 +580,11 @@ def _write(cursor, *, run) -> tuple[int, int, int]:
                              credited_order_id, partner_id, customer_id, booked_on, channel)
         SELECT o.id, l.line_number, l.product_line, l.sku, l.description, l.quantity, l.net_amount,
                l.net_amount_source, l.service_delivery, l.registration_number, l.registration_id,
-               credited.id, l.line_partner_id, o.customer_id, l.booked_on, l.channel
+               coalesce(l.credited_booked_id, credited.id), l.line_partner_id, l.customer_id, l.booked_on, l.channel
           FROM import_line l
-          JOIN {orders} o ON o.number = l.number
-          LEFT JOIN {orders} credited ON credited.number = l.credits_order_number AND l.credits_order_number <> ''
+          JOIN import_order_id o ON o.number = l.number
+          LEFT JOIN import_order_id credited ON credited.number = l.credits_order_number
+                                            AND l.credits_order_number <> '' AND l.credited_booked_id IS NULL
          WHERE l.booked_id IS NULL
          ORDER BY l.line
         """  # noqa: S608 - models' tables
@@ -592,12 +601,12 @@ def _orders_that_may_win(cursor, *, run) -> list[int]:
     these keeps its work proportional to the registrations, not to the file."""
     Status = Registration.Status
 
-    orders, lines, registrations = Order._meta.db_table, OrderLine._meta.db_table, Registration._meta.db_table
+    lines, registrations = OrderLine._meta.db_table, Registration._meta.db_table
     cursor.execute(
         f"""
         SELECT DISTINCT l.order_id
           FROM {lines} l
-          JOIN {orders} o ON o.id = l.order_id AND o.number IN (SELECT number FROM import_line WHERE booked_id IS NULL)
+          JOIN import_order_id o ON o.id = l.order_id
           JOIN {registrations} r ON r.partner_id = l.partner_id AND r.customer_id = l.customer_id
          WHERE r.status IN (%s, %s) AND r.won_order_id IS NULL AND r.approved_on IS NOT NULL
         """,  # noqa: S608 - models' tables
