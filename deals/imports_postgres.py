@@ -37,6 +37,7 @@ from .registrations.services import registrations_mark_won
 ANALYZE_AFTER_LINES = 10_000
 PROGRESS_EVERY = 20_000
 IMPORT_WORK_MEM = "64MB"
+TEMP_STATISTICS_TARGET = "10"
 
 _CSV_COLUMNS = [
     "number",  # ``order_number``
@@ -104,9 +105,15 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
         # These statements run once per file over all its rows: compiling them (JIT) cost more than it saved
         # (7 of 10 s of the line resolution at 100,000 lines), and their sorts and hashes spilled to disk in the
         # default 4 MB. Both are set for this transaction only, and put back afterwards.
-        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
-        jit, work_mem = cursor.fetchone()
-        cursor.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true)", [IMPORT_WORK_MEM])
+        # The temporary tables are analysed for their sizes and keys only: a sample of 3,000 rows, not 30,000.
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem'),"
+                       " current_setting('default_statistics_target')")  # fmt: skip
+        jit, work_mem, statistics = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true),"
+            " set_config('default_statistics_target', %s, true)",
+            [IMPORT_WORK_MEM, TEMP_STATISTICS_TARGET],
+        )
         cursor.execute(
             "CREATE TEMP TABLE import_stage (line integer NOT NULL, malformed text, "
             + ", ".join(f"{column} text" for column in _CSV_COLUMNS)
@@ -122,6 +129,7 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
         import_progress(run, rows=rows, stage="writing")
         created, orders, unchanged = _write(cursor, run=run)
         order_ids = _orders_that_may_win(cursor, run=run)
+        cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [statistics])
         if created > ANALYZE_AFTER_LINES:
             for model in (Customer, Order, OrderLine):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")  # noqa: S608 - a model's table
@@ -273,19 +281,19 @@ def _check_rows(cursor) -> None:
         },
     )
     cursor.execute("ANALYZE import_error")
-    # The customer keys of the rows without a problem of their own, once per distinct identity.
+    # The customer keys of the rows without a problem of their own, once per distinct identity, which gets its id.
     cursor.execute(
-        "CREATE TEMP TABLE import_keys (name text, vat text, domain text, vat_key text, domain_key text,"
-        " name_key text) ON COMMIT DROP"
+        "CREATE TEMP TABLE import_keys (id integer, name text, country text, vat text, domain text, vat_key text,"
+        " domain_key text, name_key text) ON COMMIT DROP"
     )
     cursor.execute(
-        "SELECT DISTINCT customer_name, customer_vat, customer_domain FROM import_stage"
+        "SELECT DISTINCT customer_name, customer_country, customer_vat, customer_domain FROM import_stage"
         " WHERE malformed IS NULL AND line NOT IN (SELECT line FROM import_error)"
     )
     identities = cursor.fetchall()
     with cursor.cursor.copy("COPY import_keys FROM STDIN") as copy:
-        for identity in identities:
-            copy.write_row((*identity, *customer_keys(*identity)))
+        for identity_id, (name, country, vat, domain) in enumerate(identities, start=1):
+            copy.write_row((identity_id, name, country, vat, domain, *customer_keys(name, vat, domain)))
     cursor.execute("ANALYZE import_keys")
 
 
@@ -340,15 +348,14 @@ def _check_orders(cursor, *, max_total) -> None:
         CREATE TEMP TABLE import_valid ON COMMIT DROP AS
         SELECT s.line, s.number, s.booked_on::date AS booked_on, s.channel, s.partner_code, p.id AS partner_id,
                s.customer_name, s.customer_country, s.customer_vat, s.customer_domain,
-               k.vat_key, k.domain_key, k.name_key,
-               dense_rank() OVER (ORDER BY s.customer_name, s.customer_country, s.customer_vat, s.customer_domain)
-                 AS identity_id,
+               k.vat_key, k.domain_key, k.name_key, k.id AS identity_id,
                s.line_number::integer AS line_number, s.product_line, s.sku, s.description,
                s.quantity::integer AS quantity, s.net_amount::numeric(16, 2) AS net_amount,
                s.net_amount AS net_amount_source, s.service_delivery, s.registration_number, s.credits_order_number
           FROM import_stage s
           JOIN import_checked c ON c.line = s.line
-          JOIN import_keys k ON (k.name, k.vat, k.domain) = (s.customer_name, s.customer_vat, s.customer_domain)
+          JOIN import_keys k ON (k.name, k.country, k.vat, k.domain)
+                              = (s.customer_name, s.customer_country, s.customer_vat, s.customer_domain)
           LEFT JOIN {Partner._meta.db_table} p ON p.code = s.partner_code AND s.partner_code <> ''
          WHERE c.own_ok AND c.different = '' AND c.line = c.first_same_line AND NOT c.over_total
         """  # noqa: S608 - a model's table
