@@ -1,6 +1,7 @@
 """The set-based PostgreSQL import and the Python reference path leave the same database and report the same
 errors, on random files over a random booked history (Hypothesis; PostgreSQL, as in CI)."""
 
+import csv
 import io
 from decimal import Decimal
 
@@ -202,3 +203,65 @@ def test_a_large_import_refreshes_the_planner_statistics(program, monkeypatch):
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'deals_orderline'")
         assert cursor.fetchone()[0] == 3
+
+
+# Each column's cells, sound and wrong in every way a field rule (``row_problems``) tells apart: the set-based path
+# checks them in SQL, and must give the Python rules' messages, in their order, and book the same rows.
+CELLS = {
+    "order_number": ["SO-1", "SO-2", "SO-3", "SO-1", "", "A" * 51, "-x", "A//B", "SO 1", "É1", "a/b.c_d-1"],
+    "booked_on": ["2017-06-15", "2017-06-15", "2016-02-29", "2017-02-29", "0000-01-01", "2017-13-01", "2017-00-10",
+                  "2017-01-00", "2017-6-15", "", "٢٠١٧-06-15", "2017-06-15x"],
+    "channel": ["partner", "partner", "direct", "", "Partner", "channel"],
+    "partner_code": ["P1", "P1", "P2", "", "P9"],
+    "customer_name": ["Dupont SA", "Dupont SA", "Énergie N.V.", "", "x" * 256, "x" * 255],
+    "customer_country": ["FR", "FR", "BE", "", "ZZ", "fr", "UK"],
+    "customer_vat": ["", "FR123456789", "FR", "12-3456789", "1" * 51, "FR 12 345!", "FR12345678901234567890"],
+    "customer_domain": ["", "dupont.fr", "www.dupont.fr", "localhost", "-a.com", "bücher.de", "a" * 250 + ".com",
+                        "http://x.y/z"],
+    "line_number": ["1", "2", "3", "0", "-1", "1.5", "", "1٢", "999999999", "1234567890", "01"],
+    "product_line": ["server", "storage", "services", "", "Server", "hardware"],
+    "sku": ["SKU", "SKU", "", "s" * 80, "s" * 81],
+    "description": ["", "d", "d" * 255, "d" * 256, "tab\there", "back\\slash", "new\nline", 'quote " and , comma'],
+    "quantity": ["1", "3", "0", "x", "", "1000000000"],
+    "net_amount": ["10.00", "10.00", "-5.5", "0", "0.00", "1000000000.00", "1000000000.01", "-1000000000.01", "1e3",
+                   "10.001", "", "5000000000.00", "9999999999999", "99999999999999", ".5", "+1", "1,5"],
+    "service_delivery": ["", "", "resold", "partner_delivered", "other"],
+    "registration_number": ["", "", "DR-1", "DR-404"],
+    "credits_order_number": ["", "", "", "SO-1", "SO-2", "bad number!", "SO-404", "-x"],
+}  # fmt: skip
+
+
+@st.composite
+def bad_rows(draw):
+    """A few rows whose every cell is drawn from ``CELLS``: mostly sound, each column wrong now and then."""
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        out.append([draw(st.sampled_from(CELLS[column])) for column in ORDER_HEADER])
+    if draw(st.booleans()):
+        out.append(["SO-9", "2017-06-15"])  # a malformed row (column count) is reported with the others
+    return out
+
+
+def quoted_csv_of(lines) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(ORDER_HEADER)
+    writer.writerows(lines)
+    return text.getvalue().encode()
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(file=bad_rows())
+def test_the_field_rules_in_sql_give_the_python_rules_messages_and_rows(program, file):
+    reference = outcome(python_path, quoted_csv_of(file))
+    event("rejected" if reference[0][0] == "rejected" else "imported")
+    assert outcome(postgresql_path, quoted_csv_of(file)) == reference
+
+
+def test_every_field_rule_is_reported_in_the_python_order_on_one_row(program):
+    """One row breaking every field rule at once: all its messages, in the Python rules' order."""
+    row = ["-x", "2017-02-30", "other", "P9", "", "ZZ", "FR", "localhost", "0", "hardware", "", "d" * 256, "x",
+           "1e3", "resold", "", "bad number!"]  # fmt: skip
+    reference = outcome(python_path, quoted_csv_of([row]))
+    assert reference[0][0] == "rejected" and len(reference[0][1]) == 16
+    assert outcome(postgresql_path, quoted_csv_of([row])) == reference
