@@ -10,6 +10,11 @@ of ``RETURNING``. Elsewhere (SQLite) it is Django's ``bulk_create``. Conflicts r
 from django.db import connection, models
 from django.utils import timezone
 
+RAW_FIELDS = (
+    models.AutoField, models.BigAutoField, models.IntegerField, models.BooleanField, models.DecimalField,
+    models.DateField, models.ForeignKey,
+)  # fmt: skip
+
 
 def copy_create(model: type[models.Model], objs: list[models.Model], *, batch_size: int = 1000) -> list:
     """Insert ``objs`` (unsaved instances of ``model``, without ids) and give each its id; return ``objs``."""
@@ -35,11 +40,18 @@ def copy_create(model: type[models.Model], objs: list[models.Model], *, batch_si
                     getattr(field, "auto_now_add", False) and getattr(obj, field.attname) is None
                 ):
                     setattr(obj, field.attname, now)
+        # PostgreSQL's backend passes these types' values through unchanged (``adapt_*field_value``): read them
+        # as they are; the others (text, JSON) are prepared by their field.
+        raw = [isinstance(field, RAW_FIELDS) for field in fields]
         columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
         # Only the model's own table and column names are interpolated; every value is copied as data.
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
             for obj in objs:
-                copy.write_row([field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields])
+                values = [getattr(obj, field.attname) for field in fields]
+                copy.write_row([
+                    value if plain else field.get_db_prep_save(value, connection)
+                    for field, plain, value in zip(fields, raw, values, strict=True)
+                ])  # fmt: skip
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
