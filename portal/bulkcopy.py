@@ -45,7 +45,8 @@ def copy_create(model: type[models.Model], objs: list[models.Model], *, batch_si
         raw = [isinstance(field, RAW_FIELDS) for field in fields]
         columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
         # Only the model's own table and column names are interpolated; every value is copied as data.
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
+        # Through Django's error wrapper, so a conflict is an ``IntegrityError`` as from ``bulk_create``.
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
             for obj in objs:
                 values = [getattr(obj, field.attname) for field in fields]
                 copy.write_row([

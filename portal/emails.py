@@ -143,7 +143,7 @@ def _outbox_insert(rows: list[OutboxEmail]) -> None:
         cursor.execute(
             f"CREATE TEMPORARY TABLE outbox_staging ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
         )
-        with cursor.cursor.copy(f"COPY outbox_staging ({columns}) FROM STDIN") as copy:  # noqa: S608
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY outbox_staging ({columns}) FROM STDIN") as copy:  # noqa: S608
             for row in rows:
                 copy.write_row((
                     row.key, json.dumps(row.to), row.subject or "", row.body or "", "", row.template, row.language,
