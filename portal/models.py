@@ -198,8 +198,9 @@ class OutboxEmail(models.Model):
     # as sent; a row queued before rendering moved there has them from the start (no template).
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
-    template = models.CharField(max_length=200, blank=True)
-    language = models.CharField(max_length=10, blank=True)
+    # A database default too: a row inserted by code that predates these columns (a rolling deploy) is valid.
+    template = models.CharField(max_length=200, blank=True, default="", db_default="")
+    language = models.CharField(max_length=10, blank=True, default="", db_default="")
     context = models.JSONField(null=True, blank=True)  # ``portal.emailcontext``: references, not rendered text
     rendered_at = models.DateTimeField(null=True, blank=True)
     html_body = models.TextField(blank=True)
