@@ -41,6 +41,7 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         In the user's saved language (the page's language for an address without an account), with the
         portal's own wording: ``templates/<template_prefix>_subject.txt`` and ``_body.txt``.
         """
+        from portal.emailcontext import context_serialisable
         from portal.emails import email_enqueue
 
         try:
@@ -55,7 +56,12 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             to=email,
             language=getattr(user, "language", None) or get_language(),
             template=template_prefix,
-            context={**context, "email": email, "user": user},
+            # Rendered by the send task: what the templates read (links, the address, the user), not the request.
+            context={
+                **{name: value for name, value in context.items() if context_serialisable(value)},
+                "email": email,
+                "user": user,
+            },
         )
 
     def pre_authenticate(self, request, **credentials):

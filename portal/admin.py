@@ -133,8 +133,12 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         "last_error",
         "created_at",
         "sent_at",
+        "template",
+        "language",
+        "rendered_at",
     ]
-    exclude = ["attachment", "html_body", "attachment_content_type"]
+    # The context is the send task's input (references, not text): the rendered subject and body are shown.
+    exclude = ["attachment", "html_body", "attachment_content_type", "context"]
     actions = ["retry"]
 
     @admin.display(description=_("to"))

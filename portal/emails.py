@@ -1,16 +1,23 @@
-"""Emails through the outbox: rendered in the recipient's language, keyed so each is sent once."""
+"""Emails through the outbox: rendered in the recipient's language, keyed so each is sent once.
 
+Queueing stores the template, the language and the context (``portal.emailcontext``: references to model
+instances, not their text); the send task renders the email, keeps the subject and body it sent on the row, then
+sends it. A nightly job queueing thousands of emails renders none of them (docs/performance.md).
+"""
+
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.template import Context, engines
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from .emailcontext import context_encode, contexts_decode
 from .models import OutboxEmail
 from .outbox import task_enqueue
 
@@ -100,7 +107,7 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
         )
     if not rows:
         return 0
-    OutboxEmail.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    _outbox_insert(rows)
     ids = list(_outbox_ids([row.key for row in rows]).values())
     # A row another process inserted between the check and the insert is in ``ids`` too: its second send task
     # finds it sent (or locked) and does nothing, so nobody gets the message twice.
@@ -108,6 +115,46 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
     for start in range(0, len(ids), SEND_BATCH):
         _send_queue(ids[start : start + SEND_BATCH])
     return len(ids)
+
+
+# The columns ``_outbox_insert`` copies (the others keep their defaults: id, sent_at, rendered_at).
+COPIED = (
+    "key", "to", "subject", "body", "html_body", "template", "language", "context", "attachment_name",
+    "attachment_content_type", "attachment", "status", "attempts", "last_error", "created_at",
+)  # fmt: skip
+
+
+def _outbox_insert(rows: list[OutboxEmail]) -> None:
+    """Insert the new outbox rows, a key queued meanwhile by another process skipped.
+
+    On PostgreSQL through ``COPY`` into a staging table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: a
+    bulk insert of thousands of rows with their JSON contexts spent most of its time in psycopg building the
+    statement's parameter list (docs/performance.md). Elsewhere (SQLite) Django's bulk insert.
+    """
+    if connection.vendor != "postgresql":
+        OutboxEmail.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        return
+    table = connection.ops.quote_name(OutboxEmail._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(OutboxEmail._meta.get_field(name).column) for name in COPIED)
+    now = timezone.now()
+    # Only the model's own table and column names are interpolated; every value is copied as data.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS outbox_staging")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE outbox_staging ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY outbox_staging ({columns}) FROM STDIN") as copy:  # noqa: S608
+            for row in rows:
+                copy.write_row((
+                    row.key, json.dumps(row.to), row.subject or "", row.body or "", "", row.template, row.language,
+                    json.dumps(row.context), row.attachment_name, row.attachment_content_type,
+                    bytes(row.attachment) if row.attachment is not None else None,
+                    OutboxEmail.Status.PENDING.value, 0, "", now,
+                ))  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM outbox_staging ON CONFLICT (key) DO NOTHING"  # noqa: S608
+        )
+        cursor.execute("DROP TABLE outbox_staging")
 
 
 def _outbox_ids(keys: list[str]) -> dict[str, int]:
@@ -126,23 +173,94 @@ def _send_queue(ids: list[int]) -> None:
 
 
 def _outbox_row(*, key, to, language, template, context, attachment) -> OutboxEmail:
-    """The unsaved outbox row of ``template`` rendered for ``to`` in ``language`` (the subject as sent)."""
+    """The unsaved outbox row of ``template`` for ``to`` in ``language``, rendered by its send task.
+
+    The context is encoded now (``TypeError`` for a value that cannot be stored), so a job learns of a bad value
+    when it queues, not a worker when it sends.
+    """
+    name, content, content_type = attachment or ("", None, "")
+    return OutboxEmail(
+        key=key,
+        to=[to],
+        template=template,
+        language=language or settings.LANGUAGE_CODE,
+        context=context_encode(context),
+        attachment_name=name,
+        attachment=content,
+        attachment_content_type=content_type,
+    )
+
+
+def email_render(template: str, language: str, context: dict) -> tuple[str, str]:
+    """The subject (with the prefix) and body of ``template`` in ``language``."""
     language = language or settings.LANGUAGE_CODE
     with translation.override(language):
         context = {**context, "language": language}
         # The prefix too is in the reader's language, so the stored subject is exactly the one sent.
         subject = subject_prefix() + render_text(f"{template}_subject.txt", context).strip().replace("\n", " ")
         body = render_text(f"{template}_body.txt", context)
-    name, content, content_type = attachment or ("", None, "")
-    return OutboxEmail(
-        key=key,
-        to=[to],
-        subject=subject[:300],
-        body=body,
-        attachment_name=name,
-        attachment=content,
-        attachment_content_type=content_type,
+    return subject[:300], body
+
+
+def _unrendered(email: OutboxEmail) -> bool:
+    # A row queued before rendering moved to the send task has no template: its stored text is what is sent.
+    return bool(email.template) and email.rendered_at is None
+
+
+def _render(emails: list[OutboxEmail]) -> list[Exception | None]:
+    """Render each of ``emails`` onto its row (unsaved); the error of each that failed, else None.
+
+    The contexts are decoded together: one query per model type for the whole batch.
+    """
+    errors = []
+    now = timezone.now()
+    for email, context in zip(emails, contexts_decode([email.context or {} for email in emails]), strict=True):
+        if isinstance(context, Exception):
+            errors.append(context)
+            continue
+        try:
+            email.subject, email.body = email_render(email.template, email.language, context)
+        except Exception as error:  # a template error of any kind fails this email only
+            errors.append(error)
+            continue
+        email.rendered_at = now
+        errors.append(None)
+    return errors
+
+
+def _render_failed(email: OutboxEmail, error: Exception) -> None:
+    email.status = OutboxEmail.Status.FAILED
+    email.attempts += 1
+    email.last_error = f"{type(error).__name__}: {error}"[:2000]
+    email.save(update_fields=["status", "attempts", "last_error"])
+    logger.warning("email %s could not be rendered: %s", email.pk, email.last_error)
+
+
+RENDERED_FIELDS = ["subject", "body", "rendered_at"]
+
+
+def _render_batch(email_ids: list[int]) -> set[int]:
+    """Render the unrendered emails of ``email_ids`` and store their text; return the ids that failed to render.
+
+    Not locked: two workers rendering the same row write the same text; the send locks the row.
+    """
+    emails = list(
+        OutboxEmail.objects.filter(pk__in=email_ids, rendered_at=None)
+        .exclude(template="")
+        .exclude(status=OutboxEmail.Status.SENT)
+        .only("pk", "template", "language", "context", "status", "attempts", "last_error", "rendered_at")
     )
+    if not emails:
+        return set()
+    failed, rendered = set(), []
+    for email, error in zip(emails, _render(emails), strict=True):
+        if error is None:
+            rendered.append(email)
+        else:
+            _render_failed(email, error)
+            failed.add(email.pk)
+    OutboxEmail.objects.bulk_update(rendered, RENDERED_FIELDS, batch_size=SEND_BATCH)
+    return failed
 
 
 def email_enqueue(
@@ -162,7 +280,7 @@ def email_enqueue(
     if OutboxEmail.objects.filter(key=key).exists():
         return None
     row = _outbox_row(key=key, to=to, language=language, template=template, context=context, attachment=attachment)
-    written = ("to", "subject", "body", "attachment_name", "attachment", "attachment_content_type")
+    written = ("to", "template", "language", "context", "attachment_name", "attachment", "attachment_content_type")
     email, created = OutboxEmail.objects.get_or_create(
         key=key, defaults={field: getattr(row, field) for field in written}
     )
@@ -173,13 +291,18 @@ def email_enqueue(
 
 
 def outbox_send_many(email_ids: list[int]) -> int:
-    """Send each of ``email_ids`` (``outbox_send_one``); return how many went now.
+    """Render the batch (one query per model type), then send each of ``email_ids`` (``outbox_send_one``); return
+    how many went now.
 
-    One failure does not hold back the others: every email is tried, then the first error is raised so the task
-    retries, and the retry sends only what is still unsent.
+    One failure does not hold back the others: every email is tried, then the first SMTP error is raised so the
+    task retries, and the retry sends only what is still unsent. An email that fails to render is marked failed
+    (the sweeper tries it again) and not raised: the retry of a batch would not render it better.
     """
     sent, failure = 0, None
+    failed_to_render = _render_batch(email_ids)
     for email_id in email_ids:
+        if email_id in failed_to_render:
+            continue
         try:
             sent += outbox_send_one(email_id)
         except Exception as error:  # recorded on the row by outbox_send_one
@@ -190,9 +313,10 @@ def outbox_send_many(email_ids: list[int]) -> int:
 
 
 def outbox_send_one(email_id: int) -> bool:
-    """Send one pending outbox email; return True when it went out now.
+    """Render (if not yet) and send one pending outbox email; return True when it went out now.
 
-    The row stays locked while the SMTP conversation runs, so two workers cannot both send it.
+    The row stays locked while the SMTP conversation runs, so two workers cannot both send it. An email whose
+    template fails to render (or whose context names a deleted row) is marked failed with its error.
     """
     failure = None
     with transaction.atomic():
@@ -204,6 +328,12 @@ def outbox_send_one(email_id: int) -> bool:
         )
         if email is None:
             return False
+        if _unrendered(email):
+            [error] = _render([email])
+            if error is not None:
+                _render_failed(email, error)
+                return False
+            email.save(update_fields=RENDERED_FIELDS)
         message = EmailMultiAlternatives(
             subject=email.subject,
             body=email.body,
@@ -229,3 +359,15 @@ def outbox_send_one(email_id: int) -> bool:
         logger.warning("email %s failed: %s", email.pk, email.last_error)
         raise failure
     return True
+
+
+def outbox_render(email_ids: list[int] | None = None) -> int:
+    """Render the queued emails not rendered yet (``email_ids``, or all pending) as their send task would, without
+    sending them: the admin and the tests read what will be sent. Return how many were rendered."""
+    pending = OutboxEmail.objects.filter(rendered_at=None).exclude(template="").exclude(status=OutboxEmail.Status.SENT)
+    if email_ids is not None:
+        pending = pending.filter(pk__in=email_ids)
+    ids = list(pending.values_list("pk", flat=True))
+    for start in range(0, len(ids), SEND_BATCH):
+        _render_batch(ids[start : start + SEND_BATCH])
+    return len(ids)

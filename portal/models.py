@@ -194,8 +194,15 @@ class OutboxEmail(models.Model):
 
     key = models.CharField(max_length=200, unique=True)
     to = models.JSONField()
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
+    # Rendered by the send task (``portal.emails``), from ``template`` in ``language`` with ``context``, and kept
+    # as sent; a row queued before rendering moved there has them from the start (no template).
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    # A database default too: a row inserted by code that predates these columns (a rolling deploy) is valid.
+    template = models.CharField(max_length=200, blank=True, default="", db_default="")
+    language = models.CharField(max_length=10, blank=True, default="", db_default="")
+    context = models.JSONField(null=True, blank=True)  # ``portal.emailcontext``: references, not rendered text
+    rendered_at = models.DateTimeField(null=True, blank=True)
     html_body = models.TextField(blank=True)
     attachment_name = models.CharField(max_length=200, blank=True)
     attachment_content_type = models.CharField(max_length=100, blank=True)
@@ -212,7 +219,7 @@ class OutboxEmail(models.Model):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self):
-        return f"{self.subject} → {', '.join(self.to)}"
+        return f"{self.subject or self.template} → {', '.join(self.to)}"
 
 
 class ImportRun(models.Model):

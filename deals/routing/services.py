@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import Membership, Partner, Zone, ZoneCountry
 from partners.selectors import partner_users_with_roles, partners_tier_on
 from portal.batches import failures_pending, failures_unresolved, run_isolated
+from portal.bulkcopy import copy_create
 from portal.emails import UsersEmail, emails_queue, portal_url
 from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
@@ -258,7 +259,7 @@ def _route_batch(orders: list[Order], allocator: _Allocator) -> dict:
     """Decide ``orders`` and offer each routed one to its first candidate: bulk writes, one notification pass."""
     counts = defaultdict(int)
     # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
-    cases = RoutingCase.objects.bulk_create(_decide(orders, allocator), batch_size=BATCH_SIZE)
+    cases = copy_create(RoutingCase, _decide(orders, allocator))
     offers, unassigned = [], []
     for case in cases:
         counts[case.reason] += 1
@@ -270,7 +271,7 @@ def _route_batch(orders: list[Order], allocator: _Allocator) -> dict:
             unassigned.append(case)
             continue
         offers.append(_new_offer(case, *target, allocator))
-    RoutingOffer.objects.bulk_create(offers, batch_size=BATCH_SIZE)
+    copy_create(RoutingOffer, offers)
     RoutingCase.objects.bulk_update(unassigned, ["status", "closed_on", "outcome"], batch_size=BATCH_SIZE)
     counts["unassigned"] += len(unassigned)
     counts["offers"] += len(offers)

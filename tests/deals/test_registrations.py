@@ -21,6 +21,7 @@ from deals.registrations.services import (
     registration_withdraw,
 )
 from partners.models import Membership, Tier, Zone
+from portal.emails import outbox_render
 from portal.models import OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.factories.deals_pages import CustomerFactory
@@ -274,6 +275,7 @@ def test_staff_approval_writes_an_event_and_emails_the_submitter_and_admins(staf
     registration_approve(registration=registration, actor=staff, note="ok", today=TODAY)
     event = registration.events.last()
     assert (event.actor, event.from_status, event.to_status, event.note) == (staff, "submitted", "approved", "ok")
+    outbox_render()  # rendered as the send task renders it (not sent)
     recipients = sorted(email.to[0] for email in OutboxEmail.objects.all())
     assert recipients == sorted([registration.submitted_by.email, admin.email])
     assert registration.number in OutboxEmail.objects.first().subject
@@ -297,6 +299,7 @@ def test_a_rejection_needs_a_reason_and_sends_it(staff):
     registration_reject(registration=registration, actor=staff, reason="Customer already covered by direct sales")
     registration.refresh_from_db()
     assert registration.status == S.REJECTED and registration.decision_note.startswith("Customer already")
+    outbox_render()  # rendered as the send task renders it (not sent)
     assert "Customer already covered" in OutboxEmail.objects.get().body
 
 

@@ -11,6 +11,7 @@ from deals.imports import ORDER_HEADER, import_orders
 from deals.models import OrderLine, Registration
 from deals.registrations.services import registrations_expire_once, registrations_mark_won
 from deals.tasks import registrations_expire_nightly
+from portal.emails import outbox_render
 from portal.models import JobRun, OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.factories.deals_pages import CustomerFactory, OrderFactory, OrderLineFactory
@@ -105,6 +106,7 @@ def test_reminders_14_and_3_days_before_the_end_each_sent_once_even_when_the_job
             f"registration:{registration.pk}:registration_reminder:3:{END}:user:{admin.pk}",
         ]
     )
+    outbox_render()  # rendered as the send task renders it (not sent)
     fourteen = OutboxEmail.objects.get(key=keys[0])
     assert registration.number in fourteen.subject and "14 days" in fourteen.subject
 
@@ -129,6 +131,7 @@ def test_reminders_are_in_the_recipients_language():
     registration = approved()
     MembershipFactory(partner=registration.partner, role="admin", user__language="fr")
     registrations_expire_once(as_of=END - timedelta(days=14))
+    outbox_render()  # rendered as the send task renders it (not sent)
     email = OutboxEmail.objects.get()
     assert email.to and registration.number in email.subject
 

@@ -8,6 +8,7 @@ from django.utils import translation
 
 from deals.models import Registration
 from deals.registrations.services import registration_arbitrate, registration_reject
+from portal.emails import outbox_render
 from portal.models import OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.factories.deals_pages import CustomerFactory
@@ -33,6 +34,7 @@ def conflict():
 
 
 def bodies_for(registration):
+    outbox_render()  # rendered as the send task renders it (not sent)
     emails = OutboxEmail.objects.filter(key__startswith=f"registration:{registration.pk}:registration_arbitrated")
     return " ".join(email.subject + " " + email.body for email in emails)
 

@@ -23,6 +23,7 @@ from deals.routing.services import (
 )
 from partners.models import Zone
 from partners.tiers.engine import tier_raw_figures
+from portal.emails import outbox_render
 from portal.models import OutboxEmail, Program
 from tests.factories import UserFactory
 from tests.factories.partners import tier_set
@@ -400,6 +401,7 @@ class TestAnswers:
         routing_run(as_of=AS_OF)
         route_direct_orders(as_of=AS_OF, force=True)
 
+        outbox_render()  # rendered as the send task renders it (not sent)
         emails = OutboxEmail.objects.filter(key__startswith="routing-offer:")
         assert sorted(email.to[0] for email in emails) == sorted([admin.email, sales.email])
         assert self.direct.number in emails[0].subject

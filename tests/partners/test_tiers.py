@@ -19,6 +19,7 @@ from partners import selectors
 from partners.models import Certification, DellOnlyAttestation, Partner, Tier, TierHistory, TitaniumBlackAward
 from partners.services import partner_create
 from partners.tiers import awards, engine, overview
+from portal.emails import outbox_render
 from portal.models import JobRun, OutboxEmail, Program
 from tests.factories import (
     CertificationRecordFactory,
@@ -441,6 +442,7 @@ def test_tier_change_and_at_risk_emails_go_to_the_partner_admins_once():
     for day in [date(2017, 3, 1), date(2017, 4, 1)]:
         engine.tier_recompute_all(as_of=day)
     engine.tier_recompute_all(as_of=date(2017, 4, 1), force=True)
+    outbox_render()  # rendered as the send task renders it (not sent)
     changed = OutboxEmail.objects.filter(key__startswith="tier-changed:")
     assert [email.to for email in changed] == [[admin.user.email]]
     assert "Gold" in changed.get().subject

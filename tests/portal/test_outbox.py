@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.emails import email_enqueue, outbox_send_one
+from portal.emails import email_enqueue, outbox_render, outbox_send_one
 from portal.models import OutboxEmail
 
 pytestmark = pytest.mark.django_db
@@ -44,4 +44,6 @@ def test_a_failed_send_is_recorded_and_can_be_retried(settings, mailoutbox):
 
 def test_the_email_is_rendered_in_the_recipients_language():
     email = queue()
+    outbox_render()  # rendered as the send task renders it (not sent)
+    email.refresh_from_db()
     assert email.subject.startswith("[Portail partenaires] Vous êtes invité(e) à rejoindre l'équipe ACME")

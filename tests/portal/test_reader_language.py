@@ -23,7 +23,7 @@ from partners import calculations as calc
 from partners.models import SEED_CERTIFICATION_NAMES, Certification
 from partners.services import partner_create
 from partners.tiers.reasons import AT_RISK_MESSAGES, PATH_LABELS, at_risk_lines, path_label
-from portal.emails import email_enqueue
+from portal.emails import email_enqueue, outbox_render
 from portal.models import OutboxEmail
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.factories.partners import PASSWORD
@@ -288,6 +288,8 @@ def test_a_french_readers_subject_prefix_is_french():
         key="t:en", to="b@example.com", language="en", template="partners/email/invitation",
         context={"partner": PartnerFactory(), "invitation": None, "url": "x"},
     )  # fmt: skip
+    outbox_render()  # rendered as the send task renders it (not sent)
+    french.refresh_from_db(), english.refresh_from_db()
     assert french.subject.startswith("[Portail partenaires] ")
     assert english.subject.startswith("[Partner Portal] ")
 
@@ -297,6 +299,7 @@ def test_a_french_partners_invitation_sent_by_english_staff_is_in_french():
     staff = UserFactory(is_staff=True, language="en")
     partner_create(code="FR001", name="Atelier SARL", country="FR", admin_email="new@atelier.example", created_by=staff)
     partner_create(code="US001", name="Acme Inc", country="US", admin_email="new@acme.example", created_by=staff)
+    outbox_render()  # rendered as the send task renders it (not sent)
     french = OutboxEmail.objects.get(to=["new@atelier.example"])
     english = OutboxEmail.objects.get(to=["new@acme.example"])
     assert french.subject.startswith("[Portail partenaires]") and "Bonjour" in french.body
@@ -309,6 +312,7 @@ def test_a_colleagues_invitation_follows_the_team_not_the_staff():
     from partners.services import invitation_create
 
     invitation_create(partner=admin.partner, email="colleague@example.com", role="sales", invited_by=admin.user)
+    outbox_render()  # rendered as the send task renders it (not sent)
     assert OutboxEmail.objects.get(to=["colleague@example.com"]).subject.startswith("[Portail partenaires]")
 
 

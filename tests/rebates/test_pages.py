@@ -157,12 +157,14 @@ def test_staff_read_amounts_as_amounts_and_components_by_their_names(client, sta
 def test_marking_a_statement_paid_emails_its_admin_and_finance_once_in_their_language(statement):
     from django.core.exceptions import ValidationError
 
+    from portal.emails import outbox_render
     from portal.models import OutboxEmail
 
     admin = MembershipFactory(partner=statement.partner, role="admin", user__language="fr").user
     finance = MembershipFactory(partner=statement.partner, role="finance", user__language="en").user
     MembershipFactory(partner=statement.partner, role="sales")  # sales read no statements
     services.statement_mark_paid(statement=statement, payment_reference="WIRE-77", paid_on=date(2017, 6, 1))
+    outbox_render()  # rendered as the send task renders it (not sent)
     paid = {email.to[0]: email for email in OutboxEmail.objects.filter(key__startswith="statement_paid:")}
     assert set(paid) == {admin.email, finance.email}
     assert "a été payé" in paid[admin.email].subject and "1 juin 2017" in paid[admin.email].body

@@ -1,0 +1,166 @@
+"""An email's context stored as JSON on its outbox row, so that it is rendered by its send task, not its job.
+
+``context_encode`` turns the values a template is given into JSON: model instances become references (re-read
+when the email is rendered, with the relations that were loaded on them, ``select_related``), ``Decimal``,
+``date`` and ``datetime`` keep their types, dataclasses (``PathGap``) and plain dicts and lists are kept as data.
+Anything else is refused (``TypeError``) when the email is queued, not discovered when it is sent.
+
+``contexts_decode`` reads the contexts of a batch of emails at once: one query per model type, whatever the number
+of emails. A reference to a row deleted since is ``MissingObject``: rendering it fails the email (``OutboxEmail``
+``failed``, with the error), the others of the batch are sent.
+"""
+
+import dataclasses
+import importlib
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.apps import apps
+from django.db import models
+from django.utils.functional import Promise
+
+TYPE = "__t"  # the key that marks an encoded value (a dict of the context never uses it)
+# How deep the relations loaded on an instance are recorded (``record.person.partner``): enough for every email.
+RELATED_DEPTH = 3
+
+
+class MissingObject(LookupError):
+    """A model instance of the context was deleted between queueing and sending."""
+
+
+def context_encode(context: dict) -> dict:
+    """The JSON form of an email's ``context`` (``TypeError`` for a value that has none)."""
+    return {str(name): _encode(value) for name, value in context.items()}
+
+
+def context_serialisable(value) -> bool:
+    """Whether ``value`` can be stored in an email's context (allauth's contexts carry the request, too)."""
+    try:
+        _encode(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _encode(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return {TYPE: "decimal", "v": str(value)}
+    if isinstance(value, datetime):  # before date: a datetime is a date
+        return {TYPE: "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {TYPE: "date", "v": value.isoformat()}
+    if isinstance(value, models.Model):
+        if value.pk is None:
+            raise TypeError(f"an unsaved {value._meta.label} cannot be referenced by an email")
+        return {TYPE: "model", "m": value._meta.label_lower, "pk": value.pk, "r": _loaded_relations(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        fields = {field.name: _encode(getattr(value, field.name)) for field in dataclasses.fields(value) if field.init}
+        return {TYPE: "data", "c": f"{cls.__module__}:{cls.__qualname__}", "v": fields}
+    if isinstance(value, Promise):  # a lazy string: its text (the job's words are in the context, not msgids)
+        return str(value)
+    if isinstance(value, dict):
+        if TYPE in value:
+            raise TypeError(f"an email context's dict cannot use the key {TYPE!r}")
+        return {str(key): _encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item) for item in value]
+    raise TypeError(f"{type(value).__name__} cannot be stored in an email's context")
+
+
+def _loaded_relations(instance: models.Model, prefix: str = "", depth: int = 0) -> list[str]:
+    """The forward relations loaded on ``instance`` (``person``, ``person__partner``): what the caller had read
+    with ``select_related`` or by following them, read the same way when the email is rendered."""
+    if depth >= RELATED_DEPTH:
+        return []
+    paths = []
+    for field in instance._meta.concrete_fields:
+        if not field.is_relation or not (field.many_to_one or field.one_to_one):
+            continue
+        if not field.is_cached(instance):
+            continue
+        related = field.get_cached_value(instance)
+        if related is None:
+            continue
+        path = f"{prefix}{field.name}"
+        paths.append(path)
+        paths.extend(_loaded_relations(related, f"{path}__", depth + 1))
+    return paths
+
+
+def contexts_decode(contexts: list[dict]) -> list[dict | Exception]:
+    """Decode every context of a batch: each model referenced is read once, one query per model type.
+
+    A context that cannot be decoded (a deleted instance) is its error, so that the others are still sent.
+    """
+    wanted: dict[str, tuple[set, set]] = {}
+    for context in contexts:
+        _references(context, wanted)
+    loaded = {}
+    for label, (pks, relations) in wanted.items():
+        model = apps.get_model(label)
+        queryset = model._base_manager.all()
+        if relations:
+            queryset = queryset.select_related(*sorted(relations))
+        loaded[label] = queryset.in_bulk(sorted(pks))
+    decoded = []
+    for context in contexts:
+        try:
+            decoded.append({name: _decode(value, loaded) for name, value in context.items()})
+        except (MissingObject, LookupError, TypeError, ValueError) as error:
+            decoded.append(error)
+    return decoded
+
+
+def _references(value, wanted: dict) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _references(item, wanted)
+    elif isinstance(value, dict):
+        kind = value.get(TYPE)
+        if kind == "model":
+            pks, relations = wanted.setdefault(value["m"], (set(), set()))
+            pks.add(value["pk"])
+            relations.update(value.get("r", ()))
+        elif kind == "data":
+            _references(value["v"], wanted)
+        elif kind is None:
+            for item in value.values():
+                _references(item, wanted)
+
+
+def _decode(value, loaded: dict):
+    if isinstance(value, list):
+        return [_decode(item, loaded) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get(TYPE)
+    if kind is None:
+        return {key: _decode(item, loaded) for key, item in value.items()}
+    if kind == "decimal":
+        return Decimal(value["v"])
+    if kind == "datetime":
+        return datetime.fromisoformat(value["v"])
+    if kind == "date":
+        return date.fromisoformat(value["v"])
+    if kind == "model":
+        instance = loaded[value["m"]].get(value["pk"])
+        if instance is None:
+            raise MissingObject(f"{value['m']} {value['pk']} no longer exists")
+        return instance
+    if kind == "data":
+        cls = _dataclass(value["c"])
+        return cls(**{name: _decode(item, loaded) for name, item in value["v"].items()})
+    raise ValueError(f"unknown value in an email's context: {kind!r}")
+
+
+def _dataclass(path: str) -> type:
+    module, _colon, qualname = path.partition(":")
+    cls = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise ValueError(f"{path} is not a dataclass")
+    return cls
