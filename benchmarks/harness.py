@@ -291,7 +291,8 @@ class Bench:
         self.options = options
         self.url = options.database_url
         self.run_url = with_database(self.url, database_name(self.url) + "_run")
-        self.var_dir = Path(options.output).resolve().parent
+        # Import files, job logs, gunicorn's and the workers' logs: beside the report unless told otherwise.
+        self.var_dir = Path(options.work_dir or Path(options.output).resolve().parent).resolve()
         self.rows: dict[str, dict] = {}
         self.timeout = options.job_timeout
         self.sizes = program.Sizes(
@@ -766,6 +767,11 @@ def parse_arguments(argv=None):
                         help="the broker of the workers' rows (its database is flushed)")  # fmt: skip
     parser.add_argument("--only", help=f"comma-separated rows to run, of: {', '.join(ROW_NAMES)}")
     parser.add_argument("--output", default=str(ROOT / "var" / "bench" / "latest.json"), help="the JSON report")
+    parser.add_argument(
+        "--work-dir",
+        help="where the generated import files and the logs go (default: the report's folder; give var/bench "
+        "when the report is written into the repository, e.g. docs/bench/)",
+    )
     return parser.parse_args(argv)
 
 
