@@ -205,10 +205,3 @@ def statements_pdf(statements) -> bytes:
     if not documents:
         return b""
     return _pdf_join(documents)
-
-
-def _html(statement: Statement) -> str:
-    """The whole statement as one HTML document (every line), as a one-part PDF lays it out."""
-    context = {"statement": statement, "partner": statement.partner, "summary": selectors.statement_summary(statement)}
-    lines = selectors.statement_page_lines(statement)
-    return _part_html({**context, "lines": lines, "first": True, "last": True}, numbered=True)
