@@ -26,6 +26,8 @@ from django.db import connection
 
 from partners.models import Partner
 from portal.csvimport import ImportRejected, ImportResult, import_progress, stream_csv
+from portal.money import AMOUNT_PATTERN
+from portal.statistics import statistics_refresh
 
 from .imports import import_orders
 from .matching import CustomerIndex, customer_keys
@@ -34,7 +36,6 @@ from .registrations.services import registrations_mark_won
 
 # Above this many new lines the planner's statistics of the order tables are refreshed after the import (a stale
 # histogram once made a partner's Orders page take 591 ms of SQL).
-ANALYZE_AFTER_LINES = 10_000
 PROGRESS_EVERY = 20_000
 IMPORT_WORK_MEM = "64MB"
 TEMP_STATISTICS_TARGET = "10"
@@ -130,9 +131,7 @@ def import_orders_postgres(stream: BinaryIO, *, run=None) -> ImportResult:
         created, orders, unchanged = _write(cursor, run=run)
         order_ids = _orders_that_may_win(cursor, run=run)
         cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [statistics])
-        if created > ANALYZE_AFTER_LINES:
-            for model in (Customer, Order, OrderLine):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")  # noqa: S608 - a model's table
+        statistics_refresh((Customer, Order, OrderLine), rows=created)
         for table in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - constant names
         cursor.execute("SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)", [jit, work_mem])
@@ -172,7 +171,7 @@ def _copy_rows(cursor, rows, *, run) -> int:
 
 _ORDER_NUMBER_SQL = "(length({0}) <= {1} AND {0} ~ '^(?:{2})$')"
 _POSITIVE_INT_SQL = "'^[1-9][0-9]{0,8}$'"
-_AMOUNT_SQL = "'^-?[0-9]{1,13}(?:\\.[0-9]{1,2})?$'"
+_AMOUNT_SQL = f"'^{AMOUNT_PATTERN.pattern}$'"  # ``parse_money``'s own pattern, anchored
 
 
 def _check_rows(cursor) -> None:
@@ -301,13 +300,11 @@ def _check_orders(cursor, *, max_total) -> None:
     """``order_problems`` as one window query: the rows of one order repeat its fields, line numbers are unique
     within an order, and an order's lines add up to at most ``max_total`` (reported at the line that crosses it).
     Their errors go to ``import_error``; then ``import_valid``: the rows with no problem at all, typed."""
-    from .imports import ORDER_FIELDS
+    from .imports import MAX_LINE_AMOUNT, ORDER_FIELDS
 
     different = ", ".join(
         f"CASE WHEN {column} <> first_value({column}) OVER o THEN '{column}' END" for column in ORDER_FIELDS
     )
-    from .imports import MAX_LINE_AMOUNT
-
     cursor.execute(
         f"""
         CREATE TEMP TABLE import_checked ON COMMIT DROP AS

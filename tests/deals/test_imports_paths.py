@@ -194,9 +194,9 @@ def test_a_file_with_many_bad_rows_reports_the_first_errors_and_counts_all(progr
 def test_a_large_import_refreshes_the_planner_statistics(program, monkeypatch):
     from django.db import connection
 
-    import deals.imports_postgres
+    import portal.statistics
 
-    monkeypatch.setattr(deals.imports_postgres, "ANALYZE_AFTER_LINES", 2)
+    monkeypatch.setattr(portal.statistics, "ANALYZE_AFTER_ROWS", 2)
     file = [[f"SO-{n}", "2017-03-01", "partner", "P1", "Dupont SA", "FR", "", "", "1", "server", "SKU", "", "1",
              "10.00", "", "", ""] for n in range(3)]  # fmt: skip
     postgresql_path(csv_of(file))
