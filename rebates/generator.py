@@ -596,16 +596,17 @@ def rebate_lines_insert_sql(
             """,
             params,
         )
+        in_statement_order = statement_order_sql(line="l", order="o", rebate="s")
         cursor.execute(
-            """
+            f"""
             INSERT INTO rebates_rebateline (statement_id, order_line_id, component, tier_id, net_amount, rate, amount,
                                             is_adjustment, position)
             SELECT st.id, s.order_line_id, s.component, s.tier_id, s.net_amount, s.rate, s.amount, s.is_adjustment,
-                   row_number() OVER (PARTITION BY st.id ORDER BY {POSITION_ORDER})
+                   row_number() OVER (PARTITION BY st.id ORDER BY {in_statement_order})
             FROM rebates_stage s JOIN rebates_statement st ON st.partner_id = s.partner_id AND st.quarter = %(quarter)s
             JOIN deals_orderline l ON l.id = s.order_line_id JOIN deals_order o ON o.id = l.order_id
             ON CONFLICT DO NOTHING
-            """.replace("{POSITION_ORDER}", statement_order_sql(line="l", order="o", rebate="s")),
+            """,  # noqa: S608 - the statement order is constant SQL
             params,
         )
         cursor.execute("DROP TABLE rebates_stage")

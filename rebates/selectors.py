@@ -71,10 +71,10 @@ def statement_page_lines(statement: Statement) -> QuerySet[RebateLine]:
     """``statement``'s lines in statement order for its pages: by the position the close wrote with each line (an
     index range of the page's rows, whatever the statement's size), or sorted as ``statement_lines`` for a
     statement closed before lines had one."""
-    lines = RebateLine.objects.filter(statement=statement)
+    lines = statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True)
     if lines.filter(position__isnull=True).exists():
-        return statement_lines(lines, one_quarter=True)
-    return lines.select_related("statement__partner", "order_line__order", "tier").order_by("position")
+        return lines
+    return lines.order_by("position")
 
 
 EXPORT_FIELDS = (
