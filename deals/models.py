@@ -119,8 +119,11 @@ class Order(models.Model):
     booked_on = models.DateField(_("booked on"))
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # The partner the order counts for: the ordering partner, or the partner that accepted a routed direct order.
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # No index of their own: (partner, booked_on) and (customer, booked_on) below lead with them.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", db_index=False
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", db_index=False)
     import_run = models.ForeignKey(
         "portal.ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -164,7 +167,9 @@ class OrderLine(models.Model):
 
     ServiceDelivery = ServiceDelivery
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
+    # ``order``, ``partner`` and ``customer`` have no index of their own: the unique (order, line number) and the
+    # indexes below lead with them, and every index is paid again on each of an import's hundred thousand rows.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines", db_index=False)
     line_number = models.PositiveIntegerField(_("line"))
     product_line = models.CharField(_("product line"), max_length=20, choices=ProductLine.choices)
     sku = models.CharField(_("SKU"), max_length=80)
@@ -184,8 +189,10 @@ class OrderLine(models.Model):
     credited_order = models.ForeignKey(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_lines"
     )
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+", db_index=False)
     booked_on = models.DateField(_("booked on"))
     channel = models.CharField(_("channel"), max_length=10, choices=Order.Channel.choices)
 
