@@ -179,12 +179,15 @@ def _outbox_row(*, key, to, language, template, context, attachment) -> OutboxEm
     when it queues, not a worker when it sends.
     """
     name, content, content_type = attachment or ("", None, "")
+    language = language or settings.LANGUAGE_CODE
+    with translation.override(language):  # a lazy string of the context is stored in the reader's language
+        encoded = context_encode(context)
     return OutboxEmail(
         key=key,
         to=[to],
         template=template,
-        language=language or settings.LANGUAGE_CODE,
-        context=context_encode(context),
+        language=language,
+        context=encoded,
         attachment_name=name,
         attachment=content,
         attachment_content_type=content_type,

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from partners import calculations as calc
 from partners.models import Membership
@@ -43,6 +45,17 @@ def test_queueing_renders_nothing_and_the_send_renders_in_the_recipients_languag
     for row in OutboxEmail.objects.all():  # the admin shows what was sent
         assert (row.subject, row.body) == (sent[row.to[0]].subject, sent[row.to[0]].body)
         assert row.rendered_at is not None and row.status == "sent"
+
+
+def test_a_lazy_string_of_the_context_is_stored_in_each_readers_language():
+    french, english = UserFactory(language="fr"), UserFactory(language="en")
+    with translation.override("en"):  # the job's own language is not the readers'
+        emails_queue([
+            UsersEmail(key="lazy", users=[french, english], template="partners/email/invitation",
+                       context={"note": gettext_lazy("A reason is required.")})
+        ])  # fmt: skip
+    notes = {row.to[0]: row.context["note"] for row in OutboxEmail.objects.all()}
+    assert notes == {french.email: "Un motif est obligatoire.", english.email: "A reason is required."}
 
 
 def test_decimals_dates_and_dataclasses_keep_their_types_through_json():
