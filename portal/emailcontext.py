@@ -28,6 +28,17 @@ class MissingObject(LookupError):
     """A model instance of the context was deleted between queueing and sending."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+    """A row named by its id, stored as an instance of it is: for a job that holds ids, not instances (a night's
+    routing queues thousands of emails; building an instance per row only to reference it cost more than the
+    decisions). ``relations`` are read with it when the email is rendered (``select_related``)."""
+
+    label: str  # ``app_label.modelname``, lower case (``Model._meta.label_lower``)
+    pk: int
+    relations: tuple[str, ...] = ()
+
+
 def context_encode(context: dict) -> dict:
     """The JSON form of an email's ``context`` (``TypeError`` for a value that has none)."""
     return {str(name): _encode(value) for name, value in context.items()}
@@ -51,6 +62,8 @@ def _encode(value):
         return {TYPE: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
         return {TYPE: "date", "v": value.isoformat()}
+    if isinstance(value, ModelRef):  # before dataclasses: it is one, but stands for its row
+        return {TYPE: "model", "m": value.label, "pk": value.pk, "r": list(value.relations)}
     if isinstance(value, models.Model):
         if value.pk is None:
             raise TypeError(f"an unsaved {value._meta.label} cannot be referenced by an email")
