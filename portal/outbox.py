@@ -42,6 +42,26 @@ def task_enqueue(name: str, *, args: list | None = None, kwargs: dict | None = N
     return row
 
 
+def tasks_enqueue(name: str, calls: list[tuple[list, str]]) -> int:
+    """``task_enqueue`` of many calls ``(args, key)`` of task ``name`` at once (a night's email batches): one
+    read of the keys recorded before, one bulk insert, one read of the new rows; each new row is dispatched after
+    commit, as ``task_enqueue`` does. Return how many were new."""
+    keys = [key for _args, key in calls]
+    existing = set(TaskOutbox.objects.filter(key__in=keys).values_list("key", flat=True))
+    rows = [TaskOutbox(key=key, name=name, args=list(args)) for args, key in calls if key not in existing]
+    if not rows:
+        return 0
+    TaskOutbox.objects.bulk_create(rows, ignore_conflicts=True)  # a key recorded meanwhile is that process's
+    created = list(
+        TaskOutbox.objects.filter(key__in=[row.key for row in rows], dispatched_at=None).values_list("pk", flat=True)
+    )
+    propagate = app.conf.task_always_eager and app.conf.task_eager_propagates
+    for task_id in sorted(created):
+        # A row another process recorded meanwhile may be dispatched twice: ``_dispatch`` locks it and sends it once.
+        transaction.on_commit(lambda task_id=task_id: task_dispatch(task_id), robust=not propagate)
+    return len(created)
+
+
 def task_dispatch(task_id: int) -> bool:
     """Hand one recorded task to the broker (or run it, in eager mode); return True when it went.
 

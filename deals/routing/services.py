@@ -29,16 +29,15 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership, Partner, Tier, Zone, ZoneCountry
-from partners.selectors import partner_users_with_roles, tier_ids_on_day
+from partners.selectors import partner_recipients, tier_ids_on_day
 from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.bulkcopy import copy_rows
-from portal.emailcontext import ModelRef
-from portal.emails import UsersEmail, emails_queue, portal_url
+from portal.emailcontext import ModelRef, PortalLink
+from portal.emails import UsersEmail, emails_queue
 from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -58,6 +57,7 @@ from .locks import LockState, channel_locks_on_dates, channel_locks_refresh, loc
 
 JOB_NAME = "deals.route_direct_orders"
 BATCH_SIZE = 500
+SQL_BATCH_SIZE = 5000  # decided by one query: a batch is only its writes
 OFFER_EMAIL_TEMPLATE = "deals/email/routed_offer"
 
 
@@ -270,7 +270,14 @@ def _route_new_orders(allocator: _Allocator, pending: set[str], *, reference: bo
     """
     counts = {reason: 0 for reason in RoutingCase.Reason.values} | {"offers": 0, "unassigned": 0}
     if connection.vendor == "postgresql" and not reference:
-        items = _decide_sql(allocator)
+        decisions = _decide_sql(allocator)
+        # Large batches (each costs a few statements); an order that cannot be written goes alone, so that it is
+        # recorded without running its batch again order by order.
+        good = [decision for decision in decisions if _writable(decision)]
+        batch_size = SQL_BATCH_SIZE
+        items = good + [decision for decision in decisions if not _writable(decision)]
+        batches = [good[start : start + batch_size] for start in range(0, len(good), batch_size)]
+        batches += [[decision] for decision in items[len(good) :]]
 
         def process(batch):
             return _route_batch(batch, allocator)
@@ -291,10 +298,12 @@ def _route_new_orders(allocator: _Allocator, pending: set[str], *, reference: bo
         def process(batch):
             return _route_batch(_decide(batch, allocator), allocator)
 
+        batches = [items[start : start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)]
+
     outcome = run_isolated(
         job=JOB_NAME,
         period=allocator.day.isoformat(),
-        batches=[items[start : start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)],
+        batches=batches,
         process=process,
         key=lambda item: f"order {item.number}",
         checkpoint=allocator.checkpoint,
@@ -322,6 +331,11 @@ _CASE_FIELDS = [
 _OFFER_FIELDS = [
     "case_id", "partner_id", "source", "offered_on", "respond_by", "status", "decline_reason", "note", "created_at",
 ]  # fmt: skip
+
+
+def _writable(decision: _Decision) -> bool:
+    """Whether ``decision`` can be written: its total fits the case and its country has a ceiling."""
+    return abs(decision.total) < _TOTAL_LIMIT and decision.ceiling is not None
 
 
 def _route_batch(decisions: list[_Decision], allocator: _Allocator) -> dict:
@@ -706,10 +720,10 @@ def _notify_offers(notices: list[_OfferNotice]) -> None:
             "id": notice.offer_id, "order_number": notice.order_number, "respond_by": notice.respond_by.isoformat()})
         for notice in notices
     ])  # fmt: skip
-    users_by_partner = partner_users_with_roles(
+    users_by_partner = partner_recipients(
         {notice.partner_id for notice in notices}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
-    path = portal_url(reverse("deals:routed_list"))
+    path = PortalLink("deals:routed_list")
     emails_queue(
         UsersEmail(
             key=f"routing-offer:{notice.offer_id}",
