@@ -103,17 +103,23 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
         return 0
     queued_before = set(_outbox_ids(list(pending)))
     rows = []
+    encoded = {}  # a message's context is encoded once, whatever its number of recipients
     for key, (message, user) in pending.items():
         if key in queued_before:
             continue
+        if id(message) not in encoded:
+            encoded[id(message)] = context_encode(message.context)
+        name, content, content_type = message.attachment or ("", None, "")
         rows.append(
-            _outbox_row(
-                key=key,
-                to=user.email,
-                language=user.language,
-                template=message.template,
-                context={**message.context, "recipient": _recipient(user)},
-                attachment=message.attachment,
+            _OutboxRow(
+                key,
+                [user.email],
+                message.template,
+                user.language or settings.LANGUAGE_CODE,
+                {**encoded[id(message)], **context_encode({"recipient": _recipient(user)})},
+                name,
+                content,
+                content_type,
             )
         )
     if not rows:
