@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.db import models
+from django.urls import reverse
 from django.utils.functional import Promise
 
 TYPE = "__t"  # the key that marks an encoded value (a dict of the context never uses it)
@@ -26,6 +27,26 @@ RELATED_DEPTH = 3
 
 class MissingObject(LookupError):
     """A model instance of the context was deleted between queueing and sending."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+    """A row named by its id, stored as an instance of it is: for a job that holds ids, not instances (a night's
+    routing queues thousands of emails; building an instance per row only to reference it cost more than the
+    decisions). ``relations`` are read with it when the email is rendered (``select_related``)."""
+
+    label: str  # ``app_label.modelname``, lower case (``Model._meta.label_lower``)
+    pk: int
+    relations: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PortalLink:
+    """An absolute link to the portal page named ``name`` (``app:view``), made when the email is rendered:
+    reversing a URL loads every URLconf of the portal, half a second that a nightly job queueing emails from a
+    fresh process otherwise pays for a link it does not render."""
+
+    name: str
 
 
 def context_encode(context: dict) -> dict:
@@ -51,6 +72,10 @@ def _encode(value):
         return {TYPE: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
         return {TYPE: "date", "v": value.isoformat()}
+    if isinstance(value, ModelRef):  # before dataclasses: it is one, but stands for its row
+        return {TYPE: "model", "m": value.label, "pk": value.pk, "r": list(value.relations)}
+    if isinstance(value, PortalLink):
+        return {TYPE: "link", "n": value.name}
     if isinstance(value, models.Model):
         if value.pk is None:
             raise TypeError(f"an unsaved {value._meta.label} cannot be referenced by an email")
@@ -150,6 +175,10 @@ def _decode(value, loaded: dict):
         if instance is None:
             raise MissingObject(f"{value['m']} {value['pk']} no longer exists")
         return instance
+    if kind == "link":
+        from .emails import portal_url  # the module that queues emails imports this one
+
+        return portal_url(reverse(value["n"]))
     if kind == "data":
         cls = _dataclass(value["c"])
         return cls(**{name: _decode(item, loaded) for name, item in value["v"].items()})

@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -17,9 +18,9 @@ from django.template import Context, engines
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .emailcontext import context_encode, contexts_decode
+from .emailcontext import ModelRef, context_encode, contexts_decode
 from .models import OutboxEmail
-from .outbox import task_enqueue
+from .outbox import task_enqueue, tasks_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ def render_text(template_name: str, context: dict) -> str:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """A user to email as plain values, for a job that reads thousands of them (``partner_recipients``): the
+    email's ``recipient`` is then a reference to the user, read when it is rendered, as an instance's is."""
+
+    pk: int
+    email: str
+    language: str
+
+
+@dataclass(frozen=True)
 class UsersEmail:
     """One message to a set of users, each getting it in their own language (``emails_queue``)."""
 
@@ -92,17 +103,25 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
         return 0
     queued_before = set(_outbox_ids(list(pending)))
     rows = []
+    encoded = {}  # a message's context is encoded once per language, whatever its number of recipients
     for key, (message, user) in pending.items():
         if key in queued_before:
             continue
+        language = user.language or settings.LANGUAGE_CODE
+        if (id(message), language) not in encoded:
+            with translation.override(language):  # a lazy string of the context is stored in the reader's language
+                encoded[id(message), language] = context_encode(message.context)
+        name, content, content_type = message.attachment or ("", None, "")
         rows.append(
-            _outbox_row(
-                key=key,
-                to=user.email,
-                language=user.language,
-                template=message.template,
-                context={**message.context, "recipient": user},
-                attachment=message.attachment,
+            _OutboxRow(
+                key,
+                [user.email],
+                message.template,
+                language,
+                {**encoded[id(message), language], **context_encode({"recipient": _recipient(user)})},
+                name,
+                content,
+                content_type,
             )
         )
     if not rows:
@@ -112,9 +131,22 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
     # A row another process inserted between the check and the insert is in ``ids`` too: its second send task
     # finds it sent (or locked) and does nothing, so nobody gets the message twice.
     ids.sort()
-    for start in range(0, len(ids), SEND_BATCH):
-        _send_queue(ids[start : start + SEND_BATCH])
+    batches = [ids[start : start + SEND_BATCH] for start in range(0, len(ids), SEND_BATCH)]
+    singles = [batch for batch in batches if len(batch) == 1]
+    for batch in singles:
+        _send_queue(batch)
+    # The batches' send tasks recorded at once: one task row each, as ``_send_queue`` records them.
+    tasks_enqueue(
+        OUTBOX_SEND_BATCH_TASK,
+        [([batch], f"emails:{batch[0]}-{batch[-1]}:{len(batch)}") for batch in batches if len(batch) > 1],
+    )
     return len(ids)
+
+
+def _recipient(user):
+    if isinstance(user, Recipient):
+        return ModelRef(settings.AUTH_USER_MODEL.lower(), user.pk)
+    return user
 
 
 # The columns ``_outbox_insert`` copies (the others keep their defaults: id, sent_at, rendered_at).
@@ -124,7 +156,7 @@ COPIED = (
 )  # fmt: skip
 
 
-def _outbox_insert(rows: list[OutboxEmail]) -> None:
+def _outbox_insert(rows: list["_OutboxRow"]) -> None:
     """Insert the new outbox rows, a key queued meanwhile by another process skipped.
 
     On PostgreSQL through ``COPY`` into a staging table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: a
@@ -132,7 +164,9 @@ def _outbox_insert(rows: list[OutboxEmail]) -> None:
     statement's parameter list (docs/performance.md). Elsewhere (SQLite) Django's bulk insert.
     """
     if connection.vendor != "postgresql":
-        OutboxEmail.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        OutboxEmail.objects.bulk_create(
+            [OutboxEmail(**row._asdict()) for row in rows], batch_size=500, ignore_conflicts=True
+        )
         return
     table = connection.ops.quote_name(OutboxEmail._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(OutboxEmail._meta.get_field(name).column) for name in COPIED)
@@ -146,7 +180,7 @@ def _outbox_insert(rows: list[OutboxEmail]) -> None:
         with connection.wrap_database_errors, cursor.cursor.copy(f"COPY outbox_staging ({columns}) FROM STDIN") as copy:  # noqa: S608
             for row in rows:
                 copy.write_row((
-                    row.key, json.dumps(row.to), row.subject or "", row.body or "", "", row.template, row.language,
+                    row.key, json.dumps(row.to), row.subject, row.body, "", row.template, row.language,
                     json.dumps(row.context), row.attachment_name, row.attachment_content_type,
                     bytes(row.attachment) if row.attachment is not None else None,
                     OutboxEmail.Status.PENDING.value, 0, "", now,
@@ -158,7 +192,13 @@ def _outbox_insert(rows: list[OutboxEmail]) -> None:
 
 
 def _outbox_ids(keys: list[str]) -> dict[str, int]:
-    """The outbox rows among ``keys``: key → id (read a thousand keys a query)."""
+    """The outbox rows among ``keys``: key → id (on PostgreSQL one query with the keys as an array, elsewhere a
+    thousand keys a query)."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(OutboxEmail._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT key, id FROM {table} WHERE key = ANY(%s)", [keys])  # noqa: S608
+            return dict(cursor.fetchall())
     found = {}
     for start in range(0, len(keys), 1000):
         found.update(OutboxEmail.objects.filter(key__in=keys[start : start + 1000]).values_list("key", "pk"))
@@ -172,8 +212,23 @@ def _send_queue(ids: list[int]) -> None:
         task_enqueue(OUTBOX_SEND_BATCH_TASK, args=[ids], key=f"emails:{ids[0]}-{ids[-1]}:{len(ids)}")
 
 
-def _outbox_row(*, key, to, language, template, context, attachment) -> OutboxEmail:
-    """The unsaved outbox row of ``template`` for ``to`` in ``language``, rendered by its send task.
+class _OutboxRow(NamedTuple):
+    """An outbox row to insert, as plain values (no model instance per email: thousands a night)."""
+
+    key: str
+    to: list
+    template: str
+    language: str
+    context: dict
+    attachment_name: str
+    attachment: bytes | None
+    attachment_content_type: str
+    subject: str = ""
+    body: str = ""
+
+
+def _outbox_row(*, key, to, language, template, context, attachment) -> _OutboxRow:
+    """The outbox row of ``template`` for ``to`` in ``language``, rendered by its send task.
 
     The context is encoded now (``TypeError`` for a value that cannot be stored), so a job learns of a bad value
     when it queues, not a worker when it sends.
@@ -182,16 +237,7 @@ def _outbox_row(*, key, to, language, template, context, attachment) -> OutboxEm
     language = language or settings.LANGUAGE_CODE
     with translation.override(language):  # a lazy string of the context is stored in the reader's language
         encoded = context_encode(context)
-    return OutboxEmail(
-        key=key,
-        to=[to],
-        template=template,
-        language=language,
-        context=encoded,
-        attachment_name=name,
-        attachment=content,
-        attachment_content_type=content_type,
-    )
+    return _OutboxRow(key, [to], template, language, encoded, name, content, content_type)
 
 
 def email_render(template: str, language: str, context: dict) -> tuple[str, str]:

@@ -42,6 +42,53 @@ def task_enqueue(name: str, *, args: list | None = None, kwargs: dict | None = N
     return row
 
 
+def tasks_enqueue(name: str, calls: list[tuple[list, str]]) -> int:
+    """``task_enqueue`` of many calls ``(args, key)`` of task ``name`` at once (a night's email batches): one
+    read of the keys recorded before, one bulk insert, one read of the new rows; each new row is dispatched after
+    commit, as ``task_enqueue`` does. Return how many were new."""
+    keys = [key for _args, key in calls]
+    existing = set(TaskOutbox.objects.filter(key__in=keys).values_list("key", flat=True))
+    rows = [TaskOutbox(key=key, name=name, args=list(args)) for args, key in calls if key not in existing]
+    if not rows:
+        return 0
+    TaskOutbox.objects.bulk_create(rows, ignore_conflicts=True)  # a key recorded meanwhile is that process's
+    created = list(
+        TaskOutbox.objects.filter(key__in=[row.key for row in rows], dispatched_at=None).values_list("pk", flat=True)
+    )
+    propagate = app.conf.task_always_eager and app.conf.task_eager_propagates
+    # A row another process recorded meanwhile may be dispatched twice: each is locked and sent once.
+    transaction.on_commit(lambda: tasks_dispatch(sorted(created)), robust=not propagate)
+    return len(created)
+
+
+def tasks_dispatch(task_ids: list[int]) -> int:
+    """``task_dispatch`` of many rows in one transaction (one lock query, one update), not one transaction per
+    row: a night's email batches. In-process mode runs them one by one. Stops at the first broker failure,
+    recorded on its row; the rows not sent are left to the sweeper. Return how many went."""
+    if app.conf.task_always_eager:
+        return sum(_dispatch(task_id) == SENT for task_id in task_ids)
+    with transaction.atomic():
+        rows = list(
+            TaskOutbox.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=task_ids, dispatched_at=None)
+            .order_by("pk")
+        )
+        tried = []
+        for row in rows:
+            row.attempts += 1
+            tried.append(row)
+            try:
+                app.send_task(row.name, args=row.args, kwargs=row.kwargs)
+            except Exception as error:  # the broker is down or refused: keep the rows for the sweeper
+                row.last_error = f"{type(error).__name__}: {error}"[:2000]
+                logger.warning("task %s (%s) not dispatched, the sweeper retries it: %s", row.name, row.key, error)
+                break
+            row.dispatched_at = timezone.now()
+            row.last_error = ""
+        TaskOutbox.objects.bulk_update(tried, ["attempts", "last_error", "dispatched_at"])
+    return sum(row.dispatched_at is not None for row in tried)
+
+
 def task_dispatch(task_id: int) -> bool:
     """Hand one recorded task to the broker (or run it, in eager mode); return True when it went.
 

@@ -25,18 +25,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Membership, Partner, Zone, ZoneCountry
-from partners.selectors import partner_users_with_roles, partners_tier_on
+from partners.models import Membership, Partner, Tier, Zone, ZoneCountry
+from partners.selectors import partner_recipients, tier_ids_on_day
 from portal.batches import failures_pending, failures_unresolved, run_isolated
-from portal.bulkcopy import copy_create
-from portal.emails import UsersEmail, emails_queue, portal_url
+from portal.bulkcopy import copy_rows
+from portal.emailcontext import ModelRef, PortalLink
+from portal.emails import UsersEmail, emails_queue
 from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -56,6 +57,7 @@ from .locks import LockState, channel_locks_on_dates, channel_locks_refresh, loc
 
 JOB_NAME = "deals.route_direct_orders"
 BATCH_SIZE = 500
+SQL_BATCH_SIZE = 5000  # decided by one query: a batch is only its writes
 OFFER_EMAIL_TEMPLATE = "deals/email/routed_offer"
 
 
@@ -73,15 +75,18 @@ def route_direct_orders(*, as_of: date, force: bool = False) -> dict | None:
     return job_run_once(JOB_NAME, as_of.isoformat(), lambda: routing_run(as_of=as_of), force=force)
 
 
-def routing_run(*, as_of: date) -> dict:
+def routing_run(*, as_of: date, reference: bool = False) -> dict:
     """Expire the offers whose deadline passed before ``as_of`` (offering to the next candidate), then decide
     every direct order booked on or before ``as_of`` that has no case yet. Safe to re-run: it only picks up
-    offers still open and orders still without a case."""
+    offers still open and orders still without a case.
+
+    ``reference=True`` decides the new orders by the Python reference on PostgreSQL too (the equivalence test
+    compares it with the one query)."""
     with transaction.atomic():
         allocator = _Allocator.start(day=as_of)
         pending = failures_unresolved(JOB_NAME)
         expired, expire_failures = _expire_offers(allocator, pending)
-        decided = _route_new_orders(allocator, pending)
+        decided = _route_new_orders(allocator, pending, reference=reference)
     if expire_failures:
         decided["failed_items"] = decided.get("failed_items", 0) + expire_failures
     return {"as_of": as_of.isoformat(), "expired_offers": expired, **decided}
@@ -99,16 +104,18 @@ class _Allocator:
 
     The fair-share choice is a heap per country of ``(offers ÷ weight, partner id, offers)``: a choice costs
     O(log pool) instead of a scan of the pool, which made a night quadratic in (orders × partners of a country).
-    A partner's entry is replaced when its count changes (the old one is dropped when it surfaces).
+    A partner's entry is replaced when its count changes (the old one is dropped when it surfaces). The pools are
+    plain ids and weights, every country's read at once (three queries) the first time a choice is needed.
     """
 
     day: date
     program: Program
     offer_counts: dict[int, int]
-    pools: dict[str, list[Partner]]
     ceilings: dict[str, Decimal]
+    pools: dict[str, list[int]] | None = None  # country → active partner ids, in id order
+    weights: dict[int, int] = field(default_factory=dict)  # partner id → its tier's routing weight on ``day``
+    countries: dict[int, str] = field(default_factory=dict)  # partner id → country, for the pooled partners
     heaps: dict[str, list[tuple[Fraction, int, int]]] = field(default_factory=dict)
-    pool_partners: dict[int, Partner] = field(default_factory=dict)
 
     @classmethod
     def start(cls, *, day: date) -> "_Allocator":
@@ -124,7 +131,7 @@ class _Allocator:
         )
         for partner_id, offers in rows:
             counts[partner_id] = offers
-        return cls(day=day, program=program, offer_counts=counts, pools={}, ceilings={})
+        return cls(day=day, program=program, offer_counts=counts, ceilings={})
 
     @property
     def respond_by(self) -> date:
@@ -147,28 +154,30 @@ class _Allocator:
             raise Zone.DoesNotExist("No default zone")
         return self.ceilings[None]
 
-    def pool(self, country: str) -> list[Partner]:
-        """The active partners of ``country``, each with ``routing_weight``: its tier's weight on the run's day."""
-        if country not in self.pools:
-            pool = list(Partner.objects.filter(active=True, country=country).order_by("id"))
-            tiers = partners_tier_on([partner.pk for partner in pool], self.day)
-            for partner in pool:
-                partner.routing_weight = max(tiers[partner.pk].routing_weight, 1)
-                self.pool_partners[partner.pk] = partner
-            self.pools[country] = pool
-        return self.pools[country]
+    def pool(self, country: str) -> list[int]:
+        """The active partners of ``country`` (ids), each with its tier's routing weight on the run's day."""
+        if self.pools is None:
+            tiers = Tier.objects.in_bulk()
+            authorized_id = next(pk for pk, tier in tiers.items() if tier.code == Tier.AUTHORIZED)
+            tier_ids = tier_ids_on_day(self.day, authorized_id=authorized_id)
+            self.pools = defaultdict(list)
+            for partner_id, partner_country in (
+                Partner.objects.filter(active=True).order_by("id").values_list("id", "country")
+            ):
+                self.pools[partner_country].append(partner_id)
+                self.countries[partner_id] = partner_country
+                self.weights[partner_id] = max(tiers[tier_ids.get(partner_id, authorized_id)].routing_weight, 1)
+        return self.pools.get(country, [])
 
     def _heap(self, country: str) -> list[tuple[Fraction, int, int]]:
         if country not in self.heaps:
-            heap = [
-                (Fraction(self.offer_counts[p.pk], p.routing_weight), p.pk, self.offer_counts[p.pk])
-                for p in self.pool(country)
-            ]
+            counts, weights = self.offer_counts, self.weights
+            heap = [(Fraction(counts[pk], weights[pk]), pk, counts[pk]) for pk in self.pool(country)]
             heapq.heapify(heap)
             self.heaps[country] = heap
         return self.heaps[country]
 
-    def fair_choice(self, country: str, excluded: set[int]) -> Partner | None:
+    def fair_choice(self, country: str, excluded=()) -> int | None:
         """The active partner of ``country`` not in ``excluded`` with the lowest offers ÷ weight, then lowest id.
 
         ``Fraction`` compares the ratios exactly (integers cross-multiplied), never as floats.
@@ -183,30 +192,41 @@ class _Allocator:
             elif partner_id in excluded:
                 skipped.append(heapq.heappop(heap))
             else:
-                chosen = self.pool_partners[partner_id]
+                chosen = partner_id
                 break
         for entry in skipped:
             heapq.heappush(heap, entry)
         return chosen
 
-    def next_target(self, case: RoutingCase, excluded: set[int]) -> tuple[Partner, str] | None:
-        """The next partner to offer ``case`` to, and why it was chosen; ``None`` when nobody is left."""
+    def next_target(self, case: RoutingCase, excluded: set[int]) -> tuple[int, str] | None:
+        """The next partner (id) to offer ``case`` to, and why it was chosen; ``None`` when nobody is left."""
         registration = case.registration
         if registration is not None and registration.partner.active and registration.partner_id not in excluded:
-            return registration.partner, RoutingOffer.Source.REGISTRATION
+            return registration.partner_id, RoutingOffer.Source.REGISTRATION
         if case.incumbent is not None and case.incumbent.active and case.incumbent_id not in excluded:
-            return case.incumbent, RoutingOffer.Source.INCUMBENT
-        partner = self.fair_choice(case.order.customer.country, excluded)
-        if partner is None:
+            return case.incumbent_id, RoutingOffer.Source.INCUMBENT
+        partner_id = self.fair_choice(case.order.customer.country, excluded)
+        if partner_id is None:
             return None
-        return partner, RoutingOffer.Source.FAIR_SHARE
+        return partner_id, RoutingOffer.Source.FAIR_SHARE
+
+    def first_target(self, decision: "_Decision") -> tuple[int, str] | None:
+        """``next_target`` of a new case, from its decision: nobody asked yet."""
+        if decision.registration_id is not None and decision.holder_active:
+            return decision.holder_id, RoutingOffer.Source.REGISTRATION
+        if decision.incumbent_id is not None and decision.incumbent_active:
+            return decision.incumbent_id, RoutingOffer.Source.INCUMBENT
+        partner_id = self.fair_choice(decision.country)
+        if partner_id is None:
+            return None
+        return partner_id, RoutingOffer.Source.FAIR_SHARE
 
     def record_offer(self, partner_id: int) -> None:
         self.offer_counts[partner_id] += 1
-        partner = self.pool_partners.get(partner_id)
-        if partner is not None and partner.country in self.heaps:
+        country = self.countries.get(partner_id)
+        if country is not None and country in self.heaps:
             count = self.offer_counts[partner_id]
-            heapq.heappush(self.heaps[partner.country], (Fraction(count, partner.routing_weight), partner_id, count))
+            heapq.heappush(self.heaps[country], (Fraction(count, self.weights[partner_id]), partner_id, count))
 
     def checkpoint(self):
         """Remember the offer counts; return the function that puts them back (a rolled-back batch)."""
@@ -219,31 +239,73 @@ class _Allocator:
         return restore
 
 
-def _route_new_orders(allocator: _Allocator, pending: set[str]) -> dict:
+class _Decision(NamedTuple):
+    """What one direct order's case records, decided on its booked date: plain values, the same from the one
+    query (PostgreSQL) and from the Python reference."""
+
+    order_id: int
+    number: str
+    customer_id: int
+    country: str
+    booked_on: date
+    total: Decimal
+    ceiling: Decimal | None  # None: no zone for the country and no default zone
+    reason: str
+    credit: bool  # a credit (or an order without lines): not routed, whatever else holds
+    incumbent_id: int | None
+    incumbent_active: bool
+    registration_id: int | None
+    holder_id: int | None  # the registration's partner
+    holder_active: bool
+
+
+def _route_new_orders(allocator: _Allocator, pending: set[str], *, reference: bool = False) -> dict:
     """Decide the direct orders without a case, oldest first, in batches, each batch in a savepoint.
 
-    The orders are selected (and locked) once; a batch that fails is decided again order by order, and an order
-    that fails alone is recorded for staff (``JobItemFailure``) and left without a case for the next run.
+    On PostgreSQL the orders are selected, locked and decided by one query (``_DECIDE_SQL``); elsewhere (and with
+    ``reference``) they are selected and locked once and decided a batch at a time in Python (``_decide``). Only
+    the fair-share choice, sequential by nature, is made in Python in both, over plain values. A batch that fails
+    is run again order by order, and an order that fails alone is recorded for staff (``JobItemFailure``) and
+    left without a case for the next run.
     """
     counts = {reason: 0 for reason in RoutingCase.Reason.values} | {"offers": 0, "unassigned": 0}
-    orders = list(
-        Order.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            channel=Order.Channel.DIRECT,
-            partner__isnull=True,
-            booked_on__gte=allocator.program.start_date,
-            booked_on__lte=allocator.day,
-            routing_case__isnull=True,
+    if connection.vendor == "postgresql" and not reference:
+        decisions = _decide_sql(allocator)
+        # Large batches (each costs a few statements); an order that cannot be written goes alone, so that it is
+        # recorded without running its batch again order by order.
+        good = [decision for decision in decisions if _writable(decision)]
+        batch_size = SQL_BATCH_SIZE
+        items = good + [decision for decision in decisions if not _writable(decision)]
+        batches = [good[start : start + batch_size] for start in range(0, len(good), batch_size)]
+        batches += [[decision] for decision in items[len(good) :]]
+
+        def process(batch):
+            return _route_batch(batch, allocator)
+    else:
+        items = list(
+            Order.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                channel=Order.Channel.DIRECT,
+                partner__isnull=True,
+                booked_on__gte=allocator.program.start_date,
+                booked_on__lte=allocator.day,
+                routing_case__isnull=True,
+            )
+            .select_related("customer")
+            .order_by("booked_on", "id")
         )
-        .select_related("customer")
-        .order_by("booked_on", "id")
-    )
+
+        def process(batch):
+            return _route_batch(_decide(batch, allocator), allocator)
+
+        batches = [items[start : start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)]
+
     outcome = run_isolated(
         job=JOB_NAME,
         period=allocator.day.isoformat(),
-        batches=[orders[start : start + BATCH_SIZE] for start in range(0, len(orders), BATCH_SIZE)],
-        process=lambda batch: _route_batch(batch, allocator),
-        key=lambda order: f"order {order.number}",
+        batches=batches,
+        process=process,
+        key=lambda item: f"order {item.number}",
         checkpoint=allocator.checkpoint,
         pending=pending,
     )
@@ -255,40 +317,85 @@ def _route_new_orders(allocator: _Allocator, pending: set[str]) -> dict:
     return counts
 
 
-def _route_batch(orders: list[Order], allocator: _Allocator) -> dict:
-    """Decide ``orders`` and offer each routed one to its first candidate: bulk writes, one notification pass."""
-    counts = defaultdict(int)
-    # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
-    cases = copy_create(RoutingCase, _decide(orders, allocator))
-    offers, unassigned = [], []
-    for case in cases:
-        counts[case.reason] += 1
-        if case.reason == RoutingCase.Reason.NOT_ROUTED:
-            continue
-        target = allocator.next_target(case, excluded=set())
-        if target is None:
-            _close_unassigned(case, allocator.day, save=False, offered=False)
-            unassigned.append(case)
-            continue
-        offers.append(_new_offer(case, *target, allocator))
-    copy_create(RoutingOffer, offers)
-    RoutingCase.objects.bulk_update(unassigned, ["status", "closed_on", "outcome"], batch_size=BATCH_SIZE)
-    counts["unassigned"] += len(unassigned)
-    counts["offers"] += len(offers)
-    _notify(offers)
-    return counts
-
-
 class OrderTotalOverflow(Exception):
     """An order whose total cannot be stored in ``RoutingCase.order_total`` (corrupt or absurd amounts)."""
 
 
 _TOTAL_FIELD = RoutingCase._meta.get_field("order_total")
 _TOTAL_LIMIT = Decimal(10) ** (_TOTAL_FIELD.max_digits - _TOTAL_FIELD.decimal_places)
+_CREDIT_OUTCOME = "Not routed: a credit (or an order without lines) follows the order it corrects."
+_CASE_FIELDS = [
+    "order_id", "reason", "status", "order_total", "ceiling", "incumbent_id", "registration_id", "outcome",
+    "decided_on", "closed_on", "created_at", "updated_at",
+]  # fmt: skip
+_OFFER_FIELDS = [
+    "case_id", "partner_id", "source", "offered_on", "respond_by", "status", "decline_reason", "note", "created_at",
+]  # fmt: skip
 
 
-def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
-    """Decide each order on its booked date, reading the batch's lines, locks and registrations in a few queries."""
+def _writable(decision: _Decision) -> bool:
+    """Whether ``decision`` can be written: its total fits the case and its country has a ceiling."""
+    return abs(decision.total) < _TOTAL_LIMIT and decision.ceiling is not None
+
+
+def _route_batch(decisions: list[_Decision], allocator: _Allocator) -> dict:
+    """Write the cases of ``decisions`` and offer each routed one to its first candidate, in order (each offer
+    changes the next fair-share choice): one insert of the cases, one of the offers, one notification pass."""
+    counts = defaultdict(int)
+    day, respond_by, now = allocator.day, allocator.respond_by, timezone.now()
+    cases, targets = [], []
+    for decision in decisions:
+        total, ceiling = decision.total, decision.ceiling
+        if abs(total) >= _TOTAL_LIMIT:
+            # PostgreSQL would refuse the row (numeric overflow); SQLite would store it: refuse it the same way.
+            raise OrderTotalOverflow(f"Order {decision.number}: total {total} does not fit the routing case.")
+        if ceiling is None:
+            raise Zone.DoesNotExist("No default zone")
+        counts[decision.reason] += 1
+        status, closed_on, outcome = RoutingCase.Status.OFFERED, None, ""
+        if decision.reason == RoutingCase.Reason.NOT_ROUTED:
+            status, closed_on = RoutingCase.Status.DIRECT, day
+            outcome = (
+                _CREDIT_OUTCOME
+                if decision.credit
+                else f"Not routed: customer not channel-locked, no protected registration, "
+                f"total {total} at or over the ceiling {ceiling}."
+            )
+        else:
+            target = allocator.first_target(decision)
+            if target is None:
+                status, closed_on = RoutingCase.Status.DIRECT, day
+                outcome = f"Stays direct: no active partner in {decision.country} to offer it to."
+                counts["unassigned"] += 1
+            else:
+                allocator.record_offer(target[0])
+                targets.append((len(cases), decision, *target))
+        cases.append((
+            decision.order_id, decision.reason, status, total, ceiling, decision.incumbent_id,
+            decision.registration_id, outcome, day, closed_on, now, now,
+        ))  # fmt: skip
+    # The unique order key makes a concurrent second case fail the whole run: nothing is ever half-done.
+    case_ids = copy_rows(RoutingCase, _CASE_FIELDS, cases)
+    offer_ids = copy_rows(
+        RoutingOffer,
+        _OFFER_FIELDS,
+        [
+            (case_ids[index], partner_id, source, day, respond_by, RoutingOffer.Status.OFFERED, "", "", now)
+            for index, _decision, partner_id, source in targets
+        ],
+    )
+    counts["offers"] += len(offer_ids)
+    _notify_offers([
+        _OfferNotice(offer_id, partner_id, decision.order_id, decision.number, decision.customer_id, respond_by,
+                     decision.total)
+        for offer_id, (_index, decision, partner_id, _source) in zip(offer_ids, targets, strict=True)
+    ])  # fmt: skip
+    return counts
+
+
+def _decide(orders: list[Order], allocator: _Allocator) -> list[_Decision]:
+    """The Python reference of ``_DECIDE_SQL`` (SQLite, and the equivalence test): each order decided on its
+    booked date, reading the batch's lines, locks and registrations in a few queries."""
     lines_by_order: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
     for order_id, product_line, amount in OrderLine.objects.filter(order_id__in=[o.pk for o in orders]).values_list(
         "order_id", "product_line", "net_amount"
@@ -299,14 +406,17 @@ def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
         {(order.customer_id, order.booked_on) for order in orders}, months=allocator.program.channel_lock_months
     )
     registrations = _protecting_registrations(orders)
-    incumbents = Partner.objects.in_bulk({lock.partner_id for lock in locks.values()})
+    active = set(
+        Partner.objects.filter(pk__in={lock.partner_id for lock in locks.values()}, active=True).values_list(
+            "pk", flat=True
+        )
+    )
 
     decisions = []
     for order in orders:
         lines = lines_by_order[order.pk]
         total = sum((amount for _line, amount in lines), start=Decimal("0.00"))
         if abs(total) >= _TOTAL_LIMIT:
-            # PostgreSQL would refuse the row (numeric overflow); SQLite would store it: refuse it the same way.
             raise OrderTotalOverflow(f"Order {order.number}: total {total} does not fit the routing case.")
         product_lines = {line for line, amount in lines if amount > 0}
         ceiling = allocator.ceiling(order.customer.country)
@@ -319,36 +429,131 @@ def _decide(orders: list[Order], allocator: _Allocator) -> list[RoutingCase]:
             ),
             None,
         )
-        case = RoutingCase(
-            order=order,
-            status=RoutingCase.Status.DIRECT,
-            order_total=total,
-            ceiling=ceiling,
-            incumbent=incumbents.get(lock.partner_id) if lock else None,
-            registration=registration,
-            decided_on=allocator.day,
-        )
-        if not lines or any(amount < 0 for _line, amount in lines):
-            case.reason = RoutingCase.Reason.NOT_ROUTED
-            case.outcome = "Not routed: a credit (or an order without lines) follows the order it corrects."
+        credit = not lines or any(amount < 0 for _line, amount in lines)
+        if credit:
+            reason = RoutingCase.Reason.NOT_ROUTED
         elif lock is not None:
-            case.reason = RoutingCase.Reason.LOCKED
+            reason = RoutingCase.Reason.LOCKED
         elif registration is not None:
-            case.reason = RoutingCase.Reason.REGISTRATION
+            reason = RoutingCase.Reason.REGISTRATION
         elif total < ceiling:
-            case.reason = RoutingCase.Reason.UNDER_CEILING
+            reason = RoutingCase.Reason.UNDER_CEILING
         else:
-            case.reason = RoutingCase.Reason.NOT_ROUTED
-            case.outcome = (
-                f"Not routed: customer not channel-locked, no protected registration, "
-                f"total {total} at or over the ceiling {ceiling}."
+            reason = RoutingCase.Reason.NOT_ROUTED
+        decisions.append(
+            _Decision(
+                order_id=order.pk,
+                number=order.number,
+                customer_id=order.customer_id,
+                country=order.customer.country,
+                booked_on=order.booked_on,
+                total=total,
+                ceiling=ceiling,
+                reason=reason,
+                credit=credit,
+                incumbent_id=lock.partner_id if lock else None,
+                incumbent_active=lock is not None and lock.partner_id in active,
+                registration_id=registration.pk if registration else None,
+                holder_id=registration.partner_id if registration else None,
+                holder_active=registration is not None and registration.partner.active,
             )
-        if case.reason == RoutingCase.Reason.NOT_ROUTED:
-            case.closed_on = allocator.day
-        else:
-            case.status = RoutingCase.Status.OFFERED
-        decisions.append(case)
+        )
     return decisions
+
+
+# The decisions of ``_decide`` as one query over every direct order without a case (PostgreSQL), as the bench's
+# baseline: ``picked`` selects and locks the orders (``SKIP LOCKED``, as the ORM's selection), ``direct`` sums
+# their lines (the product lines of the positive ones, whether any is a credit), then for each order on its booked
+# date: the ceiling of its country's zone (else the default zone's), its customer's latest qualifying order
+# (``LATERAL``, on the lines' (customer, booked on) index) and latest staff override — the lock as
+# ``channel_locks_on_dates`` makes it, ``date + interval`` clamping month ends like ``add_months`` — and the first
+# registration protecting one of its positive product lines (as ``_registration_protects``).
+_DECIDE_SQL = """
+WITH picked AS (
+    SELECT o.id, o.number, o.customer_id, o.booked_on
+    FROM deals_order AS o
+    WHERE o.channel = 'direct' AND o.partner_id IS NULL AND o.booked_on >= %(start)s AND o.booked_on <= %(as_of)s
+      AND NOT EXISTS (SELECT 1 FROM deals_routingcase AS rc WHERE rc.order_id = o.id)
+    FOR UPDATE OF o SKIP LOCKED
+),
+direct AS (
+    SELECT p.id, p.number, p.customer_id, p.booked_on, c.country,
+           COALESCE(SUM(l.net_amount), 0.00) AS total,
+           COUNT(l.id) = 0 OR bool_or(l.net_amount < 0) AS credit,
+           COALESCE(array_agg(DISTINCT l.product_line) FILTER (WHERE l.net_amount > 0), '{}') AS product_lines
+    FROM picked AS p
+    JOIN deals_customer AS c ON c.id = p.customer_id
+    LEFT JOIN deals_orderline AS l ON l.order_id = p.id
+    GROUP BY p.id, p.number, p.customer_id, p.booked_on, c.country
+),
+decided AS (
+    SELECT d.*,
+           COALESCE(
+               (SELECT z.hard_deck_ceiling FROM partners_zonecountry AS zc JOIN partners_zone AS z ON z.id = zc.zone_id
+                WHERE zc.country = d.country),
+               (SELECT z.hard_deck_ceiling FROM partners_zone AS z WHERE z.is_default ORDER BY z.code LIMIT 1)
+           ) AS ceiling,
+           CASE WHEN lo.order_id IS NOT NULL AND ov.kind IS DISTINCT FROM 'released'
+                THEN COALESCE(ov.to_partner_id, lo.partner_id) END AS incumbent_id,
+           reg.id AS registration_id, reg.partner_id AS holder_id
+    FROM direct AS d
+    LEFT JOIN LATERAL (
+        SELECT l.partner_id, l.order_id, l.booked_on
+        FROM deals_orderline AS l
+        WHERE l.customer_id = d.customer_id AND l.partner_id IS NOT NULL AND l.net_amount > 0
+          AND l.booked_on <= d.booked_on
+          AND l.booked_on > (d.booked_on - make_interval(months => %(months)s))::date - 4
+        ORDER BY l.booked_on DESC, l.order_id DESC, l.partner_id DESC
+        LIMIT 1
+    ) AS latest ON true
+    LEFT JOIN LATERAL (  -- the lock holds until its expiry (exclusive)
+        SELECT latest.partner_id, latest.order_id, latest.booked_on
+        WHERE (latest.booked_on + make_interval(months => %(months)s))::date > d.booked_on
+    ) AS lo ON true
+    LEFT JOIN LATERAL (
+        SELECT v.kind, v.to_partner_id, v.effective_on
+        FROM deals_channellockoverride AS v
+        WHERE v.customer_id = d.customer_id AND v.effective_on <= d.booked_on
+        ORDER BY v.effective_on DESC, v.id DESC
+        LIMIT 1
+    ) AS last_override ON true
+    LEFT JOIN LATERAL (  -- the override decides when it is effective on or after the lock's order
+        SELECT last_override.kind, last_override.to_partner_id WHERE last_override.effective_on >= lo.booked_on
+    ) AS ov ON true
+    LEFT JOIN LATERAL (
+        SELECT r.id, r.partner_id
+        FROM deals_registration AS r
+        WHERE r.customer_id = d.customer_id AND r.status IN ('approved', 'expired', 'won')
+          AND r.approved_on <= d.booked_on AND r.protection_ends_on >= d.booked_on
+          AND (r.status <> 'won' OR r.won_on >= d.booked_on)
+          AND EXISTS (SELECT 1 FROM deals_registrationline AS rl
+                      WHERE rl.registration_id = r.id AND rl.product_line = ANY (d.product_lines))
+        ORDER BY r.approved_on, r.id
+        LIMIT 1
+    ) AS reg ON true
+)
+SELECT d.id, d.number, d.customer_id, d.country, d.booked_on, d.total, d.ceiling,
+       CASE WHEN d.credit THEN 'not_routed' WHEN d.incumbent_id IS NOT NULL THEN 'locked'
+            WHEN d.registration_id IS NOT NULL THEN 'registration'
+            WHEN d.total < d.ceiling THEN 'under_ceiling' ELSE 'not_routed' END,
+       d.credit, d.incumbent_id, COALESCE(i.active, false), d.registration_id, d.holder_id, COALESCE(h.active, false)
+FROM decided AS d
+LEFT JOIN partners_partner AS i ON i.id = d.incumbent_id
+LEFT JOIN partners_partner AS h ON h.id = d.holder_id
+ORDER BY d.booked_on, d.id
+"""
+
+
+def _decide_sql(allocator: _Allocator) -> list[_Decision]:
+    """Select, lock and decide every direct order without a case in one query (``_DECIDE_SQL``)."""
+    params = {
+        "start": allocator.program.start_date,
+        "as_of": allocator.day,
+        "months": allocator.program.channel_lock_months,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_DECIDE_SQL, params)
+        return [_Decision(*row) for row in cursor.fetchall()]
 
 
 def _registration_protects(registration: Registration, day: date, product_lines: set[str]) -> bool:
@@ -385,11 +590,11 @@ def _protecting_registrations(orders: list[Order]) -> dict[int, list[Registratio
     return found
 
 
-def _new_offer(case: RoutingCase, partner: Partner, source: str, allocator: _Allocator, note: str = ""):
-    allocator.record_offer(partner.pk)
+def _new_offer(case: RoutingCase, partner_id: int, source: str, allocator: _Allocator, note: str = ""):
+    allocator.record_offer(partner_id)
     return RoutingOffer(
         case=case,
-        partner=partner,
+        partner_id=partner_id,
         source=source,
         offered_on=allocator.day,
         respond_by=allocator.respond_by,
@@ -479,36 +684,62 @@ def _expire_batch(cases: list[RoutingCase], allocator: _Allocator) -> int:
 # Emails -----------------------------------------------------------------------------------------------------------
 
 
+class _OfferNotice(NamedTuple):
+    """What an offer's email and event say, as plain values."""
+
+    offer_id: int
+    partner_id: int
+    order_id: int
+    order_number: str
+    customer_id: int
+    respond_by: date
+    total: Decimal
+
+
 def _notify(offers: list[RoutingOffer]) -> None:
-    """Email each offer to the partner's admin and sales users (once per offer and user, after commit)."""
-    if not offers:
-        return
-    events_publish([
-        PartnerEvent(ROUTED_OFFER_RECEIVED, offer.partner_id, f"routing-offer:{offer.pk}", {
-            "id": offer.pk, "order_number": offer.case.order.number, "respond_by": offer.respond_by.isoformat()})
+    """``_notify_offers`` of saved offers (their case and order loaded)."""
+    _notify_offers([
+        _OfferNotice(offer.pk, offer.partner_id, offer.case.order_id, offer.case.order.number,
+                     offer.case.order.customer_id, offer.respond_by, offer.case.order_total)
         for offer in offers
     ])  # fmt: skip
-    users_by_partner = partner_users_with_roles(
-        {offer.partner_id for offer in offers}, [Membership.Role.ADMIN, Membership.Role.SALES]
+
+
+# What the offer email's template reads with the offer (``portal.emailcontext``: the instances are read when the
+# email is rendered by its send task, not by the job).
+_OFFER_RELATIONS = ("case", "case__order", "case__order__customer", "partner")
+
+
+def _notify_offers(notices: list[_OfferNotice]) -> None:
+    """Email each offer to the partner's admin and sales users (once per offer and user, after commit), and
+    publish its event: from ids, no instance read or built per offer."""
+    if not notices:
+        return
+    events_publish([
+        PartnerEvent(ROUTED_OFFER_RECEIVED, notice.partner_id, f"routing-offer:{notice.offer_id}", {
+            "id": notice.offer_id, "order_number": notice.order_number, "respond_by": notice.respond_by.isoformat()})
+        for notice in notices
+    ])  # fmt: skip
+    users_by_partner = partner_recipients(
+        {notice.partner_id for notice in notices}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
-    # The offers carry their case, order, customer and partner already: no query to read them back.
-    path = portal_url(reverse("deals:routed_list"))
+    path = PortalLink("deals:routed_list")
     emails_queue(
         UsersEmail(
-            key=f"routing-offer:{offer.pk}",
-            users=users_by_partner[offer.partner_id],
+            key=f"routing-offer:{notice.offer_id}",
+            users=users_by_partner[notice.partner_id],
             template=OFFER_EMAIL_TEMPLATE,
             context={
-                "offer": offer,
-                "order": offer.case.order,
-                "customer": offer.case.order.customer,
-                "partner": offer.partner,
-                "total": offer.case.order_total,
+                "offer": ModelRef("deals.routingoffer", notice.offer_id, _OFFER_RELATIONS),
+                "order": ModelRef("deals.order", notice.order_id, ("customer",)),
+                "customer": ModelRef("deals.customer", notice.customer_id),
+                "partner": ModelRef("partners.partner", notice.partner_id),
+                "total": notice.total,
                 "path": path,
             },
         )
-        for offer in offers
-        if users_by_partner.get(offer.partner_id)
+        for notice in notices
+        if users_by_partner.get(notice.partner_id)
     )
 
 
@@ -606,7 +837,7 @@ def routing_reassign(
         RoutingOffer.objects.filter(case=case, status=RoutingOffer.Status.OFFERED).update(
             status=RoutingOffer.Status.WITHDRAWN, note=reason, decided_by=staff_user, decided_at=timezone.now()
         )
-        offer = _new_offer(case, partner, RoutingOffer.Source.STAFF, allocator, note=reason)
+        offer = _new_offer(case, partner.pk, RoutingOffer.Source.STAFF, allocator, note=reason)
         offer.save()
         case.status = RoutingCase.Status.OFFERED
         case.closed_on = None

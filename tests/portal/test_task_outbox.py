@@ -15,7 +15,7 @@ from partners.models import Tier
 from portal.celery import app
 from portal.emails import email_enqueue
 from portal.models import OutboxEmail, TaskOutbox
-from portal.outbox import task_dispatch, task_enqueue, tasks_dispatch_pending, tasks_dispatched_prune
+from portal.outbox import task_dispatch, task_enqueue, tasks_dispatch_pending, tasks_dispatched_prune, tasks_enqueue
 from tests.conftest import _free_port
 from tests.factories import MembershipFactory, PartnerFactory
 
@@ -164,3 +164,30 @@ def test_the_admin_retry_action_queues_the_send_through_the_outbox(
     app.conf.task_always_eager = True  # the broker is back: the sweeper sends it
     assert tasks_dispatch_pending(older_than=timedelta(0)) == 1
     assert [message.subject for message in mailoutbox] == ["Hi"]  # the subject as stored
+
+
+def test_tasks_queued_together_are_recorded_once_and_dispatched_in_one_pass(
+    broker_at, django_capture_on_commit_callbacks
+):
+    """``tasks_enqueue`` (a night's email batches): each key is one row, sent once after commit; a key queued
+    again records nothing; with the broker down the first row keeps the error and every row is left to the
+    sweeper, which sends each once."""
+    broker_at("memory://")
+    calls = [([[1, 2]], "emails:1-2:2"), ([[3, 4]], "emails:3-4:2")]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks_enqueue("portal.tasks.outbox_send_batch", calls) == 2
+    assert sorted(TaskOutbox.objects.values_list("key", "attempts")) == [("emails:1-2:2", 1), ("emails:3-4:2", 1)]
+    assert not TaskOutbox.objects.filter(dispatched_at=None).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks_enqueue("portal.tasks.outbox_send_batch", calls) == 0
+
+    broker_at(closed_broker())
+    down = [([[5]], "emails:5"), ([[6]], "emails:6")]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks_enqueue("portal.tasks.noop_for_test", down) == 2
+    first, second = TaskOutbox.objects.filter(key__in=["emails:5", "emails:6"]).order_by("pk")
+    assert (first.attempts, bool(first.last_error), first.dispatched_at) == (1, True, None)
+    assert (second.attempts, second.last_error, second.dispatched_at) == (0, "", None)
+    broker_at("memory://")
+    assert tasks_dispatch_pending(older_than=timedelta(0)) == 2
+    assert not TaskOutbox.objects.filter(dispatched_at=None).exists()
