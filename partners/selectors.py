@@ -116,15 +116,21 @@ def tier_ids_on(pairs: Iterable[tuple[int, date]], *, authorized_id: int | None 
     return {(pid, day): calc.tier_on(timelines.get(pid, []), day, authorized_id) for pid, day in pairs}
 
 
-def tier_ids_on_day(day: date, *, partner_ids: Iterable[int] | None = None, authorized_id: int) -> dict[int, int]:
+def tier_ids_on_day(
+    day: date, *, partner_ids: Iterable[int] | None = None, authorized_id: int, id_range=None
+) -> dict[int, int]:
     """The effective tier id on one ``day`` of each of ``partner_ids`` (``None``: every partner), in one windowed
     query: each partner's latest change effective on or before ``day``, the later row on the same day — the rule
     of ``calculations.tier_on``, without reading whole timelines or sending thousands of ids.
 
     Partners without a change on or before ``day`` (or without any) are Authorized: with ``partner_ids`` they
-    are in the answer; without, they are absent and the caller defaults them.
+    are in the answer; without, they are absent and the caller defaults them. ``id_range`` (lo, hi), inclusive,
+    instead of ``partner_ids``: the partners of that id range, absent ones defaulted by the caller.
     """
     changes = TierHistory.objects.filter(effective_on__lte=day)
+    if id_range is not None:
+        lo, hi = id_range
+        changes = changes.filter(partner_id__gte=lo, partner_id__lte=hi)
     if partner_ids is not None:
         partner_ids = list(set(partner_ids))
         changes = changes.filter(partner_id__in=partner_ids)

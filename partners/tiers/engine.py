@@ -51,8 +51,29 @@ def tier_window_start(as_of: date, program: Program) -> date:
     return add_months(as_of, -program.tier_window_months)
 
 
-def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict[int, calc.TierFigures]:
+def _partner_lookups(field: str, partner_ids, id_range) -> dict:
+    """The filter of a grouped read on ``field`` (a partner id): ``id_range`` (lo, hi), inclusive, when given,
+    else ``partner_ids`` (``None``: every partner).
+
+    A chunk passes its range as well as its ids: the read then sends two bounds, not thousands of ids, and the
+    few rows of partners of the range that are not in the chunk (inactive ones) are read and ignored.
+    """
+    if id_range is not None:
+        lo, hi = id_range
+        return {
+            **({f"{field}__gte": lo} if lo is not None else {}),
+            **({f"{field}__lte": hi} if hi is not None else {}),
+        }
+    if partner_ids is not None:
+        return {f"{field}__in": partner_ids}
+    return {}
+
+
+def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None, id_range=None) -> dict[int, calc.TierFigures]:
     """Return each partner's figures on ``as_of`` before 1.25X, in two grouped queries.
+
+    ``id_range`` (lo, hi): read every partner of that id range instead (it holds ``partner_ids``); the
+    answer may then have partners not asked for.
 
     Revenue: the net amounts of the order lines counting for a partner (its channel orders and the routed
     orders it accepted: both carry ``OrderLine.partner``), credits included, booked in the window.
@@ -63,9 +84,8 @@ def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict
         partner__isnull=False, booked_on__gt=tier_window_start(as_of, program), booked_on__lte=as_of
     )
     records = CertificationRecord.objects.active_on(as_of)
-    if partner_ids is not None:
-        lines = lines.filter(partner_id__in=partner_ids)
-        records = records.filter(person__partner_id__in=partner_ids)
+    lines = lines.filter(**_partner_lookups("partner_id", partner_ids, id_range))
+    records = records.filter(**_partner_lookups("person__partner_id", partner_ids, id_range))
     revenue = lines.values("partner_id").annotate(
         revenue=Sum("net_amount"), services=Sum("net_amount", filter=Q(product_line="services"))
     )
@@ -87,11 +107,11 @@ def tier_raw_figures(*, as_of: date, program: Program, partner_ids=None) -> dict
     return {partner_id: calc.TierFigures(**values) for partner_id, values in figures.items()}
 
 
-def attested_partner_ids(as_of: date, partner_ids=None) -> set[int]:
-    """The partners (of ``partner_ids``, or all) with a Dell-only attestation active on ``as_of``: one query."""
+def attested_partner_ids(as_of: date, partner_ids=None, id_range=None) -> set[int]:
+    """The partners (of ``partner_ids``, of ``id_range``, or all) with a Dell-only attestation active on
+    ``as_of``: one query."""
     attestations = DellOnlyAttestation.objects.active_on(as_of)
-    if partner_ids is not None:
-        attestations = attestations.filter(partner_id__in=partner_ids)
+    attestations = attestations.filter(**_partner_lookups("partner_id", partner_ids, id_range))
     return set(attestations.values_list("partner_id", flat=True))
 
 
@@ -158,8 +178,12 @@ class TierEvaluation:
         }
 
 
-def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True) -> list[TierEvaluation]:
-    """Evaluate partners on ``as_of`` without writing anything, in a fixed number of queries."""
+def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True, id_range=None) -> list[TierEvaluation]:
+    """Evaluate partners on ``as_of`` without writing anything, in a fixed number of queries.
+
+    ``id_range`` (lo, hi), inclusive, holding every one of ``partner_ids`` (a chunk's): the figures, the history
+    and the attestations are read for the range, without sending the ids; the result is the same.
+    """
     program = Program.current()
     all_tiers = list(Tier.objects.all())
     tiers = {tier.pk: tier.code for tier in all_tiers}
@@ -169,7 +193,10 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
         partners = partners.filter(active=True)
     if partner_ids is not None:
         partner_ids = list(partner_ids)
-        partners = partners.filter(pk__in=partner_ids)
+        if id_range is None:
+            partners = partners.filter(pk__in=partner_ids)
+        else:  # two bounds, not thousands of ids; the range's others dropped below
+            partners = partners.filter(**_partner_lookups("pk", None, id_range))
     partners = list(
         partners.only(
             "id",
@@ -186,12 +213,16 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True)
             "joined_on",
         ).order_by("code")
     )
+    if partner_ids is not None and id_range is not None:
+        wanted = set(partner_ids)
+        partners = [partner for partner in partners if partner.pk in wanted]
     authorized_id = next(pk for pk, code in tiers.items() if code == Tier.AUTHORIZED)
     # Every partner at once (the nightly run): one windowed query over the history, no list of 5,000 ids.
-    on_day = tier_ids_on_day(as_of, partner_ids=partner_ids, authorized_id=authorized_id)
+    read_ids = partner_ids if id_range is None else None
+    on_day = tier_ids_on_day(as_of, partner_ids=read_ids, authorized_id=authorized_id, id_range=id_range)
     day_tiers = {(partner.pk, as_of): on_day.get(partner.pk, authorized_id) for partner in partners}
-    raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=partner_ids)
-    attested = attested_partner_ids(as_of, partner_ids)
+    raw = tier_raw_figures(as_of=as_of, program=program, partner_ids=read_ids, id_range=id_range)
+    attested = attested_partner_ids(as_of, read_ids, id_range)
     countries, default_zone_id, paths, zone_codes = _requirement_paths()
     evaluations = []
     for partner in partners:
@@ -248,9 +279,9 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     return _evaluate(as_of=as_of, partner_ids=partner_ids, changed_by=changed_by)
 
 
-def _evaluate(*, as_of: date, partner_ids, changed_by) -> dict:
+def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
     tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
-    evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids)
+    evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids, id_range=id_range)
     year_start = fiscal_year_start(fiscal_year_of(as_of))
     ran_this_year = _evaluated_earlier_this_year(as_of)
 
@@ -389,7 +420,9 @@ def _recompute_chunk(params: dict, chunk: dict) -> dict:
     ids = list(partners.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return dict.fromkeys(SUMMED, 0)
-    return _evaluate(as_of=date.fromisoformat(params["as_of"]), partner_ids=ids, changed_by=None)
+    return _evaluate(
+        as_of=date.fromisoformat(params["as_of"]), partner_ids=ids, changed_by=None, id_range=(ids[0], ids[-1])
+    )
 
 
 def _recompute_finish(params: dict, results: list[dict]) -> dict:

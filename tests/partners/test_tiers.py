@@ -304,6 +304,38 @@ def test_the_evaluation_is_a_fixed_number_of_queries_whatever_the_number_of_part
     assert queries_for(2) == queries_for(8)
 
 
+def test_an_evaluation_read_by_id_range_is_the_evaluation_of_its_ids_and_nothing_else_of_the_range():
+    # A chunk reads figures, history and attestations for its id range, not its list of ids: partners of the
+    # range left out (inactive, or not asked for) must neither appear nor change the others' figures.
+    partners = [make_partner(legacy_dell=legacy) for legacy in ("", "preferred", "premier_plus", "", "", "")]
+    gold_training(partners[0])
+    gold_training(partners[1], revenue="100000.00")
+    book(partners[2], date(2017, 1, 20), "5000.00", product_line="services")
+    certify(partners[3], 2, code="TECH-SERVER")
+    book(partners[4], date(2017, 2, 1), "600000.00")
+    DellOnlyAttestation.objects.create(partner=partners[4], starts_on=date(2017, 1, 1))
+    for other in (partners[1], partners[5]):  # data of partners in the range, left out of the ids
+        gold_training(other)
+        DellOnlyAttestation.objects.create(partner=other, starts_on=date(2017, 1, 1))
+    Partner.objects.filter(pk=partners[5].pk).update(active=False)
+    engine.tier_evaluate(as_of=date(2017, 2, 1))  # some history to read
+    as_of = date(2017, 3, 1)
+    ids = [partner.pk for partner in partners if partner is not partners[1]]
+    lo, hi = min(partner.pk for partner in partners), max(partner.pk for partner in partners)
+
+    def described(evaluations):
+        return [
+            (e.partner.pk, e.tier, e.tier_id, e.zone, e.raw, e.figures, e.attested, e.computed_tier, e.figures_json())
+            for e in evaluations
+        ]
+
+    by_ids = described(engine.tier_evaluations(as_of=as_of, partner_ids=ids))
+    by_range = described(engine.tier_evaluations(as_of=as_of, partner_ids=ids, id_range=(lo, hi)))
+    assert by_range == by_ids
+    assert {row[0] for row in by_range} == set(ids) - {partners[5].pk}
+    assert any(row[6] for row in by_range) and any(row[1] != "authorized" for row in by_range)
+
+
 # --- Titanium Black -----------------------------------------------------------------------------------------
 
 
