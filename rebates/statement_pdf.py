@@ -41,6 +41,8 @@ BODY_SIZE = 9
 COLUMNS = ((0.14, False), (0.05, True), (0.13, False), (0.12, False), (0.13, True), (0.08, False), (0.15, False),
            (0.08, True), (0.12, True))  # fmt: skip
 PAD = 1.2  # mm inside a cell
+# Replaced by the page count when the document is written: as wide as any count, so no warning and no overlap.
+PAGES_ALIAS = "{pages_total}"
 
 
 def _fpdf_class():
@@ -61,7 +63,7 @@ def _fpdf_class():
             self.set_text_color(*MUTED)
             self.cell(0, 4, self.number, align="L")
             self.set_x(MARGIN_X)
-            self.cell(0, 4, f"{self.page_no()} / {{nb}}", align="R")
+            self.cell(0, 4, f"{self.page_no()} / {PAGES_ALIAS}", align="R")
 
     return StatementPdf
 
@@ -114,7 +116,7 @@ def _new_pdf(number: str):
     pdf.set_auto_page_break(True, MARGIN_BOTTOM)
     for style in ("", "B"):
         pdf.fonts[f"{FONT.lower()}{style}"] = _font(len(pdf.fonts) + 1, style)
-    pdf.alias_nb_pages("{nb}")
+    pdf.alias_nb_pages(PAGES_ALIAS)
     return pdf
 
 
