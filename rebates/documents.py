@@ -118,8 +118,8 @@ def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes
 
     with translation.override(language or translation.get_language()):
         summary = selectors.statement_summary(statement)
-        lines = selectors.statement_page_lines(statement).iterator(chunk_size=PDF_LINES_BATCH)
-        return renderer.render(statement, summary, lines)
+        lines = selectors.statement_page_lines(statement).values_list(*renderer.LINE_FIELDS)
+        return renderer.render(statement, summary, lines.iterator(chunk_size=PDF_LINES_BATCH))
 
 
 def _pdf_join(documents: list[bytes]) -> bytes:

@@ -18,7 +18,10 @@ from django.template.defaultfilters import floatformat
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from deals.models import OrderLine
 from portal.money import money_text
+
+from .models import Component
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -72,6 +75,13 @@ def _fpdf_class():
 def _pdf_class():
     return _fpdf_class()
 
+
+# What a row of the lines table shows, read as tuples (no model instances: five of them a line cost more than
+# drawing it).
+LINE_FIELDS = (
+    "order_line__order__number", "order_line__line_number", "order_line__product_line", "order_line__booked_on",
+    "net_amount", "tier__name", "component", "rate", "amount", "is_adjustment",
+)  # fmt: skip
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
@@ -269,7 +279,8 @@ def _first_page(pdf, statement, partner, summary) -> None:
 
 def render(statement, summary, lines) -> bytes:
     """The PDF of ``statement`` in the active language: ``summary`` (``selectors.statement_summary``) and
-    ``lines``, an iterable of its rebate lines in statement order (read as they are drawn)."""
+    ``lines``, an iterable of its rebate lines in statement order as ``LINE_FIELDS`` tuples (read as they are
+    drawn)."""
     partner = statement.partner
     pdf = _new_pdf(statement.number)
     pdf.header_fits = {}
@@ -282,6 +293,8 @@ def render(statement, summary, lines) -> bytes:
     edges = _column_edges(pdf)
     fits: dict = {}
     dates: dict = {}
+    product_lines = {value: str(label) for value, label in OrderLine._meta.get_field("product_line").flatchoices}
+    components = {value: str(label) for value, label in Component.choices}
     bottom = pdf.h - MARGIN_BOTTOM
     right = pdf.w - MARGIN_X
     started = False
@@ -298,24 +311,23 @@ def render(statement, summary, lines) -> bytes:
             pdf.add_page()  # the header row is drawn again by ``header``
             pdf.set_text_color(*(ADJUSTMENT if adjusted else INK))
             y = pdf.get_y()
-        order_line = line.order_line
-        booked = order_line.booked_on
+        number, line_number, product_line, booked, net, tier, component, rate, amount, adjustment = line
         booked_text = dates.get(booked)
         if booked_text is None:
             booked_text = dates[booked] = formats.date_format(booked, "SHORT_DATE_FORMAT")
-        if line.is_adjustment != adjusted:
-            adjusted = line.is_adjustment
+        if adjustment != adjusted:
+            adjusted = adjustment
             pdf.set_text_color(*(ADJUSTMENT if adjusted else INK))
         cells = (
-            f"{order_line.order.number} *" if adjusted else order_line.order.number,
-            str(order_line.line_number),
-            order_line.get_product_line_display(),
+            f"{number} *" if adjusted else number,
+            str(line_number),
+            product_lines.get(product_line, product_line),
             booked_text,
-            floatformat(line.net_amount, "2g"),
-            line.tier.name,
-            line.get_component_display(),
-            str(line.rate.normalize()),
-            floatformat(line.amount, "2g"),
+            floatformat(net, "2g"),
+            tier,
+            components.get(component, component),
+            str(rate.normalize()),
+            floatformat(amount, "2g"),
         )
         _row(pdf, edges, cells, baseline=y + ROW_H - 1.3, size=LINE_SIZE, fits=fits)
         y += ROW_H
