@@ -368,8 +368,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery.app.trace": {"level": "WARNING"},
-        "weasyprint": {"level": "WARNING"},
-        "weasyprint.progress": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },
 }

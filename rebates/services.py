@@ -308,8 +308,9 @@ def quarter_close_due(*, as_of: date, dispatch: bool = False) -> list[dict]:
 # --- documents and email ----------------------------------------------------------------------------------------
 
 # A delivery chunk (one short task): up to this many statements, or as many as hold this many rebate lines.
-# WeasyPrint lays out about 200 lines a second per language here (docs/performance.md), so a chunk takes well under
-# a minute, and two workers share a quarter's chunks evenly; a statement larger than that is a chunk of its own.
+# A PDF costs about 0.1 s, plus a quarter of a millisecond a line and language (fpdf2, docs/performance.md), so a
+# chunk takes seconds, and two workers share a quarter's chunks evenly; a statement larger than that is a chunk of
+# its own (a 68,000-line statement: about a minute a language).
 DELIVER_CHUNK_STATEMENTS = 50
 DELIVER_CHUNK_LINES = 4000
 
