@@ -24,10 +24,14 @@ pytestmark = pytest.mark.django_db
 
 
 def both_renderings(table_class, queryset):
-    """The table's HTML through ``FastTable``'s rows, and through django-tables2's own ``BoundRows``."""
+    """The table's HTML through ``FastTable``'s rows and body written in Python, and through django-tables2's own
+    ``BoundRows`` and template."""
     request = RequestFactory().get("/")
-    fast = table_class(queryset).as_html(request)
+    fast_table = table_class(queryset)
+    fast = fast_table.as_html(request)
+    assert fast_table.tbody_html()  # the rows were written in Python, not by the template
     plain_table = table_class(queryset)
+    plain_table.render_rows_in_python = False  # the body through django-tables2's template
     plain_table.rows = BoundRows(data=plain_table.data, table=plain_table, pinned_data=plain_table.pinned_data)
     return fast, plain_table.as_html(request)
 
