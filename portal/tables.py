@@ -116,11 +116,19 @@ class FastTable(tables.Table):
         if not self.render_rows_in_python or any(column.localize is not None for column in self.columns):
             return None
         context = Context()  # what ``{{ cell }}`` sees: autoescape on, the active language's formats and time zone
+        static_td = {}  # a column's <td> attributes, when none is computed from the row: the same on every row
+        for column in self.columns:
+            attrs = {**self.attrs, **column.column.attrs}
+            if not any(callable(value) for value in attrs.get("td", attrs.get("cell", {})).values()):
+                static_td[column.name] = column.attrs["td"].as_html()
         parts = []
         for row in self.paginated_rows:
             parts.append(_ROW_OPEN.format(row.attrs.as_html()))
             for column, cell in row.items():
-                parts.append(_CELL.format(column.attrs["td"].as_html(), render_value_in_context(cell, context)))
+                td = static_td.get(column.name)
+                if td is None:
+                    td = column.attrs["td"].as_html()
+                parts.append(_CELL.format(td, render_value_in_context(cell, context)))
             parts.append(_ROW_CLOSE)
         if not parts:
             return None
