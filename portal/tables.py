@@ -14,8 +14,11 @@ import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db import models
+from django.template import Context
+from django.template.base import render_value_in_context
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.utils.safestring import mark_safe
 from django.utils.timezone import template_localtime
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.columns.manytomanycolumn import ManyToManyColumn
@@ -87,13 +90,50 @@ class _FastBoundRows(BoundRows):
         return _FastBoundRow(record=self.data[key], table=self.table)
 
 
+# The whitespace of django-tables2's ``table.html`` around a body row and a cell, so that the rows written here are
+# byte for byte the template's (tests/portal/test_tables.py compares both).
+_ROW_OPEN = "\n                    \n                    <tr {}>\n                        "
+_CELL = "\n                            <td {}>{}</td>\n                        "
+_ROW_CLOSE = "\n                    </tr>\n                    \n                "
+
+
 class FastTable(tables.Table):
-    """A ``tables.Table`` whose rows render with cached render signatures (same HTML)."""
+    """A ``tables.Table`` whose rows render with cached render signatures, and whose body is written in Python
+    (``tbody_html``, used by ``django_tables2/portal_table.html``) rather than by the template engine: the same
+    HTML, without a template lookup per cell (≈ 60% of a 50-row statement page's CPU)."""
+
+    # False renders the body through django-tables2's template (the reference the tests compare against).
+    render_rows_in_python = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows = _FastBoundRows(data=self.data, table=self, pinned_data=self.pinned_data)
         self._choice_labels: dict = {}
+
+    def tbody_html(self):
+        """The body's rows exactly as ``table.html``'s ``table.tbody`` block writes them, or ``None`` (no rows, a
+        column with its own ``localize``, or ``render_rows_in_python`` off) for the template to write them."""
+        if not self.render_rows_in_python or any(column.localize is not None for column in self.columns):
+            return None
+        context = Context()  # what ``{{ cell }}`` sees: autoescape on, the active language's formats and time zone
+        static_td = {}  # a column's <td> attributes, when none is computed from the row: the same on every row
+        for column in self.columns:
+            attrs = {**self.attrs, **column.column.attrs}
+            if not any(callable(value) for value in attrs.get("td", attrs.get("cell", {})).values()):
+                static_td[column.name] = column.attrs["td"].as_html()
+        parts = []
+        for row in self.paginated_rows:
+            parts.append(_ROW_OPEN.format(row.attrs.as_html()))
+            for column, cell in row.items():
+                td = static_td.get(column.name)
+                if td is None:
+                    td = column.attrs["td"].as_html()
+                parts.append(_CELL.format(td, render_value_in_context(cell, context)))
+            parts.append(_ROW_CLOSE)
+        if not parts:
+            return None
+        # Every cell went through render_value_in_context (escaped unless already safe), as in the template.
+        return mark_safe("".join(parts))  # noqa: S308
 
     def choice_labels(self, model, name) -> dict | None:
         """``{value: label}`` of ``model.name`` when it is a field with choices (else ``None``), in the active

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+import django_tables2 as tables
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
@@ -24,10 +25,14 @@ pytestmark = pytest.mark.django_db
 
 
 def both_renderings(table_class, queryset):
-    """The table's HTML through ``FastTable``'s rows, and through django-tables2's own ``BoundRows``."""
+    """The table's HTML through ``FastTable``'s rows and body written in Python, and through django-tables2's own
+    ``BoundRows`` and template."""
     request = RequestFactory().get("/")
-    fast = table_class(queryset).as_html(request)
+    fast_table = table_class(queryset)
+    fast = fast_table.as_html(request)
+    assert fast_table.tbody_html()  # the rows were written in Python, not by the template
     plain_table = table_class(queryset)
+    plain_table.render_rows_in_python = False  # the body through django-tables2's template
     plain_table.rows = BoundRows(data=plain_table.data, table=plain_table, pinned_data=plain_table.pinned_data)
     return fast, plain_table.as_html(request)
 
@@ -67,3 +72,16 @@ def test_a_known_count_paginator_pages_without_counting():
     paginator = KnownCountPaginator(list(range(120)), 50, known_count=120)
     assert paginator.count == 120 and paginator.num_pages == 3 and list(paginator.page(3)) == list(range(100, 120))
     assert KnownCountPaginator(list(range(7)), 5).count == 7
+
+
+def test_cell_attributes_computed_from_the_row_are_computed_for_each_row():
+    class NumberedOrders(OrderTable):
+        number = tables.Column(attrs={"td": {"data-id": lambda record: record.pk}})
+
+    partner = f.partner(tier="gold")
+    for day in (10, 11):
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, day), lines=[("server", "10.00")])
+    orders = list(Order.objects.select_related("customer").order_by("pk"))
+    fast, plain = both_renderings(NumberedOrders, Order.objects.select_related("customer").order_by("pk"))
+    assert fast == plain
+    assert all(f'data-id="{order.pk}"' in fast for order in orders)
