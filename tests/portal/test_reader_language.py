@@ -96,6 +96,9 @@ def _python_messages(path: Path):
 def _template_messages(path: Path):
     """The messages of a template, from Django's own ``templatize`` (what ``makemessages`` reads)."""
     source = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+    # templatize keeps a template's indentation, which is not Python's (xgettext does not mind, tokenize does); each
+    # message is one ``gettext(%r)`` on one line, so no message spans the lines stripped here.
+    source = "\n".join(line.lstrip() for line in source.splitlines())
     tokens = [token for token in tokenize.generate_tokens(io.StringIO(source).readline) if token.type != tokenize.NL]
     for index, token in enumerate(tokens[:-1]):
         if token.type != tokenize.NAME or token.string not in GETTEXT or tokens[index + 1].string != "(":
