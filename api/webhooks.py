@@ -27,7 +27,8 @@ from django.utils.translation import gettext as _
 
 from partners.models import Membership
 from partners.selectors import partner_users_with_roles
-from portal.emails import email_users, portal_url
+from portal.emailcontext import portal_url
+from portal.emails import email_users
 from portal.events import EVENT_KINDS, PartnerEvent
 from portal.outbox import task_enqueue
 

@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from portal.emails import email_enqueue, email_users, portal_url
+from portal.emailcontext import portal_url
+from portal.emails import email_enqueue, email_users
 from portal.fiscal import add_months
 from portal.models import Program
 

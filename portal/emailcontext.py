@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.apps import apps
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.functional import Promise
@@ -47,6 +48,11 @@ class PortalLink:
     fresh process otherwise pays for a link it does not render."""
 
     name: str
+
+
+def portal_url(path: str) -> str:
+    """An absolute link for an email: emails are read outside the portal, so a bare path is useless."""
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
 def context_encode(context: dict) -> dict:
@@ -176,8 +182,6 @@ def _decode(value, loaded: dict):
             raise MissingObject(f"{value['m']} {value['pk']} no longer exists")
         return instance
     if kind == "link":
-        from .emails import portal_url  # the module that queues emails imports this one
-
         return portal_url(reverse(value["n"]))
     if kind == "data":
         cls = _dataclass(value["c"])

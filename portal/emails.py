@@ -28,11 +28,6 @@ OUTBOX_SEND_TASK = "portal.tasks.outbox_send"
 OUTBOX_SEND_BATCH_TASK = "portal.tasks.outbox_send_batch"
 
 
-def portal_url(path: str) -> str:
-    """An absolute link for an email: emails are read outside the portal, so a bare path is useless."""
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
-
-
 DEFAULT_SUBJECT_PREFIX = "[Partner Portal]"
 
 

@@ -29,7 +29,8 @@ from partners.selectors import partner_tier_on, partner_users_with_roles
 from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.catalog import ProductLine
 from portal.csvimport import chunks
-from portal.emails import email_users, portal_url
+from portal.emailcontext import portal_url
+from portal.emails import email_users
 from portal.events import REGISTRATION_DECIDED, PartnerEvent, events_publish
 from portal.fiscal import add_months
 from portal.jobs import job_run_once
