@@ -104,8 +104,7 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
             continue
         language = user.language or settings.LANGUAGE_CODE
         if (id(message), language) not in encoded:
-            with translation.override(language):  # a lazy string of the context is stored in the reader's language
-                encoded[id(message), language] = context_encode(message.context)
+            encoded[id(message), language] = _context_encoded(message.context, language)
         name, content, content_type = message.attachment or ("", None, "")
         rows.append(
             _OutboxRow(
@@ -133,7 +132,7 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
     # The batches' send tasks recorded at once: one task row each, as ``_send_queue`` records them.
     tasks_enqueue(
         OUTBOX_SEND_BATCH_TASK,
-        [([batch], f"emails:{batch[0]}-{batch[-1]}:{len(batch)}") for batch in batches if len(batch) > 1],
+        [([batch], _batch_key(batch)) for batch in batches if len(batch) > 1],
     )
     return len(ids)
 
@@ -204,7 +203,18 @@ def _send_queue(ids: list[int]) -> None:
     if len(ids) == 1:
         task_enqueue(OUTBOX_SEND_TASK, args=[ids[0]], key=f"email:{ids[0]}")
     else:
-        task_enqueue(OUTBOX_SEND_BATCH_TASK, args=[ids], key=f"emails:{ids[0]}-{ids[-1]}:{len(ids)}")
+        task_enqueue(OUTBOX_SEND_BATCH_TASK, args=[ids], key=_batch_key(ids))
+
+
+def _batch_key(ids: list[int]) -> str:
+    """The task key of one send task for the sorted ``ids``: the same batch queued twice is one task."""
+    return f"emails:{ids[0]}-{ids[-1]}:{len(ids)}"
+
+
+def _context_encoded(context: dict, language: str) -> dict:
+    """``context`` encoded for storage, a lazy string in it translated to the reader's ``language``."""
+    with translation.override(language):
+        return context_encode(context)
 
 
 class _OutboxRow(NamedTuple):
@@ -230,8 +240,7 @@ def _outbox_row(*, key, to, language, template, context, attachment) -> _OutboxR
     """
     name, content, content_type = attachment or ("", None, "")
     language = language or settings.LANGUAGE_CODE
-    with translation.override(language):  # a lazy string of the context is stored in the reader's language
-        encoded = context_encode(context)
+    encoded = _context_encoded(context, language)
     return _OutboxRow(key, [to], template, language, encoded, name, content, content_type)
 
 

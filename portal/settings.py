@@ -282,9 +282,9 @@ CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", str(15 * 60)))
 # the quarter's order lines, per chunk; each chunk is a task of seconds to a few minutes, far under the limit.
 REBATES_CLOSE_CHUNK_PARTNERS = int(env("REBATES_CLOSE_CHUNK_PARTNERS", "1000"))
 REBATES_CLOSE_CHUNK_LINES = int(env("REBATES_CLOSE_CHUNK_LINES", "250000"))
-# The nightly tier evaluation runs in chunks of this many partners (about a second each at program scale). Each
-# chunk reads the whole revenue window once (its lines come from the booked_on index, the partner filter is
-# applied after), so 5,000 partners in 2 chunks (one per worker) read it twice, not five times.
+# The nightly tier evaluation runs in chunks of this many partners (under a second each at program scale). A
+# chunk reads its partners' revenue window from the (partner, booked_on) index alone, which carries the amount
+# and product line; 5,000 partners make 2 chunks, one per worker.
 TIERS_CHUNK_PARTNERS = int(env("TIERS_CHUNK_PARTNERS", "2500"))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
