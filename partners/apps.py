@@ -14,6 +14,16 @@ class PartnersConfig(AppConfig):
 
         register_partner_cards()
 
+        from django.db.models.signals import post_delete, post_save
+
+        from portal.memo import request_memo_clear
+
+        from .models import Tier
+
+        # A tier saved during a request is read afresh by the rest of it (``selectors.tiers_by_code``).
+        post_save.connect(request_memo_clear, sender=Tier, dispatch_uid="tiers-memo-save")
+        post_delete.connect(request_memo_clear, sender=Tier, dispatch_uid="tiers-memo-delete")
+
         importer_register("partners", import_partners)
         importer_register("certifications", import_certifications)
 

@@ -9,6 +9,7 @@ from django.db.models import F, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from portal.emails import Recipient
+from portal.memo import request_memo
 
 from . import calculations as calc
 from .models import Certification, CertificationRecord, Invitation, Membership, Partner, Person, Tier, TierHistory
@@ -48,6 +49,12 @@ def partner_recipients(partner_ids: Iterable[int], roles: Iterable[str]) -> dict
 
 def team_open_invitations(*, partner: Partner) -> QuerySet[Invitation]:
     return Invitation.objects.filter(partner=partner, accepted_at=None, revoked_at=None).order_by("-created_at")
+
+
+def tiers_by_code() -> dict[str, Tier]:
+    """Every tier by code, in rank order: read once per request (My tier and the dashboard ask in several places;
+    ``portal.memo``). The dictionary is shared by the request's callers: read it, don't change it."""
+    return request_memo("tiers", lambda: {tier.code: tier for tier in Tier.objects.order_by("rank", "pk")})
 
 
 def tier_ranks() -> dict[str, int]:

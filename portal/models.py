@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from .memo import request_memo, request_memo_clear
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -90,9 +92,15 @@ class Program(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
+        request_memo_clear()  # the rest of this request reads the settings just saved
 
     @classmethod
     def current(cls) -> "Program":
+        """The program's settings (read once per request: a page asks for them in several places)."""
+        return request_memo("program", cls._read)
+
+    @classmethod
+    def _read(cls) -> "Program":
         program, _created = cls.objects.get_or_create(pk=1)
         return program
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.memo.RequestMemoMiddleware",  # first: every later middleware and the view share the request's memo
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.PrivateNoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
     "csp.middleware.CSPMiddleware",

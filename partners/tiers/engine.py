@@ -36,7 +36,7 @@ from ..models import (
     Zone,
     ZoneCountry,
 )
-from ..selectors import tier_ids_on, tier_ids_on_day
+from ..selectors import tier_ids_on, tier_ids_on_day, tiers_by_code
 from .notifications import email_at_risk, email_tier_changes
 
 RECOMPUTE_JOB = "tiers.recompute"
@@ -185,7 +185,7 @@ def tier_evaluations(*, as_of: date, partner_ids=None, active_only: bool = True,
     and the attestations are read for the range, without sending the ids; the result is the same.
     """
     program = Program.current()
-    all_tiers = list(Tier.objects.all())
+    all_tiers = list(tiers_by_code().values())
     tiers = {tier.pk: tier.code for tier in all_tiers}
     ranks = {tier.code: tier.rank for tier in all_tiers if not tier.is_overlay}  # the order staff keep
     partners = Partner.objects.all()

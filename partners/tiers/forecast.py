@@ -21,6 +21,7 @@ from portal.money import CURRENCY, ZERO, round_money
 
 from .. import calculations as calc
 from ..models import Tier
+from ..selectors import tiers_by_code
 from .engine import TierEvaluation, attested_partner_ids, tier_raw_figures, tier_window_start
 from .reasons import path_label
 
@@ -195,5 +196,5 @@ def tier_outlook(*, evaluation: TierEvaluation, next_tier: Tier | None, compact:
     return TierOutlook(
         chart=tier_revenue_chart(evaluation=evaluation, next_tier=next_tier, compact=compact),
         forecast=forecast,
-        forecast_tier=Tier.objects.get(code=forecast.tier),
+        forecast_tier=tiers_by_code()[forecast.tier],
     )

@@ -12,6 +12,7 @@ from portal.money import round_money
 
 from .. import calculations as calc
 from ..models import CertificationRecord, Partner, Tier, TierHistory, TitaniumBlackAward
+from ..selectors import tiers_by_code
 from .engine import TierEvaluation, tier_evaluations
 
 EXPORT_HEADER = [
@@ -159,7 +160,7 @@ def _path_status(gap: calc.PathGap, figures: calc.TierFigures) -> PathStatus:
 def tier_overview(*, partner: Partner, as_of: date) -> TierOverview:
     """Explain a partner's tier on ``as_of``: figures, next tier's paths, risk, award, history (bounded queries)."""
     (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
-    tiers = {tier.code: tier for tier in Tier.objects.all()}
+    tiers = tiers_by_code()
     next_code = calc.next_tier(evaluation.tier, ranks=evaluation.computation.ranks)
     computation = evaluation.computation
     history = list(
@@ -196,4 +197,4 @@ def tier_evaluation_and_next(*, partner: Partner, as_of: date) -> tuple[TierEval
     """The partner's evaluation on ``as_of`` and the tier above its own (``None`` at the top), for the dashboard."""
     (evaluation,) = tier_evaluations(as_of=as_of, partner_ids=[partner.pk], active_only=False)
     next_code = calc.next_tier(evaluation.tier, ranks=evaluation.computation.ranks)
-    return evaluation, Tier.objects.filter(code=next_code).first() if next_code else None
+    return evaluation, tiers_by_code().get(next_code) if next_code else None
