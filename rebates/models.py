@@ -159,6 +159,10 @@ class Statement(models.Model):
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The lines' totals grouped by component, product line and adjustment (``selectors.statement_summary``),
+    # stored the first time they are read once the statement is issued: its lines never change after the close,
+    # and the grouping joins every line to its order line (17 ms of a 2,800-line statement's page).
+    summary = models.JSONField(null=True, blank=True, editable=False)
 
     objects = IssuedStatementManager()
     in_close = StatementQuerySet.as_manager()  # every statement, those of a close in progress too

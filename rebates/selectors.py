@@ -170,14 +170,9 @@ class StatementSummary:
 
 def statement_summary(statement: Statement) -> StatementSummary:
     """Totals by component and by product line, and the prior-period adjustments, from ONE grouped query (at most
-    6 components × 6 product lines × 2 rows, whatever the statement's size); their sums equal the statement
-    total."""
-    groups = list(
-        RebateLine.objects.filter(statement=statement)
-        .values("component", "order_line__product_line", "is_adjustment")
-        .annotate(amount=Sum("amount"), count=Count("id"), net=Sum("net_amount"))
-        .order_by()
-    )
+    6 components × 6 product lines × 2 rows, whatever the statement's size), stored on an issued statement the
+    first time (``Statement.summary``); their sums equal the statement total."""
+    groups = _summary_groups(statement)
     by_component: dict[str, dict] = {}
     by_line: dict[str, dict] = {}
     adjustments = ZERO
@@ -206,6 +201,33 @@ def statement_summary(statement: Statement) -> StatementSummary:
         adjustments=adjustments,
         total=statement.total,
     )
+
+
+def _summary_groups(statement: Statement) -> list[dict]:
+    """The statement's lines grouped by component, product line and adjustment: stored, or read (and stored when
+    the statement is issued, as its lines are then final; a statement still closing is read every time)."""
+    if statement.summary is not None:
+        return [
+            {"component": component, "order_line__product_line": product_line, "is_adjustment": adjustment,
+             "amount": Decimal(amount), "count": count, "net": Decimal(net)}
+            for component, product_line, adjustment, amount, count, net in statement.summary
+        ]  # fmt: skip
+    groups = list(
+        RebateLine.objects.filter(statement=statement)
+        .values("component", "order_line__product_line", "is_adjustment")
+        .annotate(amount=Sum("amount"), count=Count("id"), net=Sum("net_amount"))
+        .order_by("component", "order_line__product_line", "is_adjustment")
+    )
+    if statement.status != Statement.Status.CLOSING:
+        stored = [
+            [group["component"], group["order_line__product_line"], group["is_adjustment"], str(group["amount"]),
+             group["count"], str(group["net"])]
+            for group in groups
+        ]  # fmt: skip
+        # Two readers at once store the same groups; the first one's are kept.
+        Statement.in_close.filter(pk=statement.pk, summary__isnull=True).update(summary=stored)
+        statement.summary = stored
+    return groups
 
 
 def program_totals() -> list[dict]:

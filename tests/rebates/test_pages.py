@@ -201,3 +201,39 @@ def test_statement_detail_query_count_does_not_grow_with_the_statement(client):
         counts[partner.code] = (len(captured), len(filtered))
     assert counts["P00011"] == counts["P00012"], counts
     assert counts["P00012"][1] == counts["P00012"][0] + 1  # the filtered page counts its lines
+
+
+def test_an_issued_statements_summary_is_stored_at_first_read_and_read_back_the_same(client):
+    """The grouped totals of an issued statement are stored the first time they are read (its lines never change
+    after the close) and read back as the same summary, without the grouped query; a statement still closing is
+    grouped each time and stores nothing."""
+    from rebates.models import Statement
+    from rebates.selectors import statement_summary
+
+    partner = f.partner("P00021", tier="gold")
+    for index in range(6):
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, 1) + timedelta(days=index),
+                lines=[("server", "100.10"), ("storage", "200.05"), ("services", "33.33")])  # fmt: skip
+    services.quarter_close(quarter=Quarter.parse("FY2018-Q1"), as_of=date(2017, 5, 6))
+    statement = partner.statements.get()
+    assert statement.summary is None  # not computed by the close itself
+    Statement.in_close.filter(pk=statement.pk).update(status=Statement.Status.CLOSING)
+    statement.refresh_from_db()
+    closing = statement_summary(statement)
+    statement.refresh_from_db()
+    assert statement.summary is None
+    Statement.in_close.filter(pk=statement.pk).update(status=Statement.Status.ISSUED)
+    statement.refresh_from_db()
+    computed = statement_summary(statement)
+    assert computed == closing
+    stored = Statement.objects.get(pk=statement.pk)
+    assert stored.summary == statement.summary and len(stored.summary) >= 3
+    with CaptureQueriesContext(connection) as captured:
+        read_back = statement_summary(stored)
+    assert len(captured) == 0
+    assert read_back == computed
+    assert sum(row["amount"] for row in read_back.by_component) == stored.total
+    assert all(isinstance(row["amount"], D) for row in read_back.by_component + read_back.by_product_line)
+    client = signed_in(client, partner, "finance")
+    page = client.get(reverse("rebates:statement_detail", kwargs={"number": statement.number}))
+    assert page.context["summary"] == computed
