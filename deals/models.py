@@ -203,9 +203,13 @@ class OrderLine(models.Model):
         ordering = ["order_id", "line_number"]
         indexes = [
             # A partner's lines in a window with what its revenue sums: a tier chunk (or My tier) reads its own
-            # partners' lines from the index alone, not every line of the window (0.21 s -> 0.03 s a chunk).
+            # partners' lines from the index alone, not every line of the window (0.21 s -> 0.03 s a chunk). The
+            # id and registration link too: the accrual's stamp counts and sums them over the partner's lines on
+            # every dashboard view (a heap page per line before: 14,550 lines, 5,100 pages, 8-37 ms -> 2 ms).
             models.Index(
-                fields=["partner", "booked_on"], include=["net_amount", "product_line"], name="orderline_partner_window"
+                fields=["partner", "booked_on"],
+                include=["net_amount", "product_line", "id", "registration"],
+                name="orderline_partner_window",
             ),
             models.Index(fields=["customer", "product_line", "booked_on"]),
             models.Index(fields=["booked_on"]),

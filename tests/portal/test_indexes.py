@@ -66,10 +66,13 @@ def test_the_check_finds_an_index_a_composite_one_leads_with():
 def test_the_partner_window_index_carries_what_a_tier_chunk_sums():
     """A chunk of the tier evaluation sums its own partners' lines of the window from ``orderline_partner_window``
     alone (an index-only scan on the 1M-line program: 0.21 -> 0.03 s a chunk), so its key is (partner, day) and
-    it carries the amount and the product line the revenue and services figures sum."""
+    it carries the amount and the product line the revenue and services figures sum; the accrual's stamp counts
+    and sums a partner's line ids and registration links from it alone too (``rebates.accruals.accrual_stamps``)."""
     if connection.vendor != "postgresql":
         pytest.skip("covering indexes (INCLUDE) are PostgreSQL's")
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'orderline_partner_window'")
         [(definition,)] = cursor.fetchall()
-    assert definition.endswith("(partner_id, booked_on) INCLUDE (net_amount, product_line)"), definition
+    assert definition.endswith("(partner_id, booked_on) INCLUDE (net_amount, product_line, id, registration_id)"), (
+        definition
+    )
