@@ -5,11 +5,12 @@ The rules are those of ``partners.calculations`` (the window, 1.25X, the paths, 
 and the figures those of ``partners.tiers.engine``: nothing here restates a threshold or a date rule.
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, IntegerField, Sum, Value, When
+from django.db.models import Sum
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -39,26 +40,28 @@ def qualifying_revenue_by_month(
     """The qualifying revenue (1.25X as on ``evaluation.as_of``) on the same day of each of the last ``months``
     months, oldest first: the figure an evaluation on each of those days would have compared.
 
-    One query whatever the number of lines: the lines of the ``months + 11`` months before are summed per
-    one-month slice in one ``GROUP BY``, and each point adds up the twelve slices of its window.
+    One query whatever the number of lines: the lines of the ``months + 11`` months before are summed per day in
+    one ``GROUP BY`` (from the partner window index alone, at most a row a day), the days added up per one-month
+    slice here, and each point adds up the twelve slices of its window. (A ``CASE`` of 23 month bounds per line
+    in SQL cost twice as much for a 14,000-line partner.)
     """
     today = evaluation.as_of
     window = Program.current().tier_window_months  # the revenue window of DESIGN §3
     slices = months + window - 1
     # Slice k holds the lines booked in (today - (k+1) months, today - k months].
     bounds = [add_months(today, -k) for k in range(slices + 1)]
-    slice_of = Case(
-        *(When(booked_on__gt=bounds[k + 1], booked_on__lte=bounds[k], then=Value(k)) for k in range(slices)),
-        output_field=IntegerField(),
-    )
-    rows = (
+    days = (
         OrderLine.objects.filter(partner_id=evaluation.partner.pk, booked_on__gt=bounds[slices], booked_on__lte=today)
-        .annotate(slice=slice_of)
-        .values("slice")
+        .values_list("booked_on")
         .annotate(revenue=Sum("net_amount"))
         .order_by()
     )
-    by_slice = {row["slice"]: Decimal(row["revenue"] or 0) for row in rows}
+    ascending = bounds[::-1]  # bounds[slices] … bounds[0] = today
+    by_slice: dict[int, Decimal] = {}
+    for day, revenue in days:
+        # ascending[i - 1] < day <= ascending[i] is slice ``slices - i``.
+        k = slices - bisect_left(ascending, day)
+        by_slice[k] = by_slice.get(k, ZERO) + Decimal(revenue or 0)
     points = []
     for back in range(months - 1, -1, -1):
         raw = calc.TierFigures(

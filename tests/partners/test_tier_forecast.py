@@ -84,6 +84,25 @@ def test_the_last_point_is_the_figure_the_evaluation_compares_and_each_point_its
     assert points[-2][1] == Decimal("200.00")  # a month ago: the 1,000 line was not booked yet
 
 
+@pytest.mark.parametrize("today", [TODAY, date(2027, 3, 31), date(2028, 2, 29)])  # month ends clamp the bounds
+def test_each_point_sums_exactly_the_lines_of_its_window_on_every_bound(today):
+    """Lines on each month bound, the day after and the day before, over the 23 months the chart reads: each point
+    equals the plain sum of the lines in (its day - 12 months, its day], as an evaluation on that day sums them."""
+    partner = PartnerFactory()
+    booked = []
+    for back in range(24):
+        bound = add_months(today, -back)
+        for offset, amount in ((-1, "1.01"), (0, "10.10"), (1, "100.00")):
+            day = bound + timedelta(days=offset)
+            if day <= today:
+                book(partner, amount, day)
+                booked.append((day, Decimal(amount)))
+    points = qualifying_revenue_by_month(evaluation=evaluation_of(partner, today))
+    for day, amount in points:
+        start = add_months(day, -12)
+        assert amount == sum((value for booked_on, value in booked if start < booked_on <= day), Decimal(0)), day
+
+
 def test_the_monthly_query_count_does_not_grow_with_the_orders():
     partner = PartnerFactory()
     book(partner, "10.00", TODAY)
