@@ -316,6 +316,9 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"]),
             models.Index(fields=["partner", "status"]),
+            # A partner's registrations newest first, as its Registrations page and the API list them: the page's
+            # 25 rows read in order from the index (the large partner at 3M lines: a scan of the table, 19 ms).
+            models.Index(fields=["partner", "submitted_at"], name="registration_partner_submitted"),
             models.Index(fields=["status", "protection_ends_on"]),
             models.Index(fields=["status", "submitted_at"]),
         ]

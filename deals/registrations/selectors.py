@@ -4,29 +4,41 @@ an opportunity, the extension window). Partner reads take a queryset already sco
 
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from partners.models import Partner
 from portal.models import Program
 
 from ..matching import CustomerIdentity
-from ..models import Customer, Order, Registration, RegistrationEvent
+from ..models import Customer, Order, Registration, RegistrationEvent, RegistrationLine
 from ..selectors import DistinctProductLines
 
 EXPIRING_SOON_DAYS = 30
 
 
-def registration_list_for_partner(*, registrations: QuerySet[Registration]) -> QuerySet[Registration]:
+def registration_list_for_partner(
+    *, registrations: QuerySet[Registration], whole: bool = False
+) -> QuerySet[Registration]:
     """One row per registration of ``registrations`` (already scoped) with its customer, estimated total and
-    product lines — one query for a page."""
-    return (
-        registrations.select_related("customer")
-        .annotate(
-            estimated_total=Sum("lines__estimated_amount"), product_lines=DistinctProductLines("lines__product_line")
-        )
-        .order_by("-submitted_at", "-pk")
-    )
+    product lines — one query for a page.
+
+    For a page (``whole=False``) the figures are per-registration subqueries, computed for the rows read only, as
+    for orders (``deals.selectors.order_list_for_partner``): a ``GROUP BY`` joined and aggregated every line of
+    the partner's registrations before paging. For every row (``whole``: the export) one ``GROUP BY``.
+    """
+    if whole:
+        figures = {
+            "estimated_total": Sum("lines__estimated_amount"),
+            "product_lines": DistinctProductLines("lines__product_line"),
+        }
+    else:
+        lines = RegistrationLine.objects.filter(registration=OuterRef("pk")).order_by().values("registration")
+        figures = {
+            "estimated_total": Subquery(lines.annotate(total=Sum("estimated_amount")).values("total")),
+            "product_lines": Subquery(lines.annotate(codes=DistinctProductLines("product_line")).values("codes")),
+        }
+    return registrations.select_related("customer").annotate(**figures).order_by("-submitted_at", "-pk")
 
 
 def registration_drafts_for_partner(*, registrations: QuerySet[Registration]) -> list[Registration]:

@@ -71,7 +71,8 @@ class RegistrationListView(RegistrationScopeMixin, FilteredCsvExportMixin, Singl
     def get_queryset(self):
         # Drafts are listed apart (``drafts``): they were never submitted and have no status to filter by.
         return registration_list_for_partner(
-            registrations=self.registrations().exclude(status=Registration.Status.DRAFT)
+            registrations=self.registrations().exclude(status=Registration.Status.DRAFT),
+            whole=self.request.GET.get("export") == "csv",
         )
 
     def get_context_data(self, **kwargs):

@@ -273,6 +273,28 @@ def test_the_list_runs_a_bounded_number_of_queries(client, partner, django_asser
     assert len(rows(response)) == 25
 
 
+def test_a_pages_figures_per_registration_are_the_exports_grouped_ones(partner):
+    """The page reads each registration's estimated total and product lines by a subquery per row (for the rows
+    read only), the export by one GROUP BY: the same figures for every registration, lines or none."""
+    from deals.registrations.selectors import registration_list_for_partner
+
+    RegistrationFactory(partner=partner, lines={"server": "1234.50", "hci": "1"})
+    RegistrationFactory(partner=partner, lines={"storage": "0.05"})
+    RegistrationFactory(partner=partner, lines={"server": "10", "storage": "20", "services": "30.33"})
+    RegistrationFactory(partner=PartnerFactory(), lines={"server": "999"})  # another partner's: in neither
+    registrations = Registration.objects.filter(partner=partner)
+
+    def figures(whole):
+        return {
+            row.number: (row.estimated_total, set((row.product_lines or "").split(",")))
+            for row in registration_list_for_partner(registrations=registrations, whole=whole)
+        }
+
+    page, whole = figures(False), figures(True)
+    assert page == whole and len(page) == 3
+    assert sorted(total for total, _lines in page.values()) == [Decimal("0.05"), Decimal("60.33"), Decimal("1235.50")]
+
+
 # --- detail and actions --------------------------------------------------------------------------------------
 
 
