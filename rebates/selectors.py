@@ -70,8 +70,13 @@ def statement_lines(lines: QuerySet[RebateLine], *, one_quarter: bool = False) -
 def statement_page_lines(statement: Statement) -> QuerySet[RebateLine]:
     """``statement``'s lines in statement order for its pages: by the position the close wrote with each line (an
     index range of the page's rows, whatever the statement's size), or sorted as ``statement_lines`` for a
-    statement closed before lines had one."""
-    lines = statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True)
+    statement closed before lines had one. The rows carry their order line, order and tier, not the statement and
+    its partner again (two model instances a row that no page or API reads)."""
+    lines = (
+        statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True)
+        .select_related(None)
+        .select_related("order_line__order", "tier")
+    )
     if lines.filter(position__isnull=True).exists():
         return lines
     return lines.order_by("position")
