@@ -340,11 +340,15 @@ def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
             updates.append((partner.pk, *state))
 
     TierHistory.objects.bulk_create(history, batch_size=1000)
-    _partner_states_write(updates)
+    _partner_states_write(updates, evaluated_on=as_of)
+    # The partners whose state did not change: their stamp alone (the others got it with their state, so each row
+    # is written once; a row written twice also writes each of its indexes twice, the name's trigrams included).
     evaluated = Partner.objects.filter(Q(evaluated_on__isnull=True) | Q(evaluated_on__lt=as_of))
+    joined = Q(joined_on__isnull=True) | Q(joined_on__lte=as_of)
     if partner_ids is None:
-        joined = Q(joined_on__isnull=True) | Q(joined_on__lte=as_of)
         evaluated.filter(joined, active=True).update(evaluated_on=as_of)  # every partner just evaluated, one UPDATE
+    elif id_range is not None:  # a chunk: its partners are the active ones of its range (locked), two bounds
+        evaluated.filter(joined, active=True, **_partner_lookups("pk", None, id_range)).update(evaluated_on=as_of)
     else:
         evaluated.filter(pk__in=evaluated_ids).update(evaluated_on=as_of)
     if lost_black:
@@ -362,9 +366,9 @@ def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
     }
 
 
-def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]]) -> None:
-    """Set (tier, computed tier, at risk, reason and its details) of many partners, one ``UPDATE … FROM (VALUES …)``
-    per 1,000.
+def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]], *, evaluated_on: date) -> None:
+    """Set (tier, computed tier, at risk, reason and its details) of many partners, and their ``evaluated_on``, one
+    ``UPDATE … FROM (VALUES …)`` per 1,000.
 
     Django's ``bulk_update`` builds a ``CASE`` per field and row in Python, which dominates the nightly job
     on the first evaluation of thousands of partners; PostgreSQL and SQLite (3.33+) both join a VALUES list.
@@ -373,15 +377,24 @@ def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]]) -> 
         return
     if connection.vendor not in {"postgresql", "sqlite"}:
         partners = [
-            Partner(pk=pk, tier_id=t, computed_tier_id=c, at_risk=r, at_risk_reason=why, at_risk_details=details)
+            Partner(
+                pk=pk,
+                tier_id=t,
+                computed_tier_id=c,
+                at_risk=r,
+                at_risk_reason=why,
+                at_risk_details=details,
+                evaluated_on=evaluated_on,
+            )
             for pk, t, c, r, why, details in rows
         ]
-        fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "at_risk_details"]
+        fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "at_risk_details", "evaluated_on"]
         Partner.objects.bulk_update(partners, fields, batch_size=500)
         return
     postgres = connection.vendor == "postgresql"
     first = "(%s::bigint, %s::bigint, %s::bigint, %s::boolean, %s::text, %s::jsonb)" if postgres else None
     rows = [(*row[:5], json.dumps(row[5], sort_keys=True)) for row in rows]
+    stamp = connection.ops.adapt_datefield_value(evaluated_on)
     table = connection.ops.quote_name(Partner._meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
@@ -391,10 +404,10 @@ def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]]) -> 
             # Only the model's table name and placeholders are interpolated; every value is a parameter.
             sql = (
                 f"UPDATE {table} AS p SET tier_id = v.column2, computed_tier_id = v.column3, "  # noqa: S608
-                "at_risk = v.column4, at_risk_reason = v.column5, at_risk_details = v.column6 "
+                "at_risk = v.column4, at_risk_reason = v.column5, at_risk_details = v.column6, evaluated_on = %s "
                 f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
             )
-            cursor.execute(sql, [value for row in batch for value in row])
+            cursor.execute(sql, [stamp, *(value for row in batch for value in row)])
 
 
 def tier_recompute_all(*, as_of: date, force: bool = False, dispatch: bool = False) -> dict | None:
