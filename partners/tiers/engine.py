@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from deals.models import OrderLine
+from portal.bulkcopy import copy_create
 from portal.chunks import ChunkedJob, chunk_ranges, chunked_run, in_range
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
 from portal.jobs import exclusive, job_run_once
@@ -339,7 +340,7 @@ def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
         if state != (*stored, partner.at_risk_details):
             updates.append((partner.pk, *state))
 
-    TierHistory.objects.bulk_create(history, batch_size=1000)
+    copy_create(TierHistory, history)  # by COPY: a bulk insert's statement is split and bound client-side
     _partner_states_write(updates, evaluated_on=as_of)
     # The partners whose state did not change: their stamp alone (the others got it with their state, so each row
     # is written once; a row written twice also writes each of its indexes twice, the name's trigrams included).
