@@ -368,15 +368,22 @@ def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
 
 
 def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]], *, evaluated_on: date) -> None:
-    """Set (tier, computed tier, at risk, reason and its details) of many partners, and their ``evaluated_on``, one
-    ``UPDATE … FROM (VALUES …)`` per 1,000.
+    """Set (tier, computed tier, at risk, reason and its details) of many partners, and their ``evaluated_on``.
 
-    Django's ``bulk_update`` builds a ``CASE`` per field and row in Python, which dominates the nightly job
-    on the first evaluation of thousands of partners; PostgreSQL and SQLite (3.33+) both join a VALUES list.
+    On PostgreSQL the rows are copied into a temporary table joined by one ``UPDATE … FROM``; on SQLite (3.33+) one
+    ``UPDATE … FROM (VALUES …)`` per 1,000; elsewhere ``bulk_update``. Django's ``bulk_update`` builds a ``CASE``
+    per field and row in Python, which dominated the nightly job on the first evaluation of thousands of partners,
+    and a ``VALUES`` list of 2,300 rows is 14,000 placeholders that psycopg splits and binds client-side (on the
+    bench copy 0.03-0.06 s of CPU, against 0.01 s for the ``COPY``).
     """
     if not rows:
         return
-    if connection.vendor not in {"postgresql", "sqlite"}:
+    rows = [(*row[:5], json.dumps(row[5], sort_keys=True)) for row in rows]
+    if connection.vendor == "postgresql":
+        _partner_states_copy(rows, evaluated_on)
+    elif connection.vendor == "sqlite":
+        _partner_states_values(rows, evaluated_on)
+    else:
         partners = [
             Partner(
                 pk=pk,
@@ -384,29 +391,49 @@ def _partner_states_write(rows: list[tuple[int, int, int, bool, str, dict]], *, 
                 computed_tier_id=c,
                 at_risk=r,
                 at_risk_reason=why,
-                at_risk_details=details,
+                at_risk_details=json.loads(details),
                 evaluated_on=evaluated_on,
             )
             for pk, t, c, r, why, details in rows
         ]
         fields = ["tier", "computed_tier", "at_risk", "at_risk_reason", "at_risk_details", "evaluated_on"]
         Partner.objects.bulk_update(partners, fields, batch_size=500)
-        return
-    postgres = connection.vendor == "postgresql"
-    first = "(%s::bigint, %s::bigint, %s::bigint, %s::boolean, %s::text, %s::jsonb)" if postgres else None
-    rows = [(*row[:5], json.dumps(row[5], sort_keys=True)) for row in rows]
-    stamp = connection.ops.adapt_datefield_value(evaluated_on)
+
+
+# Only the model's table name is interpolated into these statements; every value is copied or a parameter.
+_STATES_SET = (
+    "tier_id = v.tier_id, computed_tier_id = v.computed_tier_id, at_risk = v.at_risk, "
+    "at_risk_reason = v.at_risk_reason, at_risk_details = v.at_risk_details, evaluated_on = %s"
+)
+
+
+def _partner_states_copy(rows: list[tuple], evaluated_on: date) -> None:
     table = connection.ops.quote_name(Partner._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS partner_states")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE partner_states (id bigint, tier_id bigint, computed_tier_id bigint, "
+            "at_risk boolean, at_risk_reason text, at_risk_details jsonb) ON COMMIT DROP"
+        )
+        with connection.wrap_database_errors, cursor.cursor.copy("COPY partner_states FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        update = f"UPDATE {table} AS p SET {_STATES_SET} FROM partner_states AS v WHERE p.id = v.id"  # noqa: S608
+        cursor.execute(update, [evaluated_on])
+        cursor.execute("DROP TABLE partner_states")
+
+
+def _partner_states_values(rows: list[tuple], evaluated_on: date) -> None:
+    table = connection.ops.quote_name(Partner._meta.db_table)
+    stamp = connection.ops.adapt_datefield_value(evaluated_on)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
             batch = rows[start : start + 1000]
-            placeholders = "(%s, %s, %s, %s, %s, %s)"
-            values = ", ".join([first or placeholders] + [placeholders] * (len(batch) - 1))
-            # Only the model's table name and placeholders are interpolated; every value is a parameter.
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
             sql = (
-                f"UPDATE {table} AS p SET tier_id = v.column2, computed_tier_id = v.column3, "  # noqa: S608
-                "at_risk = v.column4, at_risk_reason = v.column5, at_risk_details = v.column6, evaluated_on = %s "
-                f"FROM (VALUES {values}) AS v WHERE p.id = v.column1"
+                f"UPDATE {table} AS p SET {_STATES_SET} "  # noqa: S608
+                f"FROM (SELECT column1 AS id, column2 AS tier_id, column3 AS computed_tier_id, column4 AS at_risk, "
+                f"column5 AS at_risk_reason, column6 AS at_risk_details FROM (VALUES {values})) AS v WHERE p.id = v.id"
             )
             cursor.execute(sql, [stamp, *(value for row in batch for value in row)])
 
