@@ -5,8 +5,10 @@ lines of the window, one count over the active certification records, one over t
 themselves live in ``partners.calculations``. Writes are bulk operations.
 """
 
+import gc
 import json
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -287,7 +289,26 @@ def tier_evaluate(*, as_of: date, partner_ids=None, changed_by=None) -> dict:
     return _evaluate(as_of=as_of, partner_ids=partner_ids, changed_by=changed_by)
 
 
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector: an evaluation allocates ~100,000 objects a chunk (rows, figures,
+    decisions, email contexts), which set off full collections of the whole process's heap — 0.08-0.19 s of a
+    0.9 s night on the bench copy. What it allocates is freed by reference counting; cycles wait until after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
+    with _collector_paused():
+        return _evaluate_partners(as_of=as_of, partner_ids=partner_ids, changed_by=changed_by, id_range=id_range)
+
+
+def _evaluate_partners(*, as_of: date, partner_ids, changed_by, id_range) -> dict:
     tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
     evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids, id_range=id_range)
     year_start = fiscal_year_start(fiscal_year_of(as_of))
