@@ -286,6 +286,20 @@ def test_an_evaluation_does_not_overwrite_the_pages_state_of_a_later_one():
     assert tier_code(partner, date(2017, 4, 1)) == "authorized"
 
 
+def test_every_partner_a_chunk_evaluates_is_stamped_changed_or_not_and_the_others_of_its_range_are_not(settings):
+    # A changed partner gets its stamp with its new state, an unchanged one by the chunk's id range: both must
+    # be stamped, and the inactive and not yet joined partners of the range must keep theirs.
+    settings.TIERS_CHUNK_PARTNERS = 2
+    changed, unchanged, inactive, joining = (make_partner() for _n in range(4))
+    gold_training(changed)
+    Partner.objects.filter(pk=inactive.pk).update(active=False)
+    Partner.objects.filter(pk=joining.pk).update(joined_on=date(2017, 4, 1))
+    engine.tier_recompute_all(as_of=date(2017, 3, 1))
+    stamps = dict(Partner.objects.values_list("pk", "evaluated_on"))
+    assert [stamps[p.pk] for p in (changed, unchanged, inactive, joining)] == [date(2017, 3, 1)] * 2 + [None] * 2
+    assert TierHistory.objects.filter(partner=changed, effective_on=date(2017, 3, 1)).exists()
+
+
 def test_inactive_partners_are_not_evaluated():
     partner = make_partner(active=False)
     gold_training(partner)
