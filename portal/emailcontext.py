@@ -12,6 +12,7 @@ of emails. A reference to a row deleted since is ``MissingObject``: rendering it
 
 import dataclasses
 import importlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import Promise
 
 TYPE = "__t"  # the key that marks an encoded value (a dict of the context never uses it)
@@ -48,6 +50,80 @@ class PortalLink:
     fresh process otherwise pays for a link it does not render."""
 
     name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A value of an email's context read from a column of the query that lists its recipients
+    (``portal.emails.emails_queue_query``), stored as ``context_encode`` stores a value of its ``kind``: "" an
+    integer or a text, "decimal" a ``Decimal`` (the column's text: a numeric of fixed scale, as money is), "date".
+    Also the ``pk`` of a ``ModelRef``."""
+
+    name: str
+    kind: str = ""
+
+
+def context_sql(context: dict, table: str) -> tuple[str, list]:
+    """The SQL (a ``jsonb`` expression) of ``context_encode(context)`` for each row of ``table`` (an alias), its
+    ``Column`` values read from that row; and the expression's parameters.
+
+    The other values are encoded here once. A lazy string is refused (``TypeError``): a query writes the emails of
+    every language at once, and the text would be the job's language, not each reader's.
+    """
+    params = []
+
+    def column(value: Column) -> str:
+        name = f"{table}.{value.name}"
+        if value.kind == "":
+            return f"to_jsonb({name})"
+        if value.kind == "decimal":
+            text = f"({name})::text"
+        elif value.kind == "date":
+            text = f"to_char({name}, 'YYYY-MM-DD')"
+        else:
+            raise TypeError(f"an email context's column cannot be of kind {value.kind!r}")
+        typed = f"jsonb_build_object('{TYPE}', '{value.kind}', 'v', {text})"
+        return f"CASE WHEN {name} IS NULL THEN 'null'::jsonb ELSE {typed} END"
+
+    def build(value) -> str:
+        if isinstance(value, Column):
+            return column(value)
+        if isinstance(value, ModelRef) and isinstance(value.pk, Column):
+            params.extend([TYPE, "model", "m", value.label, "pk", "r", json.dumps(list(value.relations))])
+            keys = "%s::text, %s::text, %s::text, %s::text, %s::text"
+            return f"jsonb_build_object({keys}, {column(value.pk)}, %s::text, %s::jsonb)"
+        if isinstance(value, dict) and any(_has_column(item) for item in value.values()):
+            if TYPE in value:
+                raise TypeError(f"an email context's dict cannot use the key {TYPE!r}")
+            pairs = []
+            for key, item in value.items():
+                params.append(str(key))
+                pairs.append(f"%s::text, {build(item)}")
+            return f"jsonb_build_object({', '.join(pairs)})"
+        if isinstance(value, (list, tuple)) and any(_has_column(item) for item in value):
+            return f"jsonb_build_array({', '.join(build(item) for item in value)})"
+        encoded = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                encoded[code] = json.dumps(_encode(value), sort_keys=True)
+        if len(set(encoded.values())) > 1:
+            raise TypeError("a lazy string cannot be stored by a query for readers of every language")
+        params.append(encoded[settings.LANGUAGE_CODE])
+        return "%s::jsonb"
+
+    return build({str(name): value for name, value in context.items()}), params
+
+
+def _has_column(value) -> bool:
+    if isinstance(value, Column):
+        return True
+    if isinstance(value, ModelRef):
+        return isinstance(value.pk, Column)
+    if isinstance(value, dict):
+        return any(_has_column(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_column(item) for item in value)
+    return False
 
 
 def portal_url(path: str) -> str:
@@ -82,6 +158,8 @@ def _encode(value):
         return {TYPE: "model", "m": value.label, "pk": value.pk, "r": list(value.relations)}
     if isinstance(value, PortalLink):
         return {TYPE: "link", "n": value.name}
+    if isinstance(value, Column):  # before dataclasses: only a query's context reads one (``context_sql``)
+        raise TypeError(f"column {value.name} can only be read by a query's context, a dict's or a list's value")
     if isinstance(value, models.Model):
         if value.pk is None:
             raise TypeError(f"an unsaved {value._meta.label} cannot be referenced by an email")
