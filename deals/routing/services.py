@@ -20,11 +20,11 @@ moment are skipped (``skip_locked``) and picked up by the next run.
 """
 
 import heapq
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -104,6 +104,9 @@ class _Allocator:
 
     The fair-share choice is a heap per country of ``(offers ÷ weight, partner id, offers)``: a choice costs
     O(log pool) instead of a scan of the pool, which made a night quadratic in (orders × partners of a country).
+    The ratio is kept exact as an integer, ``offers × (L ÷ weight)`` with ``L`` the least common multiple of the
+    tiers' weights, which orders the partners as the fractions do: a ``Fraction`` per entry cost a tenth of the
+    night (built and compared in Python, gcd included).
     A partner's entry is replaced when its count changes (the old one is dropped when it surfaces). The pools are
     plain ids and weights, every country's read at once (three queries) the first time a choice is needed.
     """
@@ -114,8 +117,9 @@ class _Allocator:
     ceilings: dict[str, Decimal]
     pools: dict[str, list[int]] | None = None  # country → active partner ids, in id order
     weights: dict[int, int] = field(default_factory=dict)  # partner id → its tier's routing weight on ``day``
+    steps: dict[int, int] = field(default_factory=dict)  # partner id → L ÷ its weight: one offer's share of the ratio
     countries: dict[int, str] = field(default_factory=dict)  # partner id → country, for the pooled partners
-    heaps: dict[str, list[tuple[Fraction, int, int]]] = field(default_factory=dict)
+    heaps: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     reference: bool = False  # the run's emails queued by the Python reference, not by one query (PostgreSQL)
 
     @classmethod
@@ -161,19 +165,22 @@ class _Allocator:
             tiers = Tier.objects.in_bulk()
             authorized_id = next(pk for pk, tier in tiers.items() if tier.code == Tier.AUTHORIZED)
             tier_ids = tier_ids_on_day(self.day, authorized_id=authorized_id)
+            common = math.lcm(*(max(tier.routing_weight, 1) for tier in tiers.values()))
             self.pools = defaultdict(list)
             for partner_id, partner_country in (
                 Partner.objects.filter(active=True).order_by("id").values_list("id", "country")
             ):
                 self.pools[partner_country].append(partner_id)
                 self.countries[partner_id] = partner_country
-                self.weights[partner_id] = max(tiers[tier_ids.get(partner_id, authorized_id)].routing_weight, 1)
+                weight = max(tiers[tier_ids.get(partner_id, authorized_id)].routing_weight, 1)
+                self.weights[partner_id] = weight
+                self.steps[partner_id] = common // weight
         return self.pools.get(country, [])
 
-    def _heap(self, country: str) -> list[tuple[Fraction, int, int]]:
+    def _heap(self, country: str) -> list[tuple[int, int, int]]:
         if country not in self.heaps:
-            counts, weights = self.offer_counts, self.weights
-            heap = [(Fraction(counts[pk], weights[pk]), pk, counts[pk]) for pk in self.pool(country)]
+            counts, steps = self.offer_counts, self.steps
+            heap = [(counts[pk] * steps[pk], pk, counts[pk]) for pk in self.pool(country)]
             heapq.heapify(heap)
             self.heaps[country] = heap
         return self.heaps[country]
@@ -181,7 +188,7 @@ class _Allocator:
     def fair_choice(self, country: str, excluded=()) -> int | None:
         """The active partner of ``country`` not in ``excluded`` with the lowest offers ÷ weight, then lowest id.
 
-        ``Fraction`` compares the ratios exactly (integers cross-multiplied), never as floats.
+        The ratios are compared exactly (integers scaled by the weights' common multiple), never as floats.
         """
         heap = self._heap(country)
         skipped = []
@@ -227,7 +234,7 @@ class _Allocator:
         country = self.countries.get(partner_id)
         if country is not None and country in self.heaps:
             count = self.offer_counts[partner_id]
-            heapq.heappush(self.heaps[country], (Fraction(count, self.weights[partner_id]), partner_id, count))
+            heapq.heappush(self.heaps[country], (count * self.steps[partner_id], partner_id, count))
 
     def checkpoint(self):
         """Remember the offer counts; return the function that puts them back (a rolled-back batch)."""
