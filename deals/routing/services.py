@@ -105,8 +105,8 @@ class _Allocator:
     The fair-share choice is a heap per country of ``(offers ÷ weight, partner id, offers)``: a choice costs
     O(log pool) instead of a scan of the pool, which made a night quadratic in (orders × partners of a country).
     The ratio is kept exact as an integer, ``offers × (L ÷ weight)`` with ``L`` the least common multiple of the
-    tiers' weights, which orders the partners as the fractions do: a ``Fraction`` per entry cost a tenth of the
-    night (built and compared in Python, gcd included).
+    tiers' weights, which orders the partners as the fractions do: building a ``Fraction`` per entry (gcd
+    included) and comparing them in Python was ≈ 0.07 s of a profiled night of 5,000 partners.
     A partner's entry is replaced when its count changes (the old one is dropped when it surfaces). The pools are
     plain ids and weights, every country's read at once (three queries) the first time a choice is needed.
     """
