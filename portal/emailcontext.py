@@ -12,6 +12,7 @@ of emails. A reference to a row deleted since is ``MissingObject``: rendering it
 
 import dataclasses
 import importlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import Promise
 
 TYPE = "__t"  # the key that marks an encoded value (a dict of the context never uses it)
@@ -48,6 +50,98 @@ class PortalLink:
     fresh process otherwise pays for a link it does not render."""
 
     name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A value of an email's context read from a column of the query that lists its recipients
+    (``portal.emails.emails_queue_query``), stored as ``context_encode`` stores a value of its ``kind``: "" an
+    integer or a text, "decimal" a ``Decimal`` (the column's text: a numeric of fixed scale, as money is), "date".
+    Also the ``pk`` of a ``ModelRef``."""
+
+    name: str
+    kind: str = ""
+
+
+def context_sql(context: dict, table: str) -> tuple[str, list]:
+    """The SQL (a ``jsonb`` expression) of ``context_encode(context)`` for each row of ``table`` (an alias), its
+    ``Column`` values read from that row; and the expression's parameters.
+
+    The expression is the JSON text, constants and each row's values joined, read as ``jsonb`` once: nested
+    ``jsonb_build_object`` calls made a night's 3,500 offer emails' insert 75 ms instead of 61. The other values
+    are encoded here once. A lazy string is refused (``TypeError``): a query writes the emails of every language
+    at once, and the text would be the job's language, not each reader's.
+    """
+    parts: list[tuple[bool, str]] = []  # (is SQL, JSON text or the SQL expression of a row's JSON text)
+
+    def column(value: Column) -> None:
+        name = f"{table}.{value.name}"
+        if value.kind == "":
+            parts.append((True, f"COALESCE(to_json({name})::text, 'null')"))
+            return
+        if value.kind == "decimal":
+            text = f"({name})::text"
+        elif value.kind == "date":
+            text = f"to_char({name}, 'YYYY-MM-DD')"
+        else:
+            raise TypeError(f"an email context's column cannot be of kind {value.kind!r}")
+        # A decimal's or a date's text is JSON-safe (digits, a sign, a point, dashes): quoted, it is its string.
+        opening = f'{{"{TYPE}": "{value.kind}", "v": "'
+        parts.append((True, f"""COALESCE('{opening}' || {text} || '"}}', 'null')"""))
+
+    def build(value) -> None:
+        if isinstance(value, Column):
+            column(value)
+        elif isinstance(value, ModelRef) and isinstance(value.pk, Column):
+            parts.append((False, f'{{"{TYPE}": "model", "m": {json.dumps(value.label)}, "pk": '))
+            column(value.pk)
+            parts.append((False, f', "r": {json.dumps(list(value.relations))}}}'))
+        elif isinstance(value, dict) and any(_has_column(item) for item in value.values()):
+            if TYPE in value:
+                raise TypeError(f"an email context's dict cannot use the key {TYPE!r}")
+            for index, (key, item) in enumerate(value.items()):
+                parts.append((False, ("{" if index == 0 else ", ") + f"{json.dumps(str(key))}: "))
+                build(item)
+            parts.append((False, "}"))
+        elif isinstance(value, (list, tuple)) and any(_has_column(item) for item in value):
+            for index, item in enumerate(value):
+                parts.append((False, "[" if index == 0 else ", "))
+                build(item)
+            parts.append((False, "]"))
+        else:
+            encoded = {}
+            for code, _name in settings.LANGUAGES:
+                with translation.override(code):
+                    encoded[code] = json.dumps(_encode(value), sort_keys=True)
+            if len(set(encoded.values())) > 1:
+                raise TypeError("a lazy string cannot be stored by a query for readers of every language")
+            parts.append((False, encoded[settings.LANGUAGE_CODE]))
+
+    build({str(name): value for name, value in context.items()})
+    expressions, params, constant = [], [], ""
+    for is_sql, text in [*parts, (True, "")]:
+        if not is_sql:
+            constant += text
+            continue
+        if constant:
+            expressions.append("%s::text")
+            params.append(constant)
+            constant = ""
+        if text:
+            expressions.append(text)
+    return f"({' || '.join(expressions)})::jsonb", params
+
+
+def _has_column(value) -> bool:
+    if isinstance(value, Column):
+        return True
+    if isinstance(value, ModelRef):
+        return isinstance(value.pk, Column)
+    if isinstance(value, dict):
+        return any(_has_column(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_column(item) for item in value)
+    return False
 
 
 def portal_url(path: str) -> str:
@@ -82,6 +176,8 @@ def _encode(value):
         return {TYPE: "model", "m": value.label, "pk": value.pk, "r": list(value.relations)}
     if isinstance(value, PortalLink):
         return {TYPE: "link", "n": value.name}
+    if isinstance(value, Column):  # before dataclasses: only a query's context reads one (``context_sql``)
+        raise TypeError(f"column {value.name} can only be read by a query's context, a dict's or a list's value")
     if isinstance(value, models.Model):
         if value.pk is None:
             raise TypeError(f"an unsaved {value._meta.label} cannot be referenced by an email")

@@ -18,7 +18,7 @@ from django.template import Context, engines
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .emailcontext import ModelRef, context_encode, contexts_decode
+from .emailcontext import Column, ModelRef, context_encode, context_sql, contexts_decode
 from .models import OutboxEmail
 from .outbox import task_enqueue, tasks_enqueue
 
@@ -124,7 +124,48 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
     ids = list(_outbox_ids([row.key for row in rows]).values())
     # A row another process inserted between the check and the insert is in ``ids`` too: its second send task
     # finds it sent (or locked) and does nothing, so nobody gets the message twice.
-    ids.sort()
+    _sends_queue(ids)
+    return len(ids)
+
+
+def emails_queue_query(*, query: str, params: list, template: str, context: dict) -> int:
+    """``emails_queue`` of one email per row of ``query`` (PostgreSQL), written by one ``INSERT … SELECT``: for a
+    job whose recipients and values are rows already (a night's routing offers, joined to their partners' users),
+    where reading the users, encoding a context per email and copying the rows back cost more than the job's
+    decisions. Return how many were new.
+
+    ``query`` gives each email's ``message_key`` (``emails_queue``'s message key), ``user_id``, ``email`` and
+    ``language`` (``""``: the default), and the columns the ``Column`` values of ``context`` name; the email's key
+    is ``<message_key>:user:<user_id>`` and its context has the ``recipient``, as ``emails_queue`` makes them. A
+    key queued before (or by another process meanwhile) is skipped, and that process sends its own row.
+    """
+    table = connection.ops.quote_name(OutboxEmail._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(OutboxEmail._meta.get_field(name).column) for name in COPIED)
+    recipient = ModelRef(settings.AUTH_USER_MODEL.lower(), Column("user_id"))
+    context_expression, context_params = context_sql({**context, "recipient": recipient}, "q")
+    # Only the model's own table and column names and the caller's query are interpolated; values are parameters.
+    sql = f"""
+        INSERT INTO {table} ({columns})
+        SELECT q.message_key || ':user:' || q.user_id, jsonb_build_array(q.email), '', '', '', %s::text,
+               COALESCE(NULLIF(q.language, ''), %s::text), {context_expression}, '', '', NULL, %s::text, 0, '',
+               %s::timestamptz
+        FROM ({query}) AS q
+        ON CONFLICT (key) DO NOTHING
+        RETURNING id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [template, settings.LANGUAGE_CODE, *context_params, OutboxEmail.Status.PENDING.value,
+                             timezone.now(), *params])  # fmt: skip
+        ids = [row[0] for row in cursor.fetchall()]
+    _sends_queue(ids)
+    return len(ids)
+
+
+def _sends_queue(ids: list[int]) -> None:
+    """The send tasks of the new outbox rows ``ids``: one per ``SEND_BATCH`` of them, in id order."""
+    if not ids:
+        return
+    ids = sorted(ids)
     batches = [ids[start : start + SEND_BATCH] for start in range(0, len(ids), SEND_BATCH)]
     singles = [batch for batch in batches if len(batch) == 1]
     for batch in singles:
@@ -134,7 +175,6 @@ def emails_queue(messages: Iterable[UsersEmail]) -> int:
         OUTBOX_SEND_BATCH_TASK,
         [([batch], _batch_key(batch)) for batch in batches if len(batch) > 1],
     )
-    return len(ids)
 
 
 def _recipient(user):

@@ -20,11 +20,11 @@ moment are skipped (``skip_locked``) and picked up by the next run.
 """
 
 import heapq
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -36,8 +36,8 @@ from partners.models import Membership, Partner, Tier, Zone, ZoneCountry
 from partners.selectors import partner_recipients, tier_ids_on_day
 from portal.batches import failures_pending, failures_unresolved, run_isolated
 from portal.bulkcopy import copy_rows
-from portal.emailcontext import ModelRef, PortalLink
-from portal.emails import UsersEmail, emails_queue
+from portal.emailcontext import Column, ModelRef, PortalLink
+from portal.emails import UsersEmail, emails_queue, emails_queue_query
 from portal.events import ROUTED_OFFER_RECEIVED, PartnerEvent, events_publish
 from portal.fiscal import Quarter
 from portal.jobs import job_run_once
@@ -83,7 +83,7 @@ def routing_run(*, as_of: date, reference: bool = False) -> dict:
     ``reference=True`` decides the new orders by the Python reference on PostgreSQL too (the equivalence test
     compares it with the one query)."""
     with transaction.atomic():
-        allocator = _Allocator.start(day=as_of)
+        allocator = _Allocator.start(day=as_of, reference=reference)
         pending = failures_unresolved(JOB_NAME)
         expired, expire_failures = _expire_offers(allocator, pending)
         decided = _route_new_orders(allocator, pending, reference=reference)
@@ -104,6 +104,9 @@ class _Allocator:
 
     The fair-share choice is a heap per country of ``(offers ÷ weight, partner id, offers)``: a choice costs
     O(log pool) instead of a scan of the pool, which made a night quadratic in (orders × partners of a country).
+    The ratio is kept exact as an integer, ``offers × (L ÷ weight)`` with ``L`` the least common multiple of the
+    tiers' weights, which orders the partners as the fractions do: building a ``Fraction`` per entry (gcd
+    included) and comparing them in Python was ≈ 0.07 s of a profiled night of 5,000 partners.
     A partner's entry is replaced when its count changes (the old one is dropped when it surfaces). The pools are
     plain ids and weights, every country's read at once (three queries) the first time a choice is needed.
     """
@@ -114,11 +117,13 @@ class _Allocator:
     ceilings: dict[str, Decimal]
     pools: dict[str, list[int]] | None = None  # country → active partner ids, in id order
     weights: dict[int, int] = field(default_factory=dict)  # partner id → its tier's routing weight on ``day``
+    steps: dict[int, int] = field(default_factory=dict)  # partner id → L ÷ its weight: one offer's share of the ratio
     countries: dict[int, str] = field(default_factory=dict)  # partner id → country, for the pooled partners
-    heaps: dict[str, list[tuple[Fraction, int, int]]] = field(default_factory=dict)
+    heaps: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    reference: bool = False  # the run's emails queued by the Python reference, not by one query (PostgreSQL)
 
     @classmethod
-    def start(cls, *, day: date) -> "_Allocator":
+    def start(cls, *, day: date, reference: bool = False) -> "_Allocator":
         program = _routing_mutex()
         quarter = Quarter.containing(day)
         counts = defaultdict(int)
@@ -131,7 +136,7 @@ class _Allocator:
         )
         for partner_id, offers in rows:
             counts[partner_id] = offers
-        return cls(day=day, program=program, offer_counts=counts, ceilings={})
+        return cls(day=day, program=program, offer_counts=counts, ceilings={}, reference=reference)
 
     @property
     def respond_by(self) -> date:
@@ -160,19 +165,22 @@ class _Allocator:
             tiers = Tier.objects.in_bulk()
             authorized_id = next(pk for pk, tier in tiers.items() if tier.code == Tier.AUTHORIZED)
             tier_ids = tier_ids_on_day(self.day, authorized_id=authorized_id)
+            common = math.lcm(*(max(tier.routing_weight, 1) for tier in tiers.values()))
             self.pools = defaultdict(list)
             for partner_id, partner_country in (
                 Partner.objects.filter(active=True).order_by("id").values_list("id", "country")
             ):
                 self.pools[partner_country].append(partner_id)
                 self.countries[partner_id] = partner_country
-                self.weights[partner_id] = max(tiers[tier_ids.get(partner_id, authorized_id)].routing_weight, 1)
+                weight = max(tiers[tier_ids.get(partner_id, authorized_id)].routing_weight, 1)
+                self.weights[partner_id] = weight
+                self.steps[partner_id] = common // weight
         return self.pools.get(country, [])
 
-    def _heap(self, country: str) -> list[tuple[Fraction, int, int]]:
+    def _heap(self, country: str) -> list[tuple[int, int, int]]:
         if country not in self.heaps:
-            counts, weights = self.offer_counts, self.weights
-            heap = [(Fraction(counts[pk], weights[pk]), pk, counts[pk]) for pk in self.pool(country)]
+            counts, steps = self.offer_counts, self.steps
+            heap = [(counts[pk] * steps[pk], pk, counts[pk]) for pk in self.pool(country)]
             heapq.heapify(heap)
             self.heaps[country] = heap
         return self.heaps[country]
@@ -180,7 +188,7 @@ class _Allocator:
     def fair_choice(self, country: str, excluded=()) -> int | None:
         """The active partner of ``country`` not in ``excluded`` with the lowest offers ÷ weight, then lowest id.
 
-        ``Fraction`` compares the ratios exactly (integers cross-multiplied), never as floats.
+        The ratios are compared exactly (integers scaled by the weights' common multiple), never as floats.
         """
         heap = self._heap(country)
         skipped = []
@@ -226,7 +234,7 @@ class _Allocator:
         country = self.countries.get(partner_id)
         if country is not None and country in self.heaps:
             count = self.offer_counts[partner_id]
-            heapq.heappush(self.heaps[country], (Fraction(count, self.weights[partner_id]), partner_id, count))
+            heapq.heappush(self.heaps[country], (count * self.steps[partner_id], partner_id, count))
 
     def checkpoint(self):
         """Remember the offer counts; return the function that puts them back (a rolled-back batch)."""
@@ -385,11 +393,12 @@ def _route_batch(decisions: list[_Decision], allocator: _Allocator) -> dict:
         ],
     )
     counts["offers"] += len(offer_ids)
+    query = connection.vendor == "postgresql" and not allocator.reference
     _notify_offers([
         _OfferNotice(offer_id, partner_id, decision.order_id, decision.number, decision.customer_id, respond_by,
                      decision.total)
         for offer_id, (_index, decision, partner_id, _source) in zip(offer_ids, targets, strict=True)
-    ])  # fmt: skip
+    ], query=query)  # fmt: skip
     return counts
 
 
@@ -710,9 +719,10 @@ def _notify(offers: list[RoutingOffer]) -> None:
 _OFFER_RELATIONS = ("case", "case__order", "case__order__customer", "partner")
 
 
-def _notify_offers(notices: list[_OfferNotice]) -> None:
+def _notify_offers(notices: list[_OfferNotice], *, query: bool = False) -> None:
     """Email each offer to the partner's admin and sales users (once per offer and user, after commit), and
-    publish its event: from ids, no instance read or built per offer."""
+    publish its event: from ids, no instance read or built per offer. With ``query`` (PostgreSQL) the emails are
+    written by one query joining the offers to their partners' users (``_offer_emails_queue``)."""
     if not notices:
         return
     events_publish([
@@ -720,27 +730,63 @@ def _notify_offers(notices: list[_OfferNotice]) -> None:
             "id": notice.offer_id, "order_number": notice.order_number, "respond_by": notice.respond_by.isoformat()})
         for notice in notices
     ])  # fmt: skip
+    if query:
+        _offer_emails_queue(notices)
+        return
     users_by_partner = partner_recipients(
         {notice.partner_id for notice in notices}, [Membership.Role.ADMIN, Membership.Role.SALES]
     )
-    path = PortalLink("deals:routed_list")
     emails_queue(
         UsersEmail(
             key=f"routing-offer:{notice.offer_id}",
             users=users_by_partner[notice.partner_id],
             template=OFFER_EMAIL_TEMPLATE,
-            context={
-                "offer": ModelRef("deals.routingoffer", notice.offer_id, _OFFER_RELATIONS),
-                "order": ModelRef("deals.order", notice.order_id, ("customer",)),
-                "customer": ModelRef("deals.customer", notice.customer_id),
-                "partner": ModelRef("partners.partner", notice.partner_id),
-                "total": notice.total,
-                "path": path,
-            },
+            context=_offer_context(
+                notice.offer_id, notice.order_id, notice.customer_id, notice.partner_id, notice.total
+            ),
         )
         for notice in notices
         if users_by_partner.get(notice.partner_id)
     )
+
+
+def _offer_context(offer_id, order_id, customer_id, partner_id, total) -> dict:
+    """An offer email's context: its values, or the ``Column`` of each in ``_OFFER_RECIPIENTS_SQL``."""
+    return {
+        "offer": ModelRef("deals.routingoffer", offer_id, _OFFER_RELATIONS),
+        "order": ModelRef("deals.order", order_id, ("customer",)),
+        "customer": ModelRef("deals.customer", customer_id),
+        "partner": ModelRef("partners.partner", partner_id),
+        "total": total,
+        "path": PortalLink("deals:routed_list"),
+    }
+
+
+# The recipients of the offers' emails, as ``partner_recipients`` reads them (the active admin and sales users of
+# the offer's partner), each with its offer's values (arrays, in the order of the notices).
+_OFFER_RECIPIENTS_SQL = """
+SELECT 'routing-offer:' || n.offer_id AS message_key, u.id AS user_id, u.email, u.language,
+       n.offer_id, n.order_id, n.customer_id, n.partner_id, n.total
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[])
+     AS n (offer_id, order_id, customer_id, partner_id, total)
+JOIN partners_membership AS m ON m.partner_id = n.partner_id AND m.role IN (%s, %s)
+JOIN portal_user AS u ON u.id = m.user_id AND u.is_active
+"""
+
+
+def _offer_emails_queue(notices: list[_OfferNotice]) -> int:
+    """The emails of ``_notify_offers`` for ``notices``, written by one query (PostgreSQL)."""
+    names = ("offer_id", "order_id", "customer_id", "partner_id", "total")
+    values = [[getattr(notice, name) for notice in notices] for name in names]
+    return emails_queue_query(
+        query=_OFFER_RECIPIENTS_SQL,
+        params=[*values, Membership.Role.ADMIN.value, Membership.Role.SALES.value],
+        template=OFFER_EMAIL_TEMPLATE,
+        context=_offer_context(
+            Column("offer_id"), Column("order_id"), Column("customer_id"), Column("partner_id"),
+            Column("total", "decimal"),
+        ),
+    )  # fmt: skip
 
 
 # Answers ----------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ status on some product lines, inactive incumbents and holders, credits, orders w
 ceiling, a country without a zone and one without an active partner — the same cases, reasons, targets, offers,
 emails and counts, over two nightly runs (the second one times out the first one's offers)."""
 
+import json
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,14 +15,15 @@ from django.db import transaction
 from deals.models import ChannelLockOverride, Order, RoutingCase, RoutingOffer
 from deals.routing.services import routing_run
 from portal.fiscal import add_months
-from portal.models import OutboxEmail
-from tests.factories.partners import tier_set
+from portal.models import OutboxEmail, TaskOutbox
+from tests.factories.partners import MembershipFactory, tier_set
 from tests.factories.registrations import RegistrationFactory
 from tests.factories.routing import customer, order, partner, partner_user
 
 pytestmark = pytest.mark.django_db
 PRODUCT_LINES = ["server", "storage", "networking", "services"]
 AMOUNTS = ["500.00", "40000.00", "59999.99", "60000.00", "99999.99", "100000.00", "250000.00", "-100.00"]
+USERS = [("sales", "fr", True), ("sales", "", True), ("finance", "en", True), ("admin", "fr", False)]
 RUNS = [date(2017, 3, 5), date(2017, 3, 20)]  # the program starts on 2017-02-01; offers get 5 days
 
 
@@ -37,12 +39,29 @@ def state():
             "case__order_id", "partner_id", "source", "status", "offered_on", "respond_by", "note"
         )
     )
-    emails = sorted(
-        (email.to[0], email.template, email.context["order"]["pk"], email.context["partner"]["pk"],
-         email.context["total"]["v"], email.context["path"])
-        for email in OutboxEmail.objects.filter(key__startswith="routing-offer:")
-    )  # fmt: skip
-    return cases, offers, emails
+    # Every column of the emails as written (the offer ids differ between the runs: an offer is named by its order
+    # and partner), and their send tasks, which name each email once.
+    offer_names = {pk: f"{order_id}/{partner_id}" for pk, order_id, partner_id in
+                   RoutingOffer.objects.values_list("pk", "case__order_id", "partner_id")}  # fmt: skip
+    emails = []
+    for email in OutboxEmail.objects.filter(key__startswith="routing-offer:"):
+        prefix, offer_id, user = email.key.split(":", 2)
+        context = {
+            **email.context,
+            "offer": {**email.context["offer"], "pk": offer_names[email.context["offer"]["pk"]]},
+        }
+        assert email.context["offer"]["pk"] == int(offer_id)
+        emails.append((
+            f"{prefix}:{offer_names[int(offer_id)]}:{user}", email.to, email.subject, email.body, email.html_body,
+            email.template, email.language, json.dumps(context, sort_keys=True), email.attachment_name,
+            email.attachment, email.status, email.attempts, email.last_error, email.rendered_at, email.sent_at,
+        ))  # fmt: skip
+    sent = [email_id for task in TaskOutbox.objects.filter(name__startswith="portal.tasks.outbox_send")
+            for email_id in (task.args[0] if isinstance(task.args[0], list) else [task.args[0]])]  # fmt: skip
+    assert sorted(sent) == sorted(
+        OutboxEmail.objects.filter(key__startswith="routing-offer:").values_list("pk", flat=True)
+    )
+    return cases, offers, sorted(emails)
 
 
 # Few days, so that orders, locks, overrides and registrations fall on the same ones (every bound is tested).
@@ -59,6 +78,9 @@ def generate(seed: int) -> None:
     tier_set(partners[0], "titanium", date(2017, 3, 10))  # the weight changes between the runs
     for the_partner in partners:
         partner_user(the_partner, "admin")
+        # Who else the offer emails reach, or not: sales users in French or without a language, finance, inactive.
+        for role, language, active in rng.sample(USERS, rng.randint(0, len(USERS))):
+            MembershipFactory(partner=the_partner, role=role, user__language=language, user__is_active=active)
     customers = [customer(rng.choice(["FR", "FR", "DE", "IT", "JP"])) for _ in range(10)]
     lock_days = []
     for _ in range(16):

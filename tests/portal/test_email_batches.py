@@ -2,10 +2,22 @@
 one refused recipient holds back nobody else."""
 
 import socket
+from datetime import date
+from decimal import Decimal
 
 import pytest
+from django.utils.translation import gettext_lazy
 
-from portal.emails import SEND_BATCH, UsersEmail, email_users, emails_queue, outbox_render, outbox_send_many
+from portal.emailcontext import Column, ModelRef, PortalLink
+from portal.emails import (
+    SEND_BATCH,
+    UsersEmail,
+    email_users,
+    emails_queue,
+    emails_queue_query,
+    outbox_render,
+    outbox_send_many,
+)
 from portal.models import OutboxEmail, TaskOutbox
 from tests.factories.partners import UserFactory
 
@@ -99,3 +111,44 @@ def test_a_refused_recipient_fails_alone_and_the_retry_sends_only_it(
     refused.clear()  # the mailbox is back: the task's retry sends the one left, nobody twice
     assert outbox_send_many(ids) == 1
     assert sorted(received) == sorted(user.email for user in users)
+
+
+# The recipients' query of ``emails_queue_query``: every user of the ids, each with a total and a date.
+RECIPIENTS_SQL = """
+SELECT %s::text AS message_key, u.id AS user_id, u.email, u.language, %s::numeric AS total, %s::date AS day
+FROM portal_user AS u WHERE u.id = ANY (%s)
+"""
+
+
+def test_a_query_queues_each_reader_the_email_emails_queue_queues(require_postgresql):
+    users = [*UserFactory.create_batch(2, language="fr"), UserFactory(language=""), *UserFactory.create_batch(2)]
+    context = {"partner": {"name": "ACME", "figures": [1, Decimal("2.50")]}, "path": PortalLink("deals:routed_list"),
+               "user": users[0], "on": date(2027, 1, 31), "none": None}  # fmt: skip
+    emails_queue([UsersEmail("listed", users, "partners/email/invitation", {**context, "total": Decimal("12.50")})])
+    queried = {**context, "total": Column("total", "decimal"), "day": Column("day", "date"),
+               "user": ModelRef("portal.user", Column("user_id"))}  # fmt: skip
+    params = ["queried", Decimal("12.50"), date(2027, 1, 31), [user.pk for user in users]]
+    assert emails_queue_query(query=RECIPIENTS_SQL, params=params, template="partners/email/invitation",
+                              context=queried) == len(users)  # fmt: skip
+
+    def written(prefix):
+        rows = OutboxEmail.objects.filter(key__startswith=prefix).order_by("key")
+        return [(row.key.split(":", 1)[1], row.to, row.language, row.template, row.context) for row in rows]
+
+    listed, by_query = written("listed:"), written("queried:")
+    for row in by_query:  # the query's own columns: the day, and each reader as its own user
+        assert row[4].pop("day") == {"__t": "date", "v": "2027-01-31"}
+        assert row[4]["user"] == row[4]["recipient"]
+        row[4]["user"] = {**row[4]["user"], "r": listed[0][4]["user"]["r"], "pk": users[0].pk}
+    assert by_query == listed
+    assert {row[2] for row in by_query} == {"fr", "en"}
+    # Queued again: nothing new, no new send task.
+    tasks = TaskOutbox.objects.count()
+    assert emails_queue_query(query=RECIPIENTS_SQL, params=params, template="t", context=queried) == 0
+    assert TaskOutbox.objects.count() == tasks
+
+
+def test_a_query_refuses_a_lazy_string_it_would_write_in_the_jobs_language(require_postgresql):
+    with pytest.raises(TypeError, match="lazy string"):
+        emails_queue_query(query=RECIPIENTS_SQL, params=["k", 1, None, []], template="t",
+                           context={"title": gettext_lazy("Sales")})  # fmt: skip
