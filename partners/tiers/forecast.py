@@ -5,7 +5,7 @@ The rules are those of ``partners.calculations`` (the window, 1.25X, the paths, 
 and the figures those of ``partners.tiers.engine``: nothing here restates a threshold or a date rule.
 """
 
-from bisect import bisect_left
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -40,35 +40,33 @@ def qualifying_revenue_by_month(
     """The qualifying revenue (1.25X as on ``evaluation.as_of``) on the same day of each of the last ``months``
     months, oldest first: the figure an evaluation on each of those days would have compared.
 
-    One query whatever the number of lines: the lines of the ``months + 11`` months before are summed per day in
-    one ``GROUP BY`` (from the partner window index alone, at most a row a day), the days added up per one-month
-    slice here, and each point adds up the twelve slices of its window. (A ``CASE`` of 23 month bounds per line
-    in SQL cost twice as much for a 14,000-line partner.)
+    One query whatever the number of lines: the lines from the first point's window on are summed per day in one
+    ``GROUP BY`` (from the partner window index alone, at most a row a day), and each point adds up the days of
+    its own window, ``(point - 12 months, point]`` as an evaluation on that day reads it (``tier_window_start``),
+    by prefix sums. (A ``CASE`` of 23 month slices per line in SQL cost twice as much for a 14,000-line partner,
+    and a point's window made of slices of today's months lost a 29 February after a clamped 28 February.)
     """
     today = evaluation.as_of
-    window = Program.current().tier_window_months  # the revenue window of DESIGN §3
-    slices = months + window - 1
-    # Slice k holds the lines booked in (today - (k+1) months, today - k months].
-    bounds = [add_months(today, -k) for k in range(slices + 1)]
+    program = Program.current()  # its revenue window, DESIGN §3
+    on = [add_months(today, -back) for back in range(months - 1, -1, -1)]  # the points' days, oldest first
     days = (
-        OrderLine.objects.filter(partner_id=evaluation.partner.pk, booked_on__gt=bounds[slices], booked_on__lte=today)
+        OrderLine.objects.filter(
+            partner_id=evaluation.partner.pk, booked_on__gt=tier_window_start(on[0], program), booked_on__lte=today
+        )
         .values_list("booked_on")
         .annotate(revenue=Sum("net_amount"))
-        .order_by()
+        .order_by("booked_on")
     )
-    ascending = bounds[::-1]  # bounds[slices] … bounds[0] = today
-    by_slice: dict[int, Decimal] = {}
+    booked, totals = [], [ZERO]  # each day, and the revenue up to and including it
     for day, revenue in days:
-        # ascending[i - 1] < day <= ascending[i] is slice ``slices - i``.
-        k = slices - bisect_left(ascending, day)
-        by_slice[k] = by_slice.get(k, ZERO) + Decimal(revenue or 0)
+        booked.append(day)
+        totals.append(totals[-1] + Decimal(revenue or 0))
     points = []
-    for back in range(months - 1, -1, -1):
-        raw = calc.TierFigures(
-            qualifying_revenue=round_money(sum((by_slice.get(k, ZERO) for k in range(back, back + window)), ZERO))
-        )
+    for day in on:
+        revenue = totals[bisect_right(booked, day)] - totals[bisect_right(booked, tier_window_start(day, program))]
+        raw = calc.TierFigures(qualifying_revenue=round_money(revenue))
         figures = calc.figures_for_evaluation(raw, attested=evaluation.attested, multiplier=evaluation.multiplier)
-        points.append((bounds[back], figures.qualifying_revenue))
+        points.append((day, figures.qualifying_revenue))
     return points
 
 

@@ -84,10 +84,12 @@ def test_the_last_point_is_the_figure_the_evaluation_compares_and_each_point_its
     assert points[-2][1] == Decimal("200.00")  # a month ago: the 1,000 line was not booked yet
 
 
-@pytest.mark.parametrize("today", [TODAY, date(2027, 3, 31), date(2028, 2, 29)])  # month ends clamp the bounds
+# Month ends clamp the points' days: a point on 28 February 2025 (from the 31st) reads back to 29 February 2024.
+@pytest.mark.parametrize("today", [TODAY, date(2027, 3, 31), date(2028, 2, 29), date(2025, 3, 31), date(2029, 1, 30)])
 def test_each_point_sums_exactly_the_lines_of_its_window_on_every_bound(today):
-    """Lines on each month bound, the day after and the day before, over the 23 months the chart reads: each point
-    equals the plain sum of the lines in (its day - 12 months, its day], as an evaluation on that day sums them."""
+    """Lines on each month bound, the day after and the day before, over the 23 months the chart reads, and on
+    29 February: each point equals the plain sum of the lines in (its day - 12 months, its day], as an evaluation
+    on that day sums them."""
     partner = PartnerFactory()
     booked = []
     for back in range(24):
@@ -97,6 +99,10 @@ def test_each_point_sums_exactly_the_lines_of_its_window_on_every_bound(today):
             if day <= today:
                 book(partner, amount, day)
                 booked.append((day, Decimal(amount)))
+    for leap in (date(2024, 2, 29), date(2028, 2, 29)):
+        if add_months(today, -23) < leap <= today:
+            book(partner, "7.00", leap)
+            booked.append((leap, Decimal("7.00")))
     points = qualifying_revenue_by_month(evaluation=evaluation_of(partner, today))
     for day, amount in points:
         start = add_months(day, -12)
