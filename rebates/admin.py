@@ -91,6 +91,9 @@ class StatementAdmin(GroupedAmountsAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # statements are issued by the quarter close only
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("summary")  # the grouped totals are the partner pages'
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -67,6 +67,7 @@ def statement_document(statement: Statement, *, language: str | None = None) -> 
     if found is not None:
         return found
     started = time.perf_counter()
+    statement_summary_store(statement)  # at issue: the delivery renders every statement's PDFs
     content = statement_pdf(statement, language=language)
     StatementDocument.objects.bulk_create(
         [
@@ -106,6 +107,17 @@ def statement_pdf_response(statement: Statement, *, language: str | None = None)
 
 # A statement's lines are read from the database in batches of this many (a server-side cursor on PostgreSQL).
 PDF_LINES_BATCH = 2000
+
+
+def statement_summary_store(statement: Statement) -> None:
+    """Store an issued statement's grouped totals (``Statement.summary``): its lines never change after the close,
+    so its pages, its API and its other PDFs read them instead of grouping its lines again. A statement still
+    closing is left alone. Two processes at once store the same groups; the first one's are kept."""
+    if statement.summary is not None or statement.status == Statement.Status.CLOSING:
+        return
+    stored = selectors.statement_summary_encode(selectors.statement_summary_groups(statement))
+    Statement.in_close.filter(pk=statement.pk, summary__isnull=True).update(summary=stored)
+    statement.summary = stored
 
 
 def statement_pdf(statement: Statement, *, language: str | None = None) -> bytes:

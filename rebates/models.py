@@ -160,8 +160,10 @@ class Statement(models.Model):
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The lines' totals grouped by component, product line and adjustment (``selectors.statement_summary``),
-    # stored the first time they are read once the statement is issued: its lines never change after the close,
-    # and the grouping joins every line to its order line (17 ms of a 2,800-line statement's page).
+    # stored when its PDFs are first rendered, at issue (``documents.statement_summary_store``): its lines never
+    # change after the close, and the grouping joins every line to its order line (7-17 ms of a 2,800-line
+    # statement's page). A list of {component, product_line, adjustment, amount, lines, net}, amounts as text;
+    # empty (NULL) for a statement closing, or issued before this was stored: its pages group its lines.
     summary = models.JSONField(null=True, blank=True, editable=False)
 
     objects = IssuedStatementManager()

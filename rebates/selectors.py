@@ -176,8 +176,8 @@ class StatementSummary:
 def statement_summary(statement: Statement) -> StatementSummary:
     """Totals by component and by product line, and the prior-period adjustments, from ONE grouped query (at most
     6 components × 6 product lines × 2 rows, whatever the statement's size), stored on an issued statement the
-    first time (``Statement.summary``); their sums equal the statement total."""
-    groups = _summary_groups(statement)
+    first time its PDF is rendered (``Statement.summary``); their sums equal the statement total."""
+    groups = statement_summary_groups(statement)
     by_component: dict[str, dict] = {}
     by_line: dict[str, dict] = {}
     adjustments = ZERO
@@ -208,31 +208,32 @@ def statement_summary(statement: Statement) -> StatementSummary:
     )
 
 
-def _summary_groups(statement: Statement) -> list[dict]:
-    """The statement's lines grouped by component, product line and adjustment: stored, or read (and stored when
-    the statement is issued, as its lines are then final; a statement still closing is read every time)."""
+def statement_summary_groups(statement: Statement) -> list[dict]:
+    """The statement's lines grouped by component, product line and adjustment: as stored at issue
+    (``Statement.summary``, ``documents.statement_summary_store``), else read by one grouped query."""
     if statement.summary is not None:
         return [
-            {"component": component, "order_line__product_line": product_line, "is_adjustment": adjustment,
-             "amount": Decimal(amount), "count": count, "net": Decimal(net)}
-            for component, product_line, adjustment, amount, count, net in statement.summary
+            {"component": group["component"], "order_line__product_line": group["product_line"],
+             "is_adjustment": group["adjustment"], "amount": Decimal(group["amount"]), "count": group["lines"],
+             "net": Decimal(group["net"])}
+            for group in statement.summary
         ]  # fmt: skip
-    groups = list(
+    return list(
         RebateLine.objects.filter(statement=statement)
         .values("component", "order_line__product_line", "is_adjustment")
         .annotate(amount=Sum("amount"), count=Count("id"), net=Sum("net_amount"))
         .order_by("component", "order_line__product_line", "is_adjustment")
     )
-    if statement.status != Statement.Status.CLOSING:
-        stored = [
-            [group["component"], group["order_line__product_line"], group["is_adjustment"], str(group["amount"]),
-             group["count"], str(group["net"])]
-            for group in groups
-        ]  # fmt: skip
-        # Two readers at once store the same groups; the first one's are kept.
-        Statement.in_close.filter(pk=statement.pk, summary__isnull=True).update(summary=stored)
-        statement.summary = stored
-    return groups
+
+
+def statement_summary_encode(groups: list[dict]) -> list[dict]:
+    """``statement_summary_groups`` as ``Statement.summary`` stores them (amounts as exact decimal text)."""
+    return [
+        {"component": group["component"], "product_line": group["order_line__product_line"],
+         "adjustment": group["is_adjustment"], "amount": str(group["amount"]), "lines": group["count"],
+         "net": str(group["net"])}
+        for group in groups
+    ]  # fmt: skip
 
 
 def program_totals() -> list[dict]:

@@ -30,7 +30,7 @@ class StatementListView(PartnerViewMixin, SingleTableView):
     table_pagination = {"per_page": 20}
 
     def get_queryset(self):
-        return self.scope(Statement.objects.all()).order_by("-quarter")
+        return self.scope(Statement.objects.defer("summary")).order_by("-quarter")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
