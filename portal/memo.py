@@ -1,9 +1,13 @@
 """A memo for the length of one request: the settings rows a page reads in several places (the program, the
 tiers) are read once per request instead of once per caller.
 
-Only inside a request (``RequestMemoMiddleware``): a job, a task or the shell reads every time, as before, so a
-long-running process never holds a stale copy. A save of a memoised model clears the memo (``request_memo_clear``
-from its ``post_save``), so a request that changes a setting reads the new value afterwards.
+Only inside a request (``RequestMemoMiddleware``): a worker's task, a job or the shell reads every time, as
+before, so a long-running process never holds a stale copy. A save of a memoised model clears the memo
+(``request_memo_clear`` connected to its ``post_save``), so a request that changes a setting reads the new value
+afterwards. Two limits: a ``QuerySet.update()`` or raw SQL on such a model sends no signal — call
+``request_memo_clear()`` after one inside a request; and a task run in process (no broker: ``make run``, the
+tests) runs inside the request that queued it, so it shares that request's memo (read after the request's own
+saves, hence current).
 """
 
 from collections.abc import Callable

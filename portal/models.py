@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from .memo import request_memo, request_memo_clear
+from .memo import request_memo
 
 
 class UserManager(BaseUserManager):
@@ -92,7 +92,6 @@ class Program(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
-        request_memo_clear()  # the rest of this request reads the settings just saved
 
     @classmethod
     def current(cls) -> "Program":

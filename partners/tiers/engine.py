@@ -309,7 +309,7 @@ def _evaluate(*, as_of: date, partner_ids, changed_by, id_range=None) -> dict:
 
 
 def _evaluate_partners(*, as_of: date, partner_ids, changed_by, id_range) -> dict:
-    tiers_by_code = {tier.code: tier for tier in Tier.objects.all()}
+    tier_of_code = tiers_by_code()
     evaluations = tier_evaluations(as_of=as_of, partner_ids=partner_ids, id_range=id_range)
     year_start = fiscal_year_start(fiscal_year_of(as_of))
     ran_this_year = _evaluated_earlier_this_year(as_of)
@@ -334,8 +334,8 @@ def _evaluate_partners(*, as_of: date, partner_ids, changed_by, id_range) -> dic
             ),
             review_on=evaluation.review_on,
         )
-        new_tier = tiers_by_code[decision.tier]
-        computed_tier = tiers_by_code[evaluation.computed_tier]
+        new_tier = tier_of_code[decision.tier]
+        computed_tier = tier_of_code[evaluation.computed_tier]
         if decision.changed:
             history.append(
                 TierHistory(
@@ -378,7 +378,7 @@ def _evaluate_partners(*, as_of: date, partner_ids, changed_by, id_range) -> dic
             partner_id__in=lost_black, ended_on__isnull=True, awarded_on__lte=as_of, ends_on__gt=as_of
         ).update(ended_on=as_of, end_reason=TierHistory.Reason.ANNUAL_REVIEW)
     email_tier_changes(history)
-    email_at_risk(at_risk_news, tiers_by_code)
+    email_at_risk(at_risk_news, tier_of_code)
     return {
         "as_of": as_of.isoformat(),
         "evaluated": len(evaluations),
