@@ -76,6 +76,7 @@ class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
         context = super().get_context_data(**kwargs)
         context["statement"] = self.statement
         context["summary"] = selectors.statement_summary(self.statement)
+        context["lines_version"] = selectors.statement_lines_version(self.statement)
         return context
 
 

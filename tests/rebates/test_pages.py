@@ -177,7 +177,8 @@ def test_marking_a_statement_paid_emails_its_admin_and_finance_once_in_their_lan
 
 def test_statement_detail_query_count_does_not_grow_with_the_statement(client):
     """A 3-line and a 120-line statement take the same queries: one page of lines, one grouped query for every
-    total, the line count from the statement (a filter counts the filtered lines: one more)."""
+    total, the line count from the statement (a filter counts the filtered lines: one more); a page of lines
+    rendered before is read from the cache (one query fewer)."""
     small, large = f.partner("P00011", tier="gold"), f.partner("P00012", tier="gold")
     f.order(partner=small, customer=f.customer(), booked_on=date(2017, 2, 10), lines=[("hci", "1000.00")] * 3)
     for index in range(40):
@@ -189,18 +190,58 @@ def test_statement_detail_query_count_does_not_grow_with_the_statement(client):
         statement = partner.statements.get()
         client = signed_in(client, partner, "finance")
         url = reverse("rebates:statement_detail", kwargs={"number": statement.number})
-        client.get(url)
-        with CaptureQueriesContext(connection) as captured:
+        client.get(reverse("rebates:statement_list"))  # the session is warm
+        with CaptureQueriesContext(connection) as first:
             response = client.get(url)
         summary = response.context["summary"]
         assert sum(row["amount"] for row in summary.by_component) == statement.total == summary.total
         assert sum(row["amount"] for row in summary.by_product_line) == statement.total
         assert response.context["table"].paginator.count == statement.line_count == statement.lines.count()
+        with CaptureQueriesContext(connection) as cached:
+            client.get(url)
         with CaptureQueriesContext(connection) as filtered:
             client.get(url, {"component": "base"})
-        counts[partner.code] = (len(captured), len(filtered))
+        counts[partner.code] = (len(first), len(cached), len(filtered))
     assert counts["P00011"] == counts["P00012"], counts
-    assert counts["P00012"][1] == counts["P00012"][0] + 1  # the filtered page counts its lines
+    first, cached, filtered = counts["P00012"]
+    assert cached == first - 1  # the page of lines is not read again
+    assert filtered == first + 1  # the filtered page counts its lines
+
+
+def _lines_table(response) -> str:
+    content = response.content.decode()
+    start = content.index('<table class="rebate-lines')
+    return content[start : content.index("</table>", start)]
+
+
+def test_a_page_of_lines_is_rendered_once_and_served_the_same_per_page_filter_language_and_tier_names(client):
+    """The lines of an issued statement never change: each page of them, under each filter and in each language,
+    is rendered once and then served as it was rendered; a tier renamed by staff shows at once."""
+    from partners.models import Tier
+
+    partner = f.partner("P00041", tier="gold")
+    for index in range(30):
+        f.order(partner=partner, customer=f.customer(), booked_on=date(2017, 2, 1) + timedelta(days=index),
+                lines=[("server", f"{100 + index}.00"), ("storage", "200.00")])  # fmt: skip
+    services.quarter_close(quarter=Quarter.parse("FY2018-Q1"), as_of=date(2017, 5, 6))
+    statement = partner.statements.get()
+    client = signed_in(client, partner, "finance")
+    url = reverse("rebates:statement_detail", kwargs={"number": statement.number})
+    first = _lines_table(client.get(url))
+    assert _lines_table(client.get(url)) == first
+    second_page = _lines_table(client.get(url, {"page": 2}))
+    assert second_page != first and "SO-T" in second_page
+    servers = _lines_table(client.get(url, {"product_line": "server"}))
+    assert servers != first and "Storage" not in servers
+    french_reader = MembershipFactory(partner=partner, role="finance", user=UserFactory(language="fr")).user
+    client.force_login(french_reader)
+    french = _lines_table(client.get(url))
+    assert "Commande" in french and 'data-label="Montant net"' in french and "Commande" not in first
+    client.force_login(MembershipFactory(partner=partner, role="finance").user)
+    gold = Tier.objects.get(code="gold")
+    gold.name = "Gold Renamed"
+    gold.save()
+    assert "Gold Renamed" in _lines_table(client.get(url))
 
 
 def test_an_issued_statements_summary_is_stored_with_its_pdf_and_read_back_the_same(client):
