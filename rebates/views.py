@@ -51,6 +51,9 @@ class _StatementMixin(PartnerViewMixin):
         return statement
 
 
+LINES_CACHE_SECONDS = 3600
+
+
 class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
     template_name = "rebates/statement_detail.html"
     table_class = RebateLineTable
@@ -77,7 +80,23 @@ class StatementDetailView(_StatementMixin, SingleTableMixin, FilterView):
         context["statement"] = self.statement
         context["summary"] = selectors.statement_summary(self.statement)
         context["lines_version"] = selectors.statement_lines_version(self.statement)
+        context["lines_cache_seconds"] = self.lines_cache_seconds()
         return context
+
+    def lines_cache_seconds(self) -> int:
+        """How long this page of lines is kept once rendered: an hour for a query the page itself links to (its
+        filters' valid values, a page number as the paginator writes it), 0 — rendered, not kept — for any other,
+        so that made-up query strings cannot fill the cache."""
+        query = self.request.GET
+        page = query.get("page", "1")
+        canonical = (
+            set(query) <= {"page", *self.filterset_class.base_filters}
+            and all(len(values) == 1 for values in query.lists())
+            and page.isdigit()
+            and page == str(int(page))
+        )
+        valid = not self.filterset.is_bound or self.filterset.is_valid()  # no query: the filters are unbound
+        return LINES_CACHE_SECONDS if canonical and valid else 0
 
 
 class StatementCsvView(_StatementMixin, View):

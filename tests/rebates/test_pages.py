@@ -206,6 +206,13 @@ def test_statement_detail_query_count_does_not_grow_with_the_statement(client):
     first, cached, filtered = counts["P00012"]
     assert cached == first - 1  # the page of lines is not read again
     assert filtered == first + 1  # the filtered page counts its lines
+    # a query the page does not link to is rendered and not kept: made-up query strings cannot fill the cache
+    for query in ({"utm": "x"}, {"page": "01"}, {"component": "no-such-component"}):
+        with CaptureQueriesContext(connection) as again_first:
+            client.get(url, query)
+        with CaptureQueriesContext(connection) as again:
+            client.get(url, query)
+        assert len(again) == len(again_first), query
 
 
 def _lines_table(response) -> str:
