@@ -7,6 +7,9 @@ of ``RETURNING``. Elsewhere (SQLite) it is Django's ``bulk_create``. Conflicts r
 ``ignore_conflicts``; ``auto_now``/``auto_now_add`` fields are set as ``bulk_create`` sets them.
 """
 
+from collections.abc import Iterable
+from contextlib import contextmanager
+
 from django.db import connection, models
 from django.utils import timezone
 
@@ -88,3 +91,24 @@ def copy_rows(model: type[models.Model], fields: list[str], rows: list[tuple]) -
             for new_id, row in zip(ids, rows, strict=True):
                 copy.write_row((new_id, *row))
     return ids
+
+
+@contextmanager
+def staging_table(cursor, name: str, model: type[models.Model], columns: list[str], rows: Iterable[tuple]):
+    """A temporary table ``name`` of ``model``'s ``columns`` (database column names, with their types) holding
+    ``rows``, for the statements of the ``with`` block; PostgreSQL, inside a transaction.
+
+    For a job that applies thousands of rows in one statement (``INSERT … SELECT``, ``UPDATE … FROM``): copied,
+    where a statement carrying them as parameters is split and bound client-side by psycopg. A table of the name
+    left earlier in the transaction is dropped first; the table is dropped after the block, at commit otherwise.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    # Only the model's own table and column names and the caller's table name are interpolated; values are copied.
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+    with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    yield name
+    cursor.execute(f"DROP TABLE {name}")

@@ -18,6 +18,7 @@ from django.template import Context, engines
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from .bulkcopy import staging_table
 from .emailcontext import Column, ModelRef, context_encode, context_sql, contexts_decode
 from .models import OutboxEmail
 from .outbox import task_enqueue, tasks_enqueue
@@ -203,26 +204,24 @@ def _outbox_insert(rows: list["_OutboxRow"]) -> None:
         )
         return
     table = connection.ops.quote_name(OutboxEmail._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(OutboxEmail._meta.get_field(name).column) for name in COPIED)
+    fields = [OutboxEmail._meta.get_field(name).column for name in COPIED]
+    columns = ", ".join(connection.ops.quote_name(column) for column in fields)
     now = timezone.now()
+    values = (
+        (row.key, json.dumps(row.to), row.subject, row.body, "", row.template, row.language, json.dumps(row.context),
+         row.attachment_name, row.attachment_content_type,
+         bytes(row.attachment) if row.attachment is not None else None, OutboxEmail.Status.PENDING.value, 0, "", now)
+        for row in rows
+    )  # fmt: skip
     # Only the model's own table and column names are interpolated; every value is copied as data.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS outbox_staging")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE outbox_staging ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
-        )
-        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY outbox_staging ({columns}) FROM STDIN") as copy:  # noqa: S608
-            for row in rows:
-                copy.write_row((
-                    row.key, json.dumps(row.to), row.subject, row.body, "", row.template, row.language,
-                    json.dumps(row.context), row.attachment_name, row.attachment_content_type,
-                    bytes(row.attachment) if row.attachment is not None else None,
-                    OutboxEmail.Status.PENDING.value, 0, "", now,
-                ))  # fmt: skip
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        staging_table(cursor, "outbox_staging", OutboxEmail, fields, values),
+    ):
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM outbox_staging ON CONFLICT (key) DO NOTHING"  # noqa: S608
         )
-        cursor.execute("DROP TABLE outbox_staging")
 
 
 def _outbox_ids(keys: list[str]) -> dict[str, int]:

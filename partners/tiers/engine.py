@@ -20,7 +20,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from deals.models import OrderLine
-from portal.bulkcopy import copy_create
+from portal.bulkcopy import copy_create, staging_table
 from portal.chunks import ChunkedJob, chunk_ranges, chunked_run, in_range
 from portal.fiscal import add_months, fiscal_year_of, fiscal_year_start
 from portal.jobs import exclusive, job_run_once
@@ -428,20 +428,18 @@ _STATES_SET = (
 )
 
 
+_STATES_COLUMNS = ["id", "tier_id", "computed_tier_id", "at_risk", "at_risk_reason", "at_risk_details"]
+
+
 def _partner_states_copy(rows: list[tuple], evaluated_on: date) -> None:
     table = connection.ops.quote_name(Partner._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS partner_states")
-        cursor.execute(
-            "CREATE TEMPORARY TABLE partner_states (id bigint, tier_id bigint, computed_tier_id bigint, "
-            "at_risk boolean, at_risk_reason text, at_risk_details jsonb) ON COMMIT DROP"
-        )
-        with connection.wrap_database_errors, cursor.cursor.copy("COPY partner_states FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        staging_table(cursor, "partner_states", Partner, _STATES_COLUMNS, rows),
+    ):
         update = f"UPDATE {table} AS p SET {_STATES_SET} FROM partner_states AS v WHERE p.id = v.id"  # noqa: S608
         cursor.execute(update, [evaluated_on])
-        cursor.execute("DROP TABLE partner_states")
 
 
 def _partner_states_values(rows: list[tuple], evaluated_on: date) -> None:
