@@ -56,7 +56,9 @@ def statement_lines(lines: QuerySet[RebateLine], *, one_quarter: bool = False) -
     """
     order = ["_credit", "_late", "order_line__booked_on", "order_line__order__number", "order_line__line_number"]
     return (
-        lines.select_related("statement__partner", "order_line__order", "tier")
+        # A row carries its order line, order and tier, what the pages and the API show: not its statement and
+        # partner again (two model instances a row nobody read; the exports read values, not instances).
+        lines.select_related("order_line__order", "tier")
         .annotate(
             _credit=Case(When(order_line__credited_order__isnull=False, then=Value(1)), default=Value(0)),
             _late=Case(
@@ -71,13 +73,8 @@ def statement_lines(lines: QuerySet[RebateLine], *, one_quarter: bool = False) -
 def statement_page_lines(statement: Statement) -> QuerySet[RebateLine]:
     """``statement``'s lines in statement order for its pages: by the position the close wrote with each line (an
     index range of the page's rows, whatever the statement's size), or sorted as ``statement_lines`` for a
-    statement closed before lines had one. The rows carry their order line, order and tier, not the statement and
-    its partner again (two model instances a row that no page or API reads)."""
-    lines = (
-        statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True)
-        .select_related(None)
-        .select_related("order_line__order", "tier")
-    )
+    statement closed before lines had one."""
+    lines = statement_lines(RebateLine.objects.filter(statement=statement), one_quarter=True)
     if lines.filter(position__isnull=True).exists():
         return lines
     return lines.order_by("position")
